@@ -1,0 +1,163 @@
+"""Settings: every SPEC §2 variable, validated once at start.
+
+Nothing else in pdgraph reads ``os.environ``. A missing or malformed value becomes a
+:class:`ConfigError` whose message names the variable and never echoes its value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    pagerduty_api_key: SecretStr | None = None
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    redis_url: str = "redis://localhost:6379/0"
+    graph_sink: Literal["local", "jupiterone"] = "local"
+    local_graph_path: str = "pdgraph.sqlite3"
+    jupiterone_account_id: str | None = None
+    jupiterone_api_key: SecretStr | None = None
+    jupiterone_api_url: str = "https://api.us.jupiterone.io"
+    jupiterone_graphql_url: str = "https://graphql.us.jupiterone.io"
+    jupiterone_scope: str = "pagerduty"
+    account_name: str | None = None
+    full_sync_cron: str = "0 3 * * *"
+    oncall_refresh_minutes: int = Field(default=15, ge=1, le=1440)
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("pagerduty_webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "pagerduty_api_url", "jupiterone_api_url", "jupiterone_graphql_url", mode="after"
+    )
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("jupiterone_scope", "local_graph_path", mode="after")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("account_name", "jupiterone_account_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("pagerduty_api_key", "jupiterone_api_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("full_sync_cron", mode="after")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError("must have 5 fields (minute hour day month weekday)")
+        for field, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+            if not _CRON_FIELD.match(field):
+                raise ValueError(f"field {field!r} is not a cron expression")
+            for number in re.findall(r"\d+", field.split("/")[0]):
+                if not low <= int(number) <= high:
+                    raise ValueError(f"{number} is outside {low}-{high}")
+        return value
+
+    @model_validator(mode="after")
+    def _jupiterone_needs_credentials(self) -> Settings:
+        if self.graph_sink == "jupiterone":
+            missing = [
+                name
+                for name, value in (
+                    ("JUPITERONE_ACCOUNT_ID", self.jupiterone_account_id),
+                    ("JUPITERONE_API_KEY", self.jupiterone_api_key),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"{' and '.join(missing)} required when GRAPH_SINK=jupiterone")
+        return self
+
+    # -- accessors used by the processes that need a value the others do not ----------
+
+    def require_pagerduty_key(self) -> str:
+        if self.pagerduty_api_key is None:
+            raise ConfigError("PAGERDUTY_API_KEY is required to read PagerDuty; it is not set")
+        return self.pagerduty_api_key.get_secret_value()
+
+    def require_webhook_secrets(self) -> list[bytes]:
+        if not self.pagerduty_webhook_secrets:
+            raise ConfigError("PAGERDUTY_WEBHOOK_SECRETS is required by the web process; not set")
+        return [s.get_secret_value().encode("utf-8") for s in self.pagerduty_webhook_secrets]
+
+    def pagerduty_key_fingerprint(self) -> str:
+        """A stable, non-reversible name for the API key (Redis keys, logs)."""
+        key = self.require_pagerduty_key()
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for log redaction."""
+        secrets = [s.get_secret_value() for s in self.pagerduty_webhook_secrets]
+        for value in (self.pagerduty_api_key, self.jupiterone_api_key):
+            if value is not None:
+                secrets.append(value.get_secret_value())
+        return [s for s in secrets if s]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides); raise ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    # Built from loc + msg only: pydantic's str(exc) would echo the input value (a secret).
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error":
+            message = message.replace("Input should be", "must be")
+        elif error["type"] in ("int_parsing", "int_type"):
+            message = "must be an integer"
+        problems.append(f"{name}: {message}" if name else message)
+    return "; ".join(problems)

@@ -1,0 +1,458 @@
+"""PagerDuty REST API v2 client (requests).
+
+Better than the official client on the points pdgraph depends on (see
+shared/reference/pagerduty.md): `ratelimit-reset` honoured and shared between processes,
+5xx/408/connection errors retried with capped exponential backoff and jitter, 401/403
+failing at once, a timeout on every request, and listings past the 10,000 offset cap
+reached through filters instead of silently truncated.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from common.ratelimit import LocalRequestBudget, RequestBudget
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+OFFSET_CAP = 10_000  # classic pagination: offset + limit > 10,000 answers 400
+FILTER_CHUNK = 100  # ids per team_ids[] / escalation_policy_ids[] request
+RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
+
+Params = list[tuple[str, str]]
+PagerDutyObject = dict[str, Any]
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class PagerDutyError(Exception):
+    """A PagerDuty request failed for good."""
+
+
+class PagerDutyAuthError(PagerDutyError):
+    """401/403: the key is wrong or lacks access; retrying cannot help."""
+
+
+class PagerDutyNotFoundError(PagerDutyError):
+    """404: the object does not exist (for a re-read: it was deleted)."""
+
+
+class IncompleteListingError(PagerDutyError):
+    """A listing could not reach every object PagerDuty says exists."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6  # for 5xx, 408 and connection errors
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    rate_limit_max_wait: float = 600.0  # total time spent waiting on 429s before giving up
+
+    def backoff(self, attempt: int) -> float:
+        """Capped exponential with equal jitter: half fixed, half random."""
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        error = response.json().get("error") or {}
+        message = str(error.get("message") or "")
+        details = error.get("errors") or []
+        if details:
+            message += ": " + "; ".join(str(d) for d in details)
+        return message or response.reason
+    except ValueError:
+        return response.reason or ""
+
+
+def _header_seconds(response: requests.Response, *names: str) -> float | None:
+    for name in names:
+        value = response.headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return None
+
+
+@dataclass
+class _Listing:
+    """One listing endpoint: where it is, what its items are called, how to dedupe them."""
+
+    path: str
+    key: str
+    params: Params
+    identity: Callable[[PagerDutyObject], Any]
+
+
+def _object_id(obj: PagerDutyObject) -> Any:
+    return obj["id"]
+
+
+def _oncall_identity(oncall: PagerDutyObject) -> Any:
+    def ref(name: str) -> Any:
+        return (oncall.get(name) or {}).get("id")
+
+    return (
+        ref("escalation_policy"),
+        oncall.get("escalation_level"),
+        ref("user"),
+        ref("schedule"),
+        oncall.get("start"),
+        oncall.get("end"),
+    )
+
+
+def _user_search_text(user: PagerDutyObject) -> str:
+    return f"{user.get('name') or ''}\n{user.get('email') or ''}".lower()
+
+
+def _name_search_text(obj: PagerDutyObject) -> str:
+    return str(obj.get("name") or "").lower()
+
+
+class PagerDutyClient:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "https://api.pagerduty.com",
+        *,
+        budget: RequestBudget | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        page_workers: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.budget: RequestBudget = budget or LocalRequestBudget()
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.page_workers = page_workers
+        self._sleep = sleep
+        self.progress = progress
+        self._local = threading.local()
+        self._count_lock = threading.Lock()
+        self.requests_made = 0
+
+    def __repr__(self) -> str:  # never show the key
+        return f"PagerDutyClient({self.base_url!r})"
+
+    # -- one request --------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "Authorization": f"Token token={self._api_key}",
+                    "Accept": "application/vnd.pagerduty+json;version=2",
+                    "Content-Type": "application/json",
+                    "User-Agent": "pdgraph/0.1",
+                }
+            )
+            self._local.session = session
+        return session
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Params | Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> PagerDutyObject:
+        """One API call with retries; returns the decoded JSON body."""
+        url = f"{self.base_url}{path}"
+        failures = 0
+        waited_on_rate_limit = 0.0
+        while True:
+            self.budget.acquire()
+            with self._count_lock:
+                self.requests_made += 1
+            try:
+                response = self._session().request(
+                    method, url, params=params, json=json, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failures += 1
+                if failures >= self.retry.max_attempts:
+                    raise PagerDutyError(
+                        f"{method} {path}: {type(exc).__name__} after {failures} attempts"
+                    ) from None
+                self._sleep(self.retry.backoff(failures - 1))
+                continue
+
+            status = response.status_code
+            if status < 400:
+                remaining = response.headers.get("ratelimit-remaining")
+                if remaining == "0":
+                    self.budget.pause(_header_seconds(response, "ratelimit-reset") or 1.0)
+                return response.json() if response.content else {}
+            if status == 429:
+                wait = _header_seconds(response, "ratelimit-reset", "retry-after")
+                if wait is None:  # 429s sometimes come without headers
+                    wait = self.retry.backoff(min(failures, 6) + 1)
+                failures += 1
+                waited_on_rate_limit += wait
+                if waited_on_rate_limit > self.retry.rate_limit_max_wait:
+                    raise PagerDutyError(
+                        f"{method} {path}: still rate limited after waiting "
+                        f"{waited_on_rate_limit:.0f}s"
+                    )
+                log.warning("pagerduty rate limited", extra={"path": path, "wait_s": wait})
+                self.budget.pause(wait)
+                continue
+            if status in (401, 403):
+                raise PagerDutyAuthError(
+                    f"PagerDuty rejected the API key ({status} {_error_message(response)}): "
+                    "check PAGERDUTY_API_KEY (a General Access REST API key with read access)"
+                )
+            if status in RETRYABLE_STATUS:
+                failures += 1
+                if failures >= self.retry.max_attempts:
+                    raise PagerDutyError(
+                        f"{method} {path}: HTTP {status} after {failures} attempts"
+                    )
+                self._sleep(self.retry.backoff(failures - 1))
+                continue
+            error = PagerDutyNotFoundError if status == 404 else PagerDutyError
+            raise error(f"{method} {path}: HTTP {status} {_error_message(response)}")
+
+    def get(self, path: str, params: Params | Mapping[str, Any] | None = None) -> PagerDutyObject:
+        return self.request("GET", path, params)
+
+    # -- single objects -------------------------------------------------------------
+
+    def get_service(self, service_id: str) -> PagerDutyObject | None:
+        """The service with its teams, or None when PagerDuty answers 404 (deleted)."""
+        try:
+            body = self.get(f"/services/{service_id}", [("include[]", "teams")])
+        except PagerDutyNotFoundError:
+            return None
+        service: PagerDutyObject = body["service"]
+        return service
+
+    def abilities(self) -> list[str]:
+        abilities: list[str] = self.get("/abilities").get("abilities", [])
+        return abilities
+
+    # -- listings -------------------------------------------------------------------
+
+    def list_teams(self) -> list[PagerDutyObject]:
+        listing = _Listing("/teams", "teams", [], _object_id)
+        return self._list_everything(listing, team_ids=(), search_text=_name_search_text)
+
+    def list_users(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
+        """Every user. `team_ids` (all teams) lets a listing past 10,000 users be split."""
+        listing = _Listing("/users", "users", [], _object_id)
+        return self._list_everything(listing, team_ids=team_ids, search_text=_user_search_text)
+
+    def list_services(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
+        listing = _Listing("/services", "services", [("include[]", "teams")], _object_id)
+        return self._list_everything(listing, team_ids=team_ids, search_text=_name_search_text)
+
+    def list_oncalls(self, escalation_policy_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
+        """Who is on call now, for every policy (split by policy ids past 10,000 entries)."""
+        listing = _Listing("/oncalls", "oncalls", [("time_zone", "UTC")], _oncall_identity)
+        first, total = self._first_page(listing, [])
+        if total <= OFFSET_CAP:
+            items = self._rest_of_listing(listing, [], first, total)
+            return list({listing.identity(o): o for o in items}.values())
+        # Past the cap: only the policies that services use matter to the graph, and each
+        # policy's on-calls must be complete (no query filter exists to reach the rest).
+        collected: dict[Any, PagerDutyObject] = {}
+        self._collect_by_ids(
+            listing, "escalation_policy_ids[]", escalation_policy_ids, collected, strict=True
+        )
+        return list(collected.values())
+
+    def _list_everything(
+        self,
+        listing: _Listing,
+        *,
+        team_ids: Sequence[str],
+        search_text: Callable[[PagerDutyObject], str],
+    ) -> list[PagerDutyObject]:
+        first, total = self._first_page(listing, [])
+        if total <= OFFSET_CAP:
+            items = self._rest_of_listing(listing, [], first, total)
+            collected = {listing.identity(o): o for o in items}
+            self._require_complete(listing, collected, total)
+            return list(collected.values())
+        # Past the cap: split by team, then by query, de-duplicate, check against total.
+        log.info(
+            "listing past the offset cap; splitting it",
+            extra={"path": listing.path, "total": total},
+        )
+        collected = {listing.identity(o): o for o in first}
+        if team_ids:
+            self._collect_by_ids(listing, "team_ids[]", team_ids, collected)
+        if len(collected) < total:
+            self._collect_by_query(listing, collected, total, search_text)
+        self._require_complete(listing, collected, total)
+        return list(collected.values())
+
+    def _page(
+        self, listing: _Listing, extra: Params, offset: int, *, with_total: bool = False
+    ) -> PagerDutyObject:
+        params = [
+            *listing.params,
+            *extra,
+            ("limit", str(PAGE_SIZE)),
+            ("offset", str(offset)),
+        ]
+        if with_total:
+            params.append(("total", "true"))
+        return self.get(listing.path, params)
+
+    def _first_page(self, listing: _Listing, extra: Params) -> tuple[list[PagerDutyObject], int]:
+        body = self._page(listing, extra, 0, with_total=True)
+        items: list[PagerDutyObject] = body.get(listing.key, [])
+        total = body.get("total")
+        if total is None:  # total=true ignored: fall back to following `more`
+            total = len(items) if not body.get("more") else OFFSET_CAP + 1
+        return items, int(total)
+
+    def _rest_of_listing(
+        self,
+        listing: _Listing,
+        extra: Params,
+        first: list[PagerDutyObject],
+        total: int,
+    ) -> list[PagerDutyObject]:
+        """Pages after the first, fetched concurrently (the offsets are known from `total`)."""
+        offsets = list(range(PAGE_SIZE, min(total, OFFSET_CAP), PAGE_SIZE))
+        items = list(first)
+        self._report(listing, len(items), total)
+        if not offsets:
+            return items
+        with ThreadPoolExecutor(max_workers=self.page_workers) as pool:
+            for body in pool.map(lambda off: self._page(listing, extra, off), offsets):
+                items.extend(body.get(listing.key, []))
+                self._report(listing, len(items), total)
+        # Objects created while we paged push later ones past our last offset: follow `more`.
+        offset = offsets[-1] + PAGE_SIZE
+        while body.get("more") and offset + PAGE_SIZE <= OFFSET_CAP:
+            body = self._page(listing, extra, offset)
+            items.extend(body.get(listing.key, []))
+            offset += PAGE_SIZE
+        return items
+
+    def _collect_by_ids(
+        self,
+        listing: _Listing,
+        param: str,
+        ids: Sequence[str],
+        collected: dict[Any, PagerDutyObject],
+        *,
+        strict: bool = False,
+    ) -> None:
+        """Read the listing filtered by chunks of ids; chunks over the cap are halved.
+
+        One id still past the cap is an error when `strict`, else its first page is kept
+        and the caller reaches the rest another way.
+        """
+        chunks: deque[Sequence[str]] = deque(
+            ids[i : i + FILTER_CHUNK] for i in range(0, len(ids), FILTER_CHUNK)
+        )
+        while chunks:
+            chunk = chunks.popleft()
+            extra = [(param, i) for i in chunk]
+            first, total = self._first_page(listing, extra)
+            if total > OFFSET_CAP:
+                if len(chunk) == 1:
+                    if strict:
+                        raise IncompleteListingError(
+                            f"GET {listing.path}: {param}={chunk[0]} alone has {total} "
+                            "objects, past the 10,000 offset cap"
+                        )
+                    log.warning(
+                        "one filter value is past the offset cap",
+                        extra={"path": listing.path, "filter": param, "total": total},
+                    )
+                    collected.update((listing.identity(o), o) for o in first)
+                    continue
+                half = len(chunk) // 2
+                chunks.extendleft([chunk[half:], chunk[:half]])
+                continue
+            for obj in self._rest_of_listing(listing, extra, first, total):
+                collected[listing.identity(obj)] = obj
+
+    def _collect_by_query(
+        self,
+        listing: _Listing,
+        collected: dict[Any, PagerDutyObject],
+        total: int,
+        search_text: Callable[[PagerDutyObject], str],
+    ) -> None:
+        """Cover the listing with substring queries until every object is reached.
+
+        `query` matches substrings, so queries overlap: each is first probed with
+        total=true and skipped when every object it matches is already known. A query
+        still past the cap is refined to q+c and c+q for every character c seen.
+        """
+        texts = {key: search_text(obj) for key, obj in collected.items()}
+        alphabet = sorted(
+            set("abcdefghijklmnopqrstuvwxyz0123456789")
+            | {c for t in texts.values() for c in t} - {"\n"}
+        )
+        queue: deque[str] = deque(alphabet)
+        seen: set[str] = set()
+        while queue and len(collected) < total:
+            query = queue.popleft()
+            if query in seen:
+                continue
+            seen.add(query)
+            extra = [("query", query)]
+            first, matching = self._first_page(listing, extra)
+            self._merge(listing, collected, texts, first, search_text)
+            known = sum(1 for text in texts.values() if query in text)
+            if known >= matching:
+                continue
+            if matching <= OFFSET_CAP:
+                items = self._rest_of_listing(listing, extra, first, matching)
+                self._merge(listing, collected, texts, items, search_text)
+                continue
+            for c in alphabet:
+                queue.append(query + c)
+                queue.append(c + query)
+
+    @staticmethod
+    def _merge(
+        listing: _Listing,
+        collected: dict[Any, PagerDutyObject],
+        texts: dict[Any, str],
+        items: Iterable[PagerDutyObject],
+        search_text: Callable[[PagerDutyObject], str],
+    ) -> None:
+        for obj in items:
+            key = listing.identity(obj)
+            collected[key] = obj
+            texts[key] = search_text(obj)
+
+    def _require_complete(
+        self, listing: _Listing, collected: Mapping[Any, PagerDutyObject], total: int
+    ) -> None:
+        if len(collected) < total:
+            raise IncompleteListingError(
+                f"GET {listing.path}: reached {len(collected)} of {total} objects; "
+                "refusing to sync a partial account"
+            )
+
+    def _report(self, listing: _Listing, fetched: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(listing.key, min(fetched, total), total)

@@ -1,0 +1,68 @@
+"""Graph sinks: where the graph is written. The worker never knows which one it has."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from common.config import ConfigError, Settings
+from common.graph import ChangeSet, Entity, Graph, Relationship
+
+
+class SinkError(Exception):
+    """The sink could not be read or written."""
+
+
+class GraphSink(ABC):
+    """Upsert/delete entities and relationships, replace the whole graph, read it back."""
+
+    @abstractmethod
+    def upsert_entities(self, entities: Iterable[Entity]) -> None: ...
+
+    @abstractmethod
+    def delete_entities(self, keys: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def upsert_relationships(self, relationships: Iterable[Relationship]) -> None: ...
+
+    @abstractmethod
+    def delete_relationships(self, keys: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def replace_all(self, graph: Graph) -> None:
+        """Make `graph` the complete content of the sink, atomically."""
+
+    @abstractmethod
+    def read_graph(self) -> Graph:
+        """The sink's current graph (for export and diffing)."""
+
+    def apply(self, changes: ChangeSet) -> None:
+        """Write a change set; an empty one writes nothing."""
+        if changes.delete_relationships:
+            self.delete_relationships(changes.delete_relationships)
+        if changes.delete_entities:
+            self.delete_entities(changes.delete_entities)
+        if changes.create_entities or changes.update_entities:
+            self.upsert_entities([*changes.create_entities, *changes.update_entities])
+        if changes.create_relationships or changes.update_relationships:
+            self.upsert_relationships(
+                [*changes.create_relationships, *changes.update_relationships]
+            )
+
+    def check(self) -> None:
+        """Raise SinkError with a one-line reason when the sink cannot be used."""
+        self.read_graph()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most sinks hold nothing open
+        """Release connections."""
+
+
+def make_sink(settings: Settings) -> GraphSink:
+    if settings.graph_sink == "local":
+        from common.sinks.local import LocalSink
+
+        return LocalSink(settings.local_graph_path)
+    raise ConfigError(
+        "GRAPH_SINK=jupiterone: the JupiterOne sink is not available in this version; "
+        "use GRAPH_SINK=local"
+    )

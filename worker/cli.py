@@ -1,0 +1,184 @@
+"""`pdgraph`: the operator's command line (SPEC §3).
+
+Exit codes: 0 success, 1 the operation failed (its reason on stderr), 2 bad configuration
+or usage. Logs go to stderr here so that stdout carries only the command's output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+import redis
+
+from common.config import ConfigError, Settings, load_settings
+from common.logs import configure_logging
+from common.pagerduty import PagerDutyClient, PagerDutyError
+from common.ratelimit import RedisRequestBudget
+from common.sinks import SinkError, make_sink
+from common.state import connect
+from worker.full_sync import FullSyncAborted, run_full_sync
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    click.echo(f"pdgraph: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", EXIT_CONFIG)
+    configure_logging(settings.log_level, settings.secret_values(), stream=sys.stderr)
+    return settings
+
+
+class ProgressBar:
+    """One line per listing on a TTY: `users     [#######-----]  7,000/10,000`."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._current: str | None = None
+
+    def __call__(self, listing: str, fetched: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._current not in (None, listing):
+            sys.stderr.write("\n")
+        self._current = listing
+        width = 30
+        done = width * fetched // total if total else width
+        bar = "#" * done + "-" * (width - done)
+        sys.stderr.write(f"\r{listing:<9} [{bar}] {fetched:>7,}/{total:,}")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self._current is not None:
+            sys.stderr.write("\n")
+
+
+@click.group()
+def cli() -> None:
+    """Keep a JupiterOne graph of a PagerDuty account live."""
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print the changes it would make; write nothing.")
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Apply even if more than half of the graph would be deleted.",
+)
+def sync(dry_run: bool, allow_mass_delete: bool) -> None:
+    """Run a full sync now, in this process."""
+    settings = _settings()
+    progress = ProgressBar(sys.stderr.isatty())
+    try:
+        settings.require_pagerduty_key()
+        run, changes = run_full_sync(
+            settings,
+            redis_client=connect(settings.redis_url),
+            dry_run=dry_run,
+            allow_mass_delete=allow_mass_delete,
+            progress=progress,
+        )
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", EXIT_CONFIG)
+    except FullSyncAborted as exc:
+        progress.finish()
+        _fail(f"sync aborted: {exc}")
+    except (PagerDutyError, SinkError, redis.RedisError) as exc:
+        progress.finish()
+        _fail(f"sync failed, nothing was changed: {exc}")
+    progress.finish()
+    if dry_run:
+        for line in changes.lines():
+            click.echo(line)
+    read = ", ".join(f"{n:,} {name}" for name, n in run.read.items())
+    c = run.changes
+    click.echo(
+        f"{'dry run' if dry_run else 'sync ok'}: read {read}; "
+        f"entities +{c['entities_created']} ~{c['entities_updated']} -{c['entities_deleted']}, "
+        f"relationships +{c['relationships_created']} ~{c['relationships_updated']} "
+        f"-{c['relationships_deleted']}"
+        f"{' (would be)' if dry_run else ''}; "
+        f"{run.pagerduty_requests} PagerDuty requests in {run.duration_s:.1f}s"
+    )
+
+
+@cli.command()
+def export() -> None:
+    """Print the sink's graph as JSON (the JupiterOne bulk-upload shape)."""
+    settings = _settings()
+    try:
+        sink = make_sink(settings)
+        graph = sink.read_graph()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", EXIT_CONFIG)
+    except SinkError as exc:
+        _fail(str(exc))
+    json.dump(graph.to_j1(), sys.stdout, ensure_ascii=False, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+@cli.command()
+def check() -> None:
+    """Validate the PagerDuty key, Redis and the sink; one line per result."""
+    settings = _settings()
+    failures = 0
+
+    def report(what: str, error: str | None, detail: str = "") -> None:
+        nonlocal failures
+        if error is None:
+            click.echo(f"ok    {what}{': ' + detail if detail else ''}")
+        else:
+            failures += 1
+            click.echo(f"FAIL  {what}: {error}", err=True)
+
+    redis_client: redis.Redis | None = connect(settings.redis_url)
+    try:
+        assert redis_client is not None
+        redis_client.ping()
+        report("Redis", None, "answers")
+    except redis.RedisError as exc:
+        redis_client = None
+        report("Redis", f"REDIS_URL does not answer ({type(exc).__name__})")
+
+    try:
+        key = settings.require_pagerduty_key()
+        budget = (
+            RedisRequestBudget(redis_client, settings.pagerduty_key_fingerprint())
+            if redis_client is not None
+            else None
+        )
+        client = PagerDutyClient(key, settings.pagerduty_api_url, budget=budget)
+        abilities = client.abilities()
+        report("PagerDuty", None, f"key accepted at {settings.pagerduty_api_url}")
+        if "teams" not in abilities:
+            click.echo("note  PagerDuty account has no Teams feature: no team entities")
+    except (ConfigError, PagerDutyError) as exc:
+        report("PagerDuty", str(exc))
+
+    try:
+        sink = make_sink(settings)
+        sink.check()
+        detail: Any = settings.local_graph_path if settings.graph_sink == "local" else ""
+        report(f"sink ({settings.graph_sink})", None, str(detail))
+    except (ConfigError, SinkError) as exc:
+        report(f"sink ({settings.graph_sink})", str(exc))
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+def main() -> None:
+    cli(prog_name="pdgraph")
+
+
+if __name__ == "__main__":
+    main()

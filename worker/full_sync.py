@@ -1,0 +1,154 @@
+"""The full sync: read the whole account, build the graph, replace the sink's graph.
+
+get (PagerDuty listings only, no per-object calls) → transform (common.transform,
+pure) → load (the sink). Nothing is written unless every read succeeded, and a sync that
+would delete more than half of the existing graph stops unless told otherwise (SPEC §6).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+from common.config import Settings
+from common.graph import ChangeSet, Graph, diff
+from common.pagerduty import PagerDutyClient, PagerDutyObject, ProgressCallback
+from common.ratelimit import RedisRequestBudget
+from common.sinks import GraphSink, make_sink
+from common.state import record_full_sync
+from common.transform import build_graph
+
+log = logging.getLogger(__name__)
+
+
+class FullSyncAborted(Exception):
+    """The sync stopped before writing anything (mass-delete guard)."""
+
+
+@dataclass
+class AccountSnapshot:
+    users: list[PagerDutyObject]
+    teams: list[PagerDutyObject]
+    services: list[PagerDutyObject]
+    oncalls: list[PagerDutyObject]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "users": len(self.users),
+            "teams": len(self.teams),
+            "services": len(self.services),
+            "oncalls": len(self.oncalls),
+        }
+
+
+@dataclass
+class FullSyncRun:
+    """What `/status` and the CLI report about one run."""
+
+    started_at: float
+    outcome: str = "running"  # ok | dry_run | aborted | failed
+    duration_s: float = 0.0
+    pagerduty_requests: int = 0
+    read: dict[str, int] = field(default_factory=dict)
+    graph: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    drift: int = 0  # objects the sink had wrong before this run corrected them
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def get_account(client: PagerDutyClient) -> AccountSnapshot:
+    """Every listing the graph needs (I/O only). Any failure raises: nothing partial."""
+    # /abilities lacks "teams" on accounts without the Teams feature; /teams fails there.
+    teams = client.list_teams() if "teams" in client.abilities() else []
+    team_ids = [t["id"] for t in teams]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        users_future = pool.submit(client.list_users, team_ids)
+        services_future = pool.submit(client.list_services, team_ids)
+        services = services_future.result()
+        users = users_future.result()
+    policy_ids = sorted(
+        {s["escalation_policy"]["id"] for s in services if s.get("escalation_policy")}
+    )
+    oncalls = client.list_oncalls(policy_ids)
+    return AccountSnapshot(users, teams, services, oncalls)
+
+
+def check_mass_delete(current: Graph, changes: ChangeSet, allow_mass_delete: bool) -> None:
+    if allow_mass_delete or not len(current):
+        return
+    if changes.deletions * 2 > len(current):
+        raise FullSyncAborted(
+            f"the sync would delete {changes.deletions} of {len(current)} objects "
+            "(more than half of the graph); nothing was changed. If PagerDuty really lost "
+            "them, run `pdgraph sync --allow-mass-delete`"
+        )
+
+
+def run_full_sync(
+    settings: Settings,
+    *,
+    redis_client: redis.Redis,
+    sink: GraphSink | None = None,
+    client: PagerDutyClient | None = None,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    progress: ProgressCallback | None = None,
+) -> tuple[FullSyncRun, ChangeSet]:
+    """Run one full sync and record it in Redis; raises after recording a failure."""
+    run = FullSyncRun(started_at=time.time())
+    started = time.monotonic()
+    if client is None:
+        client = PagerDutyClient(
+            settings.require_pagerduty_key(),
+            settings.pagerduty_api_url,
+            budget=RedisRequestBudget(redis_client, settings.pagerduty_key_fingerprint()),
+            progress=progress,
+        )
+    own_sink = sink is None
+    sink = sink or make_sink(settings)
+    changes = ChangeSet()
+    try:
+        snapshot = get_account(client)
+        run.read = snapshot.counts()
+        graph = build_graph(
+            snapshot.users,
+            snapshot.teams,
+            snapshot.services,
+            snapshot.oncalls,
+            settings.account_name,
+        )
+        run.graph = graph.counts_by_type()
+        current = sink.read_graph()
+        changes = diff(current, graph)
+        run.changes = changes.summary()
+        run.drift = changes.total
+        check_mass_delete(current, changes, allow_mass_delete)
+        if not dry_run:
+            sink.replace_all(graph)
+        run.outcome = "dry_run" if dry_run else "ok"
+    except FullSyncAborted as exc:
+        run.outcome, run.error = "aborted", str(exc)
+        raise
+    except Exception as exc:
+        run.outcome, run.error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.duration_s = round(time.monotonic() - started, 3)
+        run.pagerduty_requests = client.requests_made
+        if own_sink:
+            sink.close()
+        if not dry_run:
+            try:
+                record_full_sync(redis_client, run.as_dict())
+            except redis.RedisError as exc:  # the run's own outcome matters more
+                log.error("could not record the full sync run: %s", exc)
+        log.info("full sync %s", run.outcome, extra={"run": run.as_dict()})
+    return run, changes
