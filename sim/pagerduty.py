@@ -466,6 +466,7 @@ class PagerDutySim:
         self.rate_limit = rate_limit
         self.rate_limit_headers = rate_limit_headers
         self.faults: list[Fault] = []
+        self.filters_work = True  # False: filtered listings answer empty (tests the guard)
         self.requests: list[tuple[str, str, str]] = []  # (method, path, query string)
         self.lock = threading.RLock()
         self._window: deque[float] = deque()
@@ -492,7 +493,9 @@ class PagerDutySim:
         self._server = make_server(
             host, port, self.wsgi, threaded=True, request_handler=_QuietHandler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -643,6 +646,9 @@ class PagerDutySim:
         except ValueError:
             return self._json(self._error(400, "Invalid Input Provided", 2001), 400)
         limit = max(1, min(limit, 100))
+        filters = ("team_ids[]", "query", "escalation_policy_ids[]", "user_ids[]")
+        if not self.filters_work and any(f in request.args for f in filters):
+            items = []
         if offset < 0 or offset + limit > OFFSET_CAP:
             return self._json(
                 self._error(

@@ -1,0 +1,100 @@
+"""Shared fixtures: a private redis-server, fakeredis, the PagerDuty simulator, settings."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+
+from common.config import Settings
+from sim.pagerduty import Account, PagerDutySim
+
+API_KEY = "test-pagerduty-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """Our own redis-server on a free port: tests may flush it and stop it freely."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is required by the integration tests (.ci/run installs it)"
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    redis.Redis.from_url(redis_server).flushdb()
+    return redis_server
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
+def fake_redis() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Callable[..., PagerDutySim]]:
+    started: list[PagerDutySim] = []
+
+    def _make(account: Account | None = None, **kwargs: Any) -> PagerDutySim:
+        sim = PagerDutySim(account or Account.generate(seed=7, users=60), API_KEY, **kwargs)
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield _make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., PagerDutySim]) -> PagerDutySim:
+    return make_sim()
+
+
+@pytest.fixture
+def graph_path(tmp_path: Path) -> str:
+    return str(tmp_path / "graph.sqlite3")
+
+
+@pytest.fixture
+def settings(sim: PagerDutySim, redis_url: str, graph_path: str) -> Settings:
+    return Settings(
+        pagerduty_api_key=API_KEY,
+        pagerduty_api_url=sim.url,
+        redis_url=redis_url,
+        local_graph_path=graph_path,
+    )

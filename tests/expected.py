@@ -1,0 +1,136 @@
+"""The graph SPEC §5 expects for a simulated account, written from the simulator's state.
+
+Deliberately independent of common.transform: it is the oracle the pipeline (client →
+transform → sink → export) is checked against, so it must not share code with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sim.pagerduty import Account
+
+
+def _ms(ts: str | None) -> int | None:
+    return None if ts is None else int(datetime.fromisoformat(ts).timestamp() * 1000)
+
+
+def expected_export(account: Account, account_name: str | None = None) -> dict[str, Any]:
+    tag = {"tag.AccountName": account_name} if account_name else {}
+    entities: list[dict[str, Any]] = []
+    relationships: list[dict[str, Any]] = []
+
+    def link(kind: str, oid: str) -> str:
+        return account._links(kind, oid)["html_url"]
+
+    for u in account.users.values():
+        entities.append(
+            {
+                "_key": f"user:{u['id']}",
+                "_type": "pagerduty_user",
+                "_class": "User",
+                "id": u["id"],
+                "name": u["name"],
+                "displayName": u["name"],
+                "summary": u["name"],
+                "description": u["description"],
+                "webLink": link("user", u["id"]),
+                "email": u["email"],
+                "username": u["email"],
+                "role": u["role"],
+                "admin": u["role"] in ("admin", "owner"),
+                "active": True,
+                "jobTitle": u["job_title"],
+                "timeZone": u["time_zone"],
+                "billed": u["billed"],
+                "invitationSent": u["invitation_sent"],
+                **tag,
+            }
+        )
+        for t in u["team_ids"]:
+            if t in account.teams:
+                relationships.append(
+                    {
+                        "_key": f"team:{t}|has|user:{u['id']}",
+                        "_type": "pagerduty_team_has_user",
+                        "_class": "HAS",
+                        "_fromEntityKey": f"team:{t}",
+                        "_toEntityKey": f"user:{u['id']}",
+                    }
+                )
+    for t in account.teams.values():
+        entities.append(
+            {
+                "_key": f"team:{t['id']}",
+                "_type": "pagerduty_team",
+                "_class": "Team",
+                "id": t["id"],
+                "name": t["name"],
+                "displayName": t["name"],
+                "summary": t["name"],
+                "description": t["description"],
+                "webLink": link("team", t["id"]),
+                **tag,
+            }
+        )
+    oncall_levels: dict[str, dict[str, int]] = {}
+    for o in account.oncalls_now():
+        levels = oncall_levels.setdefault(o["escalation_policy"]["id"], {})
+        uid = o["user"]["id"]
+        levels[uid] = min(levels.get(uid, 99), o["escalation_level"])
+    for s in account.services.values():
+        sid, pid = s["id"], s["escalation_policy_id"]
+        entities.append(
+            {
+                "_key": f"service:{sid}",
+                "_type": "pagerduty_service",
+                "_class": "Service",
+                "id": sid,
+                "name": s["name"],
+                "displayName": s["name"],
+                "summary": s["name"],
+                "description": s["description"],
+                "webLink": link("service", sid),
+                "status": s["status"],
+                "active": s["status"] != "disabled",
+                "category": ["software"],
+                "function": ["monitoring"],
+                "endpoints": [link("service", sid)],
+                "createdOn": _ms(s["created_at"]),
+                "lastIncidentOn": _ms(s["last_incident_timestamp"]),
+                "escalationPolicyId": pid,
+                "alertCreation": s["alert_creation"],
+                "autoResolveTimeout": s["auto_resolve_timeout"],
+                "acknowledgementTimeout": s["acknowledgement_timeout"],
+                **tag,
+            }
+        )
+        for t in s["team_ids"]:
+            if t in account.teams:
+                relationships.append(
+                    {
+                        "_key": f"team:{t}|assigned|service:{sid}",
+                        "_type": "pagerduty_team_assigned_service",
+                        "_class": "ASSIGNED",
+                        "_fromEntityKey": f"team:{t}",
+                        "_toEntityKey": f"service:{sid}",
+                    }
+                )
+        for uid, level in oncall_levels.get(pid, {}).items():
+            if uid in account.users:
+                relationships.append(
+                    {
+                        "_key": f"user:{uid}|oncall|service:{sid}",
+                        "_type": "pagerduty_user_oncall_service",
+                        "_class": "ONCALL",
+                        "_fromEntityKey": f"user:{uid}",
+                        "_toEntityKey": f"service:{sid}",
+                        "escalationLevel": level,
+                        "escalationPolicyId": pid,
+                    }
+                )
+    return {
+        "entities": sorted(entities, key=lambda e: e["_key"]),
+        "relationships": sorted(relationships, key=lambda r: r["_key"]),
+    }

@@ -1,0 +1,120 @@
+"""Configuration: every SPEC §2 variable, clear one-line errors, no secret echoed."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.config import ConfigError, load_settings
+
+SECRET = "super-secret-value-123"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "PAGERDUTY_API_KEY",
+        "PAGERDUTY_API_URL",
+        "PAGERDUTY_WEBHOOK_SECRETS",
+        "REDIS_URL",
+        "GRAPH_SINK",
+        "LOCAL_GRAPH_PATH",
+        "JUPITERONE_ACCOUNT_ID",
+        "JUPITERONE_API_KEY",
+        "JUPITERONE_API_URL",
+        "JUPITERONE_GRAPHQL_URL",
+        "JUPITERONE_SCOPE",
+        "ACCOUNT_NAME",
+        "FULL_SYNC_CRON",
+        "PORT",
+        "LOG_LEVEL",
+        "ONCALL_REFRESH_MINUTES",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_match_the_spec() -> None:
+    s = load_settings()
+    assert s.pagerduty_api_url == "https://api.pagerduty.com"
+    assert s.redis_url == "redis://localhost:6379/0"
+    assert s.graph_sink == "local"
+    assert s.local_graph_path == "pdgraph.sqlite3"
+    assert s.jupiterone_api_url == "https://api.us.jupiterone.io"
+    assert s.jupiterone_graphql_url == "https://graphql.us.jupiterone.io"
+    assert s.jupiterone_scope == "pagerduty"
+    assert s.account_name is None
+    assert s.full_sync_cron == "0 3 * * *"
+    assert s.port == 8000
+    assert s.log_level == "INFO"
+    assert s.pagerduty_webhook_secrets == []
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGERDUTY_API_KEY", SECRET)
+    monkeypatch.setenv("PAGERDUTY_WEBHOOK_SECRETS", " old-secret , new-secret ,")
+    monkeypatch.setenv("PAGERDUTY_API_URL", "https://api.eu.pagerduty.com/")
+    monkeypatch.setenv("ACCOUNT_NAME", "Acme")
+    monkeypatch.setenv("PORT", "5000")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    s = load_settings()
+    assert s.require_pagerduty_key() == SECRET
+    assert s.require_webhook_secrets() == [b"old-secret", b"new-secret"]
+    assert s.pagerduty_api_url == "https://api.eu.pagerduty.com"
+    assert (s.account_name, s.port, s.log_level) == ("Acme", 5000, "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PORT", "eighty", "PORT: must be an integer"),
+        ("PORT", "70000", "PORT: Input should be less than or equal to 65535"),
+        ("GRAPH_SINK", "neo4j", "GRAPH_SINK: must be 'local' or 'jupiterone'"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL: must be a redis://"),
+        ("PAGERDUTY_API_URL", "api.pagerduty.com", "PAGERDUTY_API_URL: must be an http(s) URL"),
+        ("FULL_SYNC_CRON", "0 3 * *", "FULL_SYNC_CRON: must have 5 fields"),
+        ("FULL_SYNC_CRON", "0 25 * * *", "FULL_SYNC_CRON: 25 is outside 0-23"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: must be"),
+        ("JUPITERONE_SCOPE", " ", "JUPITERONE_SCOPE: must not be empty"),
+    ],
+)
+def test_malformed_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_jupiterone_sink_requires_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPH_SINK", "jupiterone")
+    monkeypatch.setenv("JUPITERONE_API_KEY", SECRET)
+    with pytest.raises(ConfigError, match="JUPITERONE_ACCOUNT_ID required") as info:
+        load_settings()
+    assert SECRET not in str(info.value)
+
+
+def test_missing_key_is_named_when_it_is_needed() -> None:
+    s = load_settings()
+    with pytest.raises(ConfigError, match="PAGERDUTY_API_KEY is required"):
+        s.require_pagerduty_key()
+    with pytest.raises(ConfigError, match="PAGERDUTY_WEBHOOK_SECRETS is required"):
+        s.require_webhook_secrets()
+
+
+def test_errors_never_echo_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a secret pasted into the wrong variable must not be printed back either
+    monkeypatch.setenv("PORT", SECRET)
+    monkeypatch.setenv("REDIS_URL", SECRET)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert SECRET not in str(info.value)
+    assert "PORT" in str(info.value) and "REDIS_URL" in str(info.value)
+
+
+def test_secrets_are_masked_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGERDUTY_API_KEY", SECRET)
+    monkeypatch.setenv("PAGERDUTY_WEBHOOK_SECRETS", SECRET + "-w")
+    s = load_settings()
+    assert SECRET not in repr(s) and SECRET not in str(s.model_dump())
+    assert SECRET not in s.pagerduty_key_fingerprint()

@@ -1,0 +1,188 @@
+"""Full sync against the PagerDuty simulator, a real Redis and the SQLite sink."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from common.config import Settings
+from common.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
+from common.sinks.local import LocalSink
+from common.state import last_full_sync
+from sim.pagerduty import Account, PagerDutySim
+from tests.cli import run_pdgraph
+from tests.conftest import API_KEY
+from tests.expected import expected_export
+from worker.full_sync import FullSyncAborted, run_full_sync
+
+
+def env_for(sim: PagerDutySim, redis_url: str, graph_path: str, **extra: str) -> dict[str, str]:
+    return {
+        "PAGERDUTY_API_KEY": API_KEY,
+        "PAGERDUTY_API_URL": sim.url,
+        "REDIS_URL": redis_url,
+        "LOCAL_GRAPH_PATH": graph_path,
+        **extra,
+    }
+
+
+def export(env: dict[str, str]) -> dict[str, object]:
+    result = run_pdgraph("export", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_pdgraph_sync_then_export_equals_the_expected_graph(
+    sim: PagerDutySim, redis_url: str, graph_path: str
+) -> None:
+    env = env_for(sim, redis_url, graph_path, ACCOUNT_NAME="Acme Ünïcode")
+    result = run_pdgraph("sync", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sync ok: read 60 users, 6 teams, 30 services")
+    assert export(env) == expected_export(sim.account, "Acme Ünïcode")
+
+
+def test_a_second_sync_applies_exactly_the_account_changes(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    run_full_sync(settings, redis_client=redis_client)
+    account = sim.account
+    service_id = next(iter(account.services))
+    account.update_service(service_id, name="Renamed ✨ service")
+    account.delete_user(next(iter(account.users)))
+    account.delete_team(next(iter(account.teams)))
+    run, changes = run_full_sync(settings, redis_client=redis_client)
+    assert run.outcome == "ok"
+    assert LocalSink(settings.local_graph_path).read_graph().to_j1() == expected_export(account)
+    assert [e.key for e in changes.update_entities] == [f"service:{service_id}"]
+    assert len(changes.delete_entities) == 2
+
+
+def test_sync_is_recorded_for_status(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    run_full_sync(settings, redis_client=redis_client)
+    last = last_full_sync(redis_client)
+    assert last is not None
+    assert last["outcome"] == "ok"
+    assert last["read"] == {
+        "users": 60,
+        "teams": 6,
+        "services": 30,
+        "oncalls": len(
+            {
+                (
+                    o["escalation_policy"]["id"],
+                    o["escalation_level"],
+                    o["user"]["id"],
+                    (o["schedule"] or {}).get("id"),
+                )
+                for o in sim.account.oncalls_now()
+            }
+        ),
+    }
+    assert last["changes"]["entities_created"] == 96
+    assert last["duration_s"] > 0 and last["pagerduty_requests"] >= 5
+
+
+def test_failed_read_mid_sync_leaves_the_previous_graph_untouched(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    run_full_sync(settings, redis_client=redis_client)
+    before = LocalSink(settings.local_graph_path).read_graph()
+    sim.account.delete_service(next(iter(sim.account.services)))
+    sim.inject("/oncalls", 500, times=100)  # users, teams, services read fine; on-calls fail
+    client = PagerDutyClient(API_KEY, sim.url, retry=RetryPolicy(backoff_base=0.001))
+    with pytest.raises(PagerDutyError, match="/oncalls: HTTP 500"):
+        run_full_sync(settings, redis_client=redis_client, client=client)
+    assert LocalSink(settings.local_graph_path).read_graph() == before
+    last = last_full_sync(redis_client)
+    assert last is not None and last["outcome"] == "failed" and "oncalls" in last["error"]
+
+
+def test_mass_delete_is_refused_unless_allowed(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    run_full_sync(settings, redis_client=redis_client)
+    before = LocalSink(settings.local_graph_path).read_graph()
+    for user_id in list(sim.account.users)[:55]:
+        sim.account.delete_user(user_id)
+    for service_id in list(sim.account.services)[:25]:
+        sim.account.delete_service(service_id)
+    with pytest.raises(FullSyncAborted, match="more than half"):
+        run_full_sync(settings, redis_client=redis_client)
+    assert LocalSink(settings.local_graph_path).read_graph() == before
+    assert last_full_sync(redis_client)["outcome"] == "aborted"  # type: ignore[index]
+    run, _ = run_full_sync(settings, redis_client=redis_client, allow_mass_delete=True)
+    assert run.outcome == "ok"
+    assert LocalSink(settings.local_graph_path).read_graph().to_j1() == expected_export(sim.account)
+
+
+def test_mass_delete_guard_in_the_cli(sim: PagerDutySim, redis_url: str, graph_path: str) -> None:
+    env = env_for(sim, redis_url, graph_path)
+    assert run_pdgraph("sync", env=env).returncode == 0
+    for user_id in list(sim.account.users)[:58]:
+        sim.account.delete_user(user_id)
+    for service_id in list(sim.account.services)[:29]:
+        sim.account.delete_service(service_id)
+    refused = run_pdgraph("sync", env=env)
+    assert refused.returncode == 1
+    assert "sync aborted" in refused.stderr and "--allow-mass-delete" in refused.stderr
+    assert run_pdgraph("sync", "--allow-mass-delete", env=env).returncode == 0
+    assert export(env) == expected_export(sim.account)
+
+
+def test_dry_run_prints_changes_and_writes_nothing(
+    sim: PagerDutySim, redis_url: str, graph_path: str, redis_client: redis.Redis
+) -> None:
+    env = env_for(sim, redis_url, graph_path)
+    assert run_pdgraph("sync", env=env).returncode == 0
+    before = export(env)
+    service_id = next(iter(sim.account.services))
+    sim.account.update_service(service_id, description="changed since the last sync")
+    recorded = last_full_sync(redis_client)
+    result = run_pdgraph("sync", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"~ service:{service_id}" in result.stdout.splitlines()
+    assert "dry run:" in result.stdout and "~1" in result.stdout
+    assert export(env) == before
+    assert last_full_sync(redis_client) == recorded
+
+
+def test_sync_survives_rate_limiting(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    sim.inject("/users", 429, headers={"ratelimit-reset": "1"})
+    sim.inject("/services", 429)  # no headers: backoff
+    run, _ = run_full_sync(settings, redis_client=redis_client)
+    assert run.outcome == "ok"
+    assert LocalSink(settings.local_graph_path).read_graph().to_j1() == expected_export(sim.account)
+
+
+def test_account_without_teams_feature_reads_no_teams(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    sim.inject("/abilities", 200, body={"abilities": ["urgencies"]})
+    sim.inject("/teams", 402, times=10)  # would fail the sync if it were read
+    run, _ = run_full_sync(settings, redis_client=redis_client)
+    assert run.read["teams"] == 0
+    assert sim.request_counts()["/teams"] == 0
+
+
+@pytest.mark.slow
+def test_account_past_10000_users_is_exported_completely(
+    make_sim: Callable[..., PagerDutySim], redis_url: str, graph_path: str
+) -> None:
+    account = Account.generate(seed=11, users=10_600, teams=1_060, services=300)
+    sim = make_sim(account)
+    env = env_for(sim, redis_url, graph_path)
+    result = run_pdgraph("sync", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "read 10,600 users" in result.stdout
+    exported = export(env)
+    expected = expected_export(account)
+    assert len(exported["entities"]) == len(expected["entities"])  # type: ignore[arg-type]
+    assert exported == expected

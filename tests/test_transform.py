@@ -1,0 +1,266 @@
+"""Every SPEC §5 row, from recorded-shape PagerDuty JSON to graph objects."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.transform import (
+    build_graph,
+    epoch_ms,
+    lowest_oncall_levels,
+    oncall_edges_for_service,
+    service_subgraph,
+    team_has_user_edges,
+    transform_service,
+    transform_team,
+    transform_user,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def user() -> dict[str, Any]:
+    return load("user.json")
+
+
+@pytest.fixture
+def team() -> dict[str, Any]:
+    return load("team.json")
+
+
+@pytest.fixture
+def service() -> dict[str, Any]:
+    return load("service.json")
+
+
+@pytest.fixture
+def oncalls() -> list[dict[str, Any]]:
+    return load("oncalls.json")["oncalls"]
+
+
+def test_user_entity_has_exactly_the_spec_properties(user: dict[str, Any]) -> None:
+    assert transform_user(user).to_j1() == {
+        "_key": "user:PXPGF42",
+        "_type": "pagerduty_user",
+        "_class": "User",
+        "id": "PXPGF42",
+        "name": "Earline Greenholt",
+        "displayName": "Earline Greenholt",
+        "summary": "Earline Greenholt",
+        "description": "I'm the boss",
+        "webLink": "https://subdomain.pagerduty.com/users/PXPGF42",
+        "email": "125.greenholt.earline@graham.name",
+        "username": "125.greenholt.earline@graham.name",
+        "role": "admin",
+        "admin": True,
+        "active": True,
+        "jobTitle": "Director of Engineering",
+        "timeZone": "America/Lima",
+        "billed": True,
+        "invitationSent": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("role", "admin"),
+    [
+        ("owner", True),
+        ("admin", True),
+        ("user", False),
+        ("limited_user", False),
+        ("observer", False),
+        ("read_only_user", False),
+        ("restricted_access", False),
+        ("read_only_limited_user", False),
+    ],
+)
+def test_admin_is_true_only_for_admin_and_owner(
+    user: dict[str, Any], role: str, admin: bool
+) -> None:
+    user["role"] = role
+    assert transform_user(user).properties["admin"] is admin
+
+
+def test_team_entity(team: dict[str, Any]) -> None:
+    assert transform_team(team).to_j1() == {
+        "_key": "team:PQ9K7I8",
+        "_type": "pagerduty_team",
+        "_class": "Team",
+        "id": "PQ9K7I8",
+        "name": "Engineering",
+        "displayName": "Engineering",
+        "summary": "Engineering",
+        "description": "All engineering",
+        "webLink": "https://subdomain.pagerduty.com/teams/PQ9K7I8",
+    }
+
+
+def test_service_entity_has_exactly_the_spec_properties(service: dict[str, Any]) -> None:
+    assert transform_service(service).to_j1() == {
+        "_key": "service:PIJ90N7",
+        "_type": "pagerduty_service",
+        "_class": "Service",
+        "id": "PIJ90N7",
+        "name": "My Application Service",
+        "displayName": "My Application Service",
+        "summary": "My Application Service",
+        "description": "Ünïcödé description ✨",
+        "webLink": "https://subdomain.pagerduty.com/service-directory/PIJ90N7",
+        "status": "active",
+        "active": True,
+        "category": ["software"],
+        "function": ["monitoring"],
+        "endpoints": ["https://subdomain.pagerduty.com/service-directory/PIJ90N7"],
+        # 2015-11-06T11:12:51-05:00 is 16:12:51 UTC
+        "createdOn": 1446826371000,
+        "lastIncidentOn": 1614100172000,
+        "escalationPolicyId": "PT20YPA",
+        "alertCreation": "create_alerts_and_incidents",
+        "autoResolveTimeout": 14400,
+        "acknowledgementTimeout": 600,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "active"),
+    [
+        ("active", True),
+        ("warning", True),
+        ("critical", True),
+        ("maintenance", True),
+        ("disabled", False),
+    ],
+)
+def test_service_is_active_unless_disabled(
+    service: dict[str, Any], status: str, active: bool
+) -> None:
+    service["status"] = status
+    entity = transform_service(service)
+    assert entity.properties["status"] == status
+    assert entity.properties["active"] is active
+
+
+def test_service_without_incidents_or_timeouts_has_nulls(service: dict[str, Any]) -> None:
+    service.update(last_incident_timestamp=None, auto_resolve_timeout=None, description=None)
+    props = transform_service(service).properties
+    assert props["lastIncidentOn"] is None
+    assert props["autoResolveTimeout"] is None
+    assert props["description"] is None
+
+
+def test_account_name_tags_every_entity(
+    user: dict[str, Any], team: dict[str, Any], service: dict[str, Any]
+) -> None:
+    for entity in (
+        transform_user(user, "Acme"),
+        transform_team(team, "Acme"),
+        transform_service(service, "Acme"),
+    ):
+        assert entity.properties["tag.AccountName"] == "Acme"
+    assert "tag.AccountName" not in transform_user(user).properties
+
+
+def test_epoch_ms_handles_zulu_and_offsets() -> None:
+    assert epoch_ms("1970-01-01T00:00:01Z") == 1000
+    assert epoch_ms("1970-01-01T01:00:00+01:00") == 0
+    assert epoch_ms(None) is None
+
+
+def test_team_has_user_edge_per_team_of_the_user(user: dict[str, Any]) -> None:
+    edges = team_has_user_edges(user)
+    assert [e.to_j1() for e in edges] == [
+        {
+            "_key": "team:PQ9K7I8|has|user:PXPGF42",
+            "_type": "pagerduty_team_has_user",
+            "_class": "HAS",
+            "_fromEntityKey": "team:PQ9K7I8",
+            "_toEntityKey": "user:PXPGF42",
+        },
+        {
+            "_key": "team:PT23IWX|has|user:PXPGF42",
+            "_type": "pagerduty_team_has_user",
+            "_class": "HAS",
+            "_fromEntityKey": "team:PT23IWX",
+            "_toEntityKey": "user:PXPGF42",
+        },
+    ]
+
+
+def test_assigned_edge_per_team_of_the_service(service: dict[str, Any]) -> None:
+    _, edges = service_subgraph(service, {})
+    assert [e.to_j1() for e in edges] == [
+        {
+            "_key": "team:PQ9K7I8|assigned|service:PIJ90N7",
+            "_type": "pagerduty_team_assigned_service",
+            "_class": "ASSIGNED",
+            "_fromEntityKey": "team:PQ9K7I8",
+            "_toEntityKey": "service:PIJ90N7",
+        },
+    ]
+
+
+def test_oncall_edges_cover_every_level_with_the_lowest_level(
+    service: dict[str, Any], oncalls: list[dict[str, Any]]
+) -> None:
+    edges = oncall_edges_for_service(service, lowest_oncall_levels(oncalls))
+    assert [e.to_j1() for e in edges] == [
+        {
+            "_key": "user:PAM4FGS|oncall|service:PIJ90N7",
+            "_type": "pagerduty_user_oncall_service",
+            "_class": "ONCALL",
+            "_fromEntityKey": "user:PAM4FGS",
+            "_toEntityKey": "service:PIJ90N7",
+            "escalationLevel": 3,
+            "escalationPolicyId": "PT20YPA",
+        },
+        {
+            "_key": "user:PXPGF42|oncall|service:PIJ90N7",
+            "_type": "pagerduty_user_oncall_service",
+            "_class": "ONCALL",
+            "_fromEntityKey": "user:PXPGF42",
+            "_toEntityKey": "service:PIJ90N7",
+            "escalationLevel": 1,
+            "escalationPolicyId": "PT20YPA",
+        },
+    ]
+
+
+def test_service_without_policy_has_no_oncall_edges(
+    service: dict[str, Any], oncalls: list[dict[str, Any]]
+) -> None:
+    service["escalation_policy"] = None
+    assert oncall_edges_for_service(service, lowest_oncall_levels(oncalls)) == []
+
+
+def test_build_graph_drops_edges_to_entities_not_in_the_graph(
+    user: dict[str, Any],
+    team: dict[str, Any],
+    service: dict[str, Any],
+    oncalls: list[dict[str, Any]],
+) -> None:
+    # team PT23IWX and user PAM4FGS are referenced but were not listed
+    graph = build_graph([user], [team], [service], oncalls)
+    assert sorted(graph.entities) == ["service:PIJ90N7", "team:PQ9K7I8", "user:PXPGF42"]
+    assert sorted(graph.relationships) == [
+        "team:PQ9K7I8|assigned|service:PIJ90N7",
+        "team:PQ9K7I8|has|user:PXPGF42",
+        "user:PXPGF42|oncall|service:PIJ90N7",
+    ]
+
+
+def test_transforms_do_not_modify_their_input(
+    user: dict[str, Any], service: dict[str, Any], oncalls: list[dict[str, Any]]
+) -> None:
+    before = copy.deepcopy((user, service, oncalls))
+    build_graph([user], [], [service], oncalls)
+    assert (user, service, oncalls) == before
