@@ -7,6 +7,8 @@ types, no custom property starting with `_`, `_class` TitleCase / relationship U
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,26 +24,21 @@ _RELATIONSHIP_CLASS = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _scalar_kind(value: object) -> str | None:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return None
+_KIND = {str: "string", int: "number", float: "number", bool: "boolean"}
 
 
 def _check_properties(properties: Mapping[str, Any]) -> None:
     for name, value in properties.items():
         if name.startswith("_"):
             raise ValueError(f"custom property {name!r} must not start with '_'")
-        if isinstance(value, list):
-            kinds = {_scalar_kind(item) for item in value}
-            if None in kinds or len(kinds) > 1:
-                raise ValueError(f"property {name!r} must be a homogeneous array of scalars")
-        elif value is not None and _scalar_kind(value) is None:
-            raise ValueError(f"property {name!r} must be a string, number, boolean or null")
+        if value is None or type(value) in _KIND:
+            continue
+        if type(value) is list:
+            kinds = {_KIND.get(type(item)) for item in value}
+            if None not in kinds and len(kinds) <= 1:
+                continue
+            raise ValueError(f"property {name!r} must be a homogeneous array of scalars")
+        raise ValueError(f"property {name!r} must be a string, number, boolean or null")
 
 
 class _GraphObject(BaseModel):
@@ -49,7 +46,8 @@ class _GraphObject(BaseModel):
 
     key: str = Field(min_length=10)
     type: str
-    properties: dict[str, PropertyValue] = Field(default_factory=dict)
+    # Typed Any for pydantic: _check_properties below is the exact (and faster) check.
+    properties: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("type")
     @classmethod
@@ -176,11 +174,41 @@ class Graph:
             (Relationship.from_j1(r) for r in data.get("relationships", [])),
         )
 
+    def index(self) -> GraphIndex:
+        return GraphIndex(
+            {k: fingerprint(e) for k, e in self.entities.items()},
+            {k: fingerprint(r) for k, r in self.relationships.items()},
+        )
+
     def counts_by_type(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for obj in (*self.entities.values(), *self.relationships.values()):
             counts[obj.type] = counts.get(obj.type, 0) + 1
         return dict(sorted(counts.items()))
+
+
+def canonical_properties(properties: Mapping[str, Any]) -> str:
+    return json.dumps(properties, ensure_ascii=False, sort_keys=True)
+
+
+def fingerprint(obj: Entity | Relationship, properties_json: str | None = None) -> str:
+    """A digest of everything that makes up the object: equal digests, equal objects."""
+    if properties_json is None:
+        properties_json = canonical_properties(obj.properties)
+    ends = f"{obj.from_key}\x1f{obj.to_key}" if isinstance(obj, Relationship) else ""
+    text = f"{obj.key}\x1f{obj.type}\x1f{obj.class_}\x1f{ends}\x1f{properties_json}"
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass
+class GraphIndex:
+    """What is in a graph, as `_key` → fingerprint: enough to diff against, at little memory."""
+
+    entities: dict[str, str] = field(default_factory=dict)
+    relationships: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entities) + len(self.relationships)
 
 
 @dataclass
@@ -234,21 +262,22 @@ class ChangeSet:
         ]
 
 
-def diff(old: Graph, new: Graph) -> ChangeSet:
+def diff(old: Graph | GraphIndex, new: Graph) -> ChangeSet:
     """The change set that turns `old` into `new`; equal objects produce nothing."""
+    known = old.index() if isinstance(old, Graph) else old
     changes = ChangeSet()
     for key, entity in new.entities.items():
-        previous = old.entities.get(key)
+        previous = known.entities.get(key)
         if previous is None:
             changes.create_entities.append(entity)
-        elif previous != entity:
+        elif previous != fingerprint(entity):
             changes.update_entities.append(entity)
-    changes.delete_entities = [k for k in old.entities if k not in new.entities]
+    changes.delete_entities = [k for k in known.entities if k not in new.entities]
     for key, rel in new.relationships.items():
-        previous_rel = old.relationships.get(key)
-        if previous_rel is None:
+        previous = known.relationships.get(key)
+        if previous is None:
             changes.create_relationships.append(rel)
-        elif previous_rel != rel:
+        elif previous != fingerprint(rel):
             changes.update_relationships.append(rel)
-    changes.delete_relationships = [k for k in old.relationships if k not in new.relationships]
+    changes.delete_relationships = [k for k in known.relationships if k not in new.relationships]
     return changes

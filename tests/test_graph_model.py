@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from common.graph import Entity, Graph, Relationship, diff
+from common.graph import Entity, Graph, Relationship, diff, fingerprint
 
 
 def entity(key: str = "user:PABCDEF", **props: object) -> Entity:
@@ -80,3 +80,31 @@ def test_diff_reports_creates_updates_and_deletes_only() -> None:
     assert [e.key for e in changes.update_entities] == ["user:PBBBBBB"]
     assert changes.delete_entities == ["user:PCCCCCC"]
     assert not diff(new, new)
+
+
+def test_fingerprint_changes_with_any_part_of_the_object() -> None:
+    base = entity()
+    assert fingerprint(base) == fingerprint(entity())
+    assert fingerprint(base) != fingerprint(entity(email="x"))
+    assert fingerprint(base) != fingerprint(entity(key="user:PZZZZZZ"))
+    rel = Relationship.between(
+        "pagerduty_user_oncall_service",
+        "ONCALL",
+        "user:PABCDEF",
+        "service:PABCDEF",
+        {"escalationLevel": 1},
+    )
+    moved = Relationship.between(
+        "pagerduty_user_oncall_service",
+        "ONCALL",
+        "user:PABCDEF",
+        "service:PABCDEF",
+        {"escalationLevel": 2},
+    )
+    assert fingerprint(rel) != fingerprint(moved)
+
+
+def test_diff_against_an_index_equals_diff_against_the_graph() -> None:
+    old = Graph.of([entity("user:PAAAAAA"), entity("user:PBBBBBB")], [])
+    new = Graph.of([entity("user:PAAAAAA", email="x"), entity("user:PCCCCCC")], [])
+    assert diff(old.index(), new) == diff(old, new)

@@ -68,3 +68,22 @@ def test_counts_by_type(graph_path: str) -> None:
 def test_unwritable_path_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(SinkError, match="LOCAL_GRAPH_PATH"):
         LocalSink("/nonexistent-dir/graph.sqlite3")
+
+
+def test_replace_all_with_an_unchanged_graph_changes_no_row(graph_path: str) -> None:
+    sink = LocalSink(graph_path)
+    graph = Graph.of([user("PAAAAAA"), user("PBBBBBB")], [has("PT00001", "PAAAAAA")])
+    sink.replace_all(graph)
+    before = sink.rows_changed
+    sink.replace_all(Graph.from_j1(graph.to_j1()))
+    assert sink.rows_changed == before
+    sink.replace_all(Graph.of([user("PAAAAAA", "Renamed"), user("PBBBBBB")], []))
+    assert sink.rows_changed == before + 2  # one update, one delete
+
+
+def test_index_matches_the_graph_it_holds(graph_path: str) -> None:
+    sink = LocalSink(graph_path)
+    graph = Graph.of([user("PAAAAAA")], [has("PT00001", "PAAAAAA")])
+    sink.replace_all(graph)
+    assert sink.index() == graph.index()
+    assert not diff(sink.index(), graph)

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from common.config import Settings
-from common.graph import ChangeSet, Graph, diff
+from common.graph import ChangeSet, GraphIndex, diff
 from common.pagerduty import PagerDutyClient, PagerDutyObject, ProgressCallback
 from common.ratelimit import RedisRequestBudget
 from common.sinks import GraphSink, make_sink
@@ -81,7 +81,7 @@ def get_account(client: PagerDutyClient) -> AccountSnapshot:
     return AccountSnapshot(users, teams, services, oncalls)
 
 
-def check_mass_delete(current: Graph, changes: ChangeSet, allow_mass_delete: bool) -> None:
+def check_mass_delete(current: GraphIndex, changes: ChangeSet, allow_mass_delete: bool) -> None:
     if allow_mass_delete or not len(current):
         return
     if changes.deletions * 2 > len(current):
@@ -126,7 +126,8 @@ def run_full_sync(
             settings.account_name,
         )
         run.graph = graph.counts_by_type()
-        current = sink.read_graph()
+        del snapshot  # the raw JSON is no longer needed: keep the peak RSS down
+        current = sink.index()
         changes = diff(current, graph)
         run.changes = changes.summary()
         run.drift = changes.total

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from common.config import ConfigError, Settings
-from common.graph import ChangeSet, Entity, Graph, Relationship
+from common.graph import ChangeSet, Entity, Graph, GraphIndex, Relationship
 
 
 class SinkError(Exception):
@@ -35,6 +35,10 @@ class GraphSink(ABC):
     @abstractmethod
     def read_graph(self) -> Graph:
         """The sink's current graph (for export and diffing)."""
+
+    def index(self) -> GraphIndex:
+        """`_key` → fingerprint of what the sink holds (what a diff needs)."""
+        return self.read_graph().index()
 
     def apply(self, changes: ChangeSet) -> None:
         """Write a change set; an empty one writes nothing."""

@@ -8,7 +8,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from common.graph import Entity, Graph, Relationship
+from common.graph import (
+    Entity,
+    Graph,
+    GraphIndex,
+    Relationship,
+    canonical_properties,
+    fingerprint,
+)
 from common.sinks import GraphSink, SinkError
 
 _SCHEMA = """
@@ -16,7 +23,8 @@ CREATE TABLE IF NOT EXISTS entities (
     key TEXT PRIMARY KEY,
     type TEXT NOT NULL,
     class TEXT NOT NULL,
-    properties TEXT NOT NULL
+    properties TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS relationships (
     key TEXT PRIMARY KEY,
@@ -24,26 +32,44 @@ CREATE TABLE IF NOT EXISTS relationships (
     class TEXT NOT NULL,
     from_key TEXT NOT NULL,
     to_key TEXT NOT NULL,
-    properties TEXT NOT NULL
+    properties TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS relationships_from ON relationships (from_key);
 CREATE INDEX IF NOT EXISTS relationships_to ON relationships (to_key);
 """
 
-
-def _entity_row(e: Entity) -> tuple[str, str, str, str]:
-    return (e.key, e.type, e.class_, json.dumps(e.properties, ensure_ascii=False))
+Row = tuple[str, ...]
 
 
-def _relationship_row(r: Relationship) -> tuple[str, str, str, str, str, str]:
-    properties = json.dumps(r.properties, ensure_ascii=False)
-    return (r.key, r.type, r.class_, r.from_key, r.to_key, properties)
+def _entity_row(e: Entity) -> Row:
+    properties = canonical_properties(e.properties)
+    return (e.key, e.type, e.class_, properties, fingerprint(e, properties))
+
+
+def _relationship_row(r: Relationship) -> Row:
+    properties = canonical_properties(r.properties)
+    return (r.key, r.type, r.class_, r.from_key, r.to_key, properties, fingerprint(r, properties))
+
+
+_UPSERT = {
+    "entities": "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?, ?)",
+    "relationships": "INSERT OR REPLACE INTO relationships VALUES (?, ?, ?, ?, ?, ?, ?)",
+}
+_DELETE = {
+    "entities": "DELETE FROM entities WHERE key = ?",
+    "relationships": "DELETE FROM relationships WHERE key = ?",
+}
+_INDEX = {
+    "entities": "SELECT key, fingerprint FROM entities",
+    "relationships": "SELECT key, fingerprint FROM relationships",
+}
 
 
 class LocalSink(GraphSink):
     def __init__(self, path: str) -> None:
         self.path = path
-        self.writes = 0  # statements that changed the file: tests count them
+        self.writes = 0  # write transactions: tests count them
         self._lock = threading.Lock()
         try:
             # WAL: the web process reads counts while a worker writes.
@@ -62,44 +88,47 @@ class LocalSink(GraphSink):
             except sqlite3.Error as exc:
                 raise SinkError(f"local graph {self.path!r}: {exc}") from exc
 
-    def upsert_entities(self, entities: Iterable[Entity]) -> None:
+    def _write(self, table: str, upserts: Iterable[Row] = (), deletes: Iterable[str] = ()) -> None:
         with self._transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO entities VALUES (?, ?, ?, ?)", map(_entity_row, entities)
-            )
+            db.executemany(_DELETE[table], ((key,) for key in deletes))
+            db.executemany(_UPSERT[table], upserts)
             self.writes += 1
+
+    def upsert_entities(self, entities: Iterable[Entity]) -> None:
+        self._write("entities", upserts=map(_entity_row, entities))
 
     def delete_entities(self, keys: Iterable[str]) -> None:
-        with self._transaction() as db:
-            db.executemany("DELETE FROM entities WHERE key = ?", ((k,) for k in keys))
-            self.writes += 1
+        self._write("entities", deletes=keys)
 
     def upsert_relationships(self, relationships: Iterable[Relationship]) -> None:
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO relationships VALUES (?, ?, ?, ?, ?, ?)",
-                map(_relationship_row, relationships),
-            )
-            self.writes += 1
+        self._write("relationships", upserts=map(_relationship_row, relationships))
 
     def delete_relationships(self, keys: Iterable[str]) -> None:
-        with self._transaction() as db:
-            db.executemany("DELETE FROM relationships WHERE key = ?", ((k,) for k in keys))
-            self.writes += 1
+        self._write("relationships", deletes=keys)
 
     def replace_all(self, graph: Graph) -> None:
+        # One transaction; rows whose fingerprint already matches are left alone, so a
+        # nightly sync that finds no change rewrites nothing.
         with self._transaction() as db:
-            db.execute("DELETE FROM relationships")
-            db.execute("DELETE FROM entities")
-            db.executemany(
-                "INSERT INTO entities VALUES (?, ?, ?, ?)",
-                map(_entity_row, graph.entities.values()),
-            )
-            db.executemany(
-                "INSERT INTO relationships VALUES (?, ?, ?, ?, ?, ?)",
-                map(_relationship_row, graph.relationships.values()),
-            )
+            for table, rows in (
+                ("entities", map(_entity_row, graph.entities.values())),
+                ("relationships", map(_relationship_row, graph.relationships.values())),
+            ):
+                stored = dict(db.execute(_INDEX[table]).fetchall())
+                changed = []
+                for row in rows:
+                    if stored.pop(row[0], None) != row[-1]:
+                        changed.append(row)
+                db.executemany(_DELETE[table], ((key,) for key in stored))  # not in graph
+                db.executemany(_UPSERT[table], changed)
             self.writes += 1
+
+    def index(self) -> GraphIndex:
+        with self._transaction() as db:
+            return GraphIndex(
+                dict(db.execute(_INDEX["entities"]).fetchall()),
+                dict(db.execute(_INDEX["relationships"]).fetchall()),
+            )
 
     def read_graph(self) -> Graph:
         with self._transaction() as db:
@@ -120,6 +149,11 @@ class LocalSink(GraphSink):
                 for k, t, c, f, to, p in relationship_rows
             ),
         )
+
+    @property
+    def rows_changed(self) -> int:
+        """Rows inserted, updated or deleted since this sink was opened."""
+        return self._db.total_changes
 
     def counts_by_type(self) -> dict[str, int]:
         with self._transaction() as db:
