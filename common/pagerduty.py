@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 OFFSET_CAP = 10_000  # classic pagination: offset + limit > 10,000 answers 400
 FILTER_CHUNK = 100  # ids per team_ids[] / escalation_policy_ids[] request
+MAX_QUERY_PROBES = 20_000  # bound on the query cover; past it the listing fails loudly
 RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
 
 Params = list[tuple[str, str]]
@@ -121,6 +122,83 @@ def _user_search_text(user: PagerDutyObject) -> str:
 
 def _name_search_text(obj: PagerDutyObject) -> str:
     return str(obj.get("name") or "").lower()
+
+
+class _QueryCover:
+    """Book-keeping of the query cover: what each probed query matches, known and unknown."""
+
+    def __init__(
+        self,
+        listing: _Listing,
+        collected: dict[Any, PagerDutyObject],
+        search_text: Callable[[PagerDutyObject], str],
+    ) -> None:
+        self.listing = listing
+        self.collected = collected
+        self.search_text = search_text
+        self.texts = {key: search_text(obj) for key, obj in collected.items()}
+        self.matching: dict[str, int] = {}  # probed query -> objects PagerDuty says match
+        self.known: dict[str, int] = {}  # probed query -> known objects that match
+        self.read_whole: set[str] = set()
+
+    def alphabet(self) -> list[str]:
+        return sorted({c for text in self.texts.values() for c in text} - {"\n"})
+
+    def add(self, items: Iterable[PagerDutyObject]) -> None:
+        for obj in items:
+            key = self.listing.identity(obj)
+            is_new = key not in self.texts
+            self.collected[key] = obj
+            if is_new:
+                text = self.texts[key] = self.search_text(obj)
+                for query in self.known:
+                    if query in text:
+                        self.known[query] += 1
+
+    def probed(self, query: str, matching: int, first: list[PagerDutyObject]) -> None:
+        self.matching[query] = matching
+        self.known[query] = sum(1 for text in self.texts.values() if query in text)
+        self.add(first)
+        if matching <= PAGE_SIZE:
+            self.read_whole.add(query)  # the probe was the whole of it
+
+    def best_to_read(self) -> str | None:
+        """The readable query bringing the most unknown objects per page, if any."""
+        best, best_yield = None, 0.0
+        for query, matching in self.matching.items():
+            unknown = matching - self.known[query]
+            if query in self.read_whole or matching > OFFSET_CAP or unknown <= 0:
+                continue
+            pages = -(-(matching - PAGE_SIZE) // PAGE_SIZE)
+            if unknown / pages > best_yield:
+                best, best_yield = query, unknown / pages
+        return best
+
+    def hiding_unknowns(self) -> list[str]:
+        """Probed queries past the cap that match objects not yet known."""
+        return [
+            q
+            for q, matching in self.matching.items()
+            if matching > OFFSET_CAP and matching > self.known[q]
+        ]
+
+    def neighbours(self, query: str, *, everything: bool) -> tuple[list[str], list[str]]:
+        """Characters to extend `query` with, on the left and on the right."""
+        if everything:
+            alphabet = self.alphabet()
+            return alphabet, alphabet
+        left: set[str] = set()
+        right: set[str] = set()
+        width = len(query)
+        for text in self.texts.values():
+            start = text.find(query)
+            while start != -1:
+                if start > 0:
+                    left.add(text[start - 1])
+                if start + width < len(text):
+                    right.add(text[start + width])
+                start = text.find(query, start + 1)
+        return sorted(left - {"\n"}), sorted(right - {"\n"})
 
 
 class PagerDutyClient:
@@ -399,50 +477,42 @@ class PagerDutyClient:
         total: int,
         search_text: Callable[[PagerDutyObject], str],
     ) -> None:
-        """Cover the listing with substring queries until every object is reached.
+        """Reach the objects no other filter reached with substring queries, cheapest first.
 
-        `query` matches substrings, so queries overlap: each is first probed with
-        total=true and skipped when every object it matches is already known. A query
-        still past the cap is refined to q+c and c+q for every character c seen.
+        `query` matches substrings, so queries overlap. A probe (first page, total=true)
+        tells how many objects a query matches; counting the known objects it matches
+        gives exactly how many unknown ones reading it would bring. Queries are read in
+        order of unknown objects per page; one past the offset cap is refined to q+c and
+        c+q with the characters seen beside q (then, if objects are still missing, with
+        every character seen). The caller checks the result against the listing's total.
         """
-        texts = {key: search_text(obj) for key, obj in collected.items()}
-        alphabet = sorted(
-            set("abcdefghijklmnopqrstuvwxyz0123456789")
-            | {c for t in texts.values() for c in t} - {"\n"}
-        )
-        queue: deque[str] = deque(alphabet)
-        seen: set[str] = set()
-        while queue and len(collected) < total:
-            query = queue.popleft()
-            if query in seen:
+        search = _QueryCover(listing, collected, search_text)
+        exhaustive = False
+        frontier: deque[str] = deque(search.alphabet())
+        refined: set[str] = set()
+        while len(collected) < total:
+            while frontier and len(search.matching) < MAX_QUERY_PROBES:
+                query = frontier.popleft()
+                if query not in search.matching:
+                    first, matching = self._first_page(listing, [("query", query)])
+                    search.probed(query, matching, first)
+            best = search.best_to_read()
+            if best is not None:
+                search.read_whole.add(best)
+                items = self._rest_of_listing(listing, [("query", best)], [], search.matching[best])
+                search.add(items)
                 continue
-            seen.add(query)
-            extra = [("query", query)]
-            first, matching = self._first_page(listing, extra)
-            self._merge(listing, collected, texts, first, search_text)
-            known = sum(1 for text in texts.values() if query in text)
-            if known >= matching:
-                continue
-            if matching <= OFFSET_CAP:
-                items = self._rest_of_listing(listing, extra, first, matching)
-                self._merge(listing, collected, texts, items, search_text)
-                continue
-            for c in alphabet:
-                queue.append(query + c)
-                queue.append(c + query)
-
-    @staticmethod
-    def _merge(
-        listing: _Listing,
-        collected: dict[Any, PagerDutyObject],
-        texts: dict[Any, str],
-        items: Iterable[PagerDutyObject],
-        search_text: Callable[[PagerDutyObject], str],
-    ) -> None:
-        for obj in items:
-            key = listing.identity(obj)
-            collected[key] = obj
-            texts[key] = search_text(obj)
+            over_cap = [q for q in search.hiding_unknowns() if q not in refined]
+            if not over_cap:
+                if exhaustive or len(search.matching) >= MAX_QUERY_PROBES:
+                    return
+                exhaustive, refined = True, set()
+                over_cap = search.hiding_unknowns()
+            for query in over_cap:
+                refined.add(query)
+                left, right = search.neighbours(query, everything=exhaustive)
+                frontier.extend(query + c for c in right)
+                frontier.extend(c + query for c in left)
 
     def _require_complete(
         self, listing: _Listing, collected: Mapping[Any, PagerDutyObject], total: int

@@ -180,6 +180,19 @@ class Account:
         result: list[dict[str, Any]] = self._cache[key]
         return result
 
+    def search(self, kind: str, query: str | None) -> list[dict[str, Any]]:
+        """PagerDuty's `query`: a case-insensitive substring of the name (users: or email)."""
+        items = self.sorted_by_name(kind)
+        if not query:
+            return items
+        key = ("texts", kind)
+        if key not in self._cache:
+            fields = ("name", "email") if kind == "users" else ("name",)
+            self._cache[key] = [[str(o.get(f) or "").lower() for f in fields] for o in items]
+        q = query.lower()
+        texts: list[list[str]] = self._cache[key]
+        return [o for o, t in zip(items, texts, strict=True) if any(q in f for f in t)]
+
     def new_id(self, prefix: str) -> str:
         self._next_id += 1
         return f"P{prefix}{_base36(self._next_id, 5)}"
@@ -605,17 +618,14 @@ class PagerDutySim:
                 {"service": a.service_json(service, "teams" in args.getlist("include[]"))}
             )
         if path == "/users":
-            items: list[dict[str, Any]] = a.sorted_by_name("users")
-            items = _filter_teams(items, args.getlist("team_ids[]"))
-            items = _filter_query(items, args.get("query"), ("name", "email"))
+            items = _filter_teams(a.search("users", args.get("query")), args.getlist("team_ids[]"))
             return self._page(request, "users", items, a.user_json)
         if path == "/teams":
-            items = _filter_query(a.sorted_by_name("teams"), args.get("query"), ("name",))
+            items = a.search("teams", args.get("query"))
             return self._page(request, "teams", items, a.team_json)
         if path == "/services":
-            items = a.sorted_by_name("services")
+            items = a.search("services", args.get("query"))
             items = _filter_teams(items, args.getlist("team_ids[]"))
-            items = _filter_query(items, args.get("query"), ("name",))
             include_teams = "teams" in args.getlist("include[]")
             return self._page(
                 request, "services", items, lambda s: a.service_json(s, include_teams)
@@ -686,16 +696,6 @@ def _filter_teams(items: list[dict[str, Any]], team_ids: list[str]) -> list[dict
         return items
     wanted = set(team_ids)
     return [o for o in items if wanted.intersection(o["team_ids"])]
-
-
-def _filter_query(
-    items: list[dict[str, Any]], query: str | None, fields: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """PagerDuty's `query`: a case-insensitive substring of the name (users: or email)."""
-    if not query:
-        return items
-    q = query.lower()
-    return [o for o in items if any(q in str(o.get(f) or "").lower() for f in fields)]
 
 
 def main() -> None:
