@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -187,6 +187,9 @@ class Graph:
         return dict(sorted(counts.items()))
 
 
+_Object = TypeVar("_Object", Entity, Relationship)
+
+
 def canonical_properties(properties: Mapping[str, Any]) -> str:
     return json.dumps(properties, ensure_ascii=False, sort_keys=True)
 
@@ -262,22 +265,25 @@ class ChangeSet:
         ]
 
 
+def _compare(
+    known: Mapping[str, str], new: Mapping[str, _Object]
+) -> tuple[list[_Object], list[_Object], list[str]]:
+    """(created, updated, deleted keys) of one kind of object."""
+    created: list[_Object] = []
+    updated: list[_Object] = []
+    for key, obj in new.items():
+        previous = known.get(key)
+        if previous is None:
+            created.append(obj)
+        elif previous != fingerprint(obj):
+            updated.append(obj)
+    return created, updated, [key for key in known if key not in new]
+
+
 def diff(old: Graph | GraphIndex, new: Graph) -> ChangeSet:
     """The change set that turns `old` into `new`; equal objects produce nothing."""
     known = old.index() if isinstance(old, Graph) else old
-    changes = ChangeSet()
-    for key, entity in new.entities.items():
-        previous = known.entities.get(key)
-        if previous is None:
-            changes.create_entities.append(entity)
-        elif previous != fingerprint(entity):
-            changes.update_entities.append(entity)
-    changes.delete_entities = [k for k in known.entities if k not in new.entities]
-    for key, rel in new.relationships.items():
-        previous = known.relationships.get(key)
-        if previous is None:
-            changes.create_relationships.append(rel)
-        elif previous != fingerprint(rel):
-            changes.update_relationships.append(rel)
-    changes.delete_relationships = [k for k in known.relationships if k not in new.relationships]
-    return changes
+    return ChangeSet(
+        *_compare(known.entities, new.entities),
+        *_compare(known.relationships, new.relationships),
+    )

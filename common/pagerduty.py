@@ -273,13 +273,21 @@ class PagerDutyClient:
                     ) from None
                 self._sleep(self.retry.backoff(failures - 1))
                 continue
+            except requests.RequestException as exc:  # bad URL, redirect loop, ...
+                raise PagerDutyError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
 
             status = response.status_code
             if status < 400:
                 remaining = response.headers.get("ratelimit-remaining")
                 if remaining == "0":
                     self.budget.pause(_header_seconds(response, "ratelimit-reset") or 1.0)
-                return response.json() if response.content else {}
+                try:
+                    body: PagerDutyObject = response.json() if response.content else {}
+                except ValueError:
+                    raise PagerDutyError(
+                        f"{method} {path}: HTTP {status} with a body that is not JSON"
+                    ) from None
+                return body
             if status == 429:
                 wait = _header_seconds(response, "ratelimit-reset", "retry-after")
                 if wait is None:  # 429s sometimes come without headers

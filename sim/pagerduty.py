@@ -581,6 +581,8 @@ class PagerDutySim:
                 if fault.body is not None
                 else self._error(fault.status, "Simulated fault", 5000 + fault.status)
             )
+            if isinstance(body, str):  # raw text, e.g. an HTML error page from a proxy
+                return Response(body, fault.status, fault.headers, content_type="text/html")
             return self._json(body, fault.status, fault.headers)
 
         if request.headers.get("Authorization") != f"Token token={self.api_key}":

@@ -226,3 +226,14 @@ def test_unreachable_objects_fail_the_listing_loudly(
     client = client_for(sim)
     with pytest.raises(IncompleteListingError, match=r"reached \d+ of 800"):
         client.list_users(sorted(account.teams))
+
+
+def test_a_success_that_is_not_json_is_a_clear_error(sim: PagerDutySim) -> None:
+    sim.inject("/abilities", 200, body="<html>proxy login</html>")
+    with pytest.raises(PagerDutyError, match="not JSON"):
+        client_for(sim).abilities()
+
+
+def test_malformed_base_url_is_a_clear_error() -> None:
+    with pytest.raises(PagerDutyError, match=r"InvalidURL|MissingSchema|InvalidSchema"):
+        PagerDutyClient(API_KEY, "http://", retry=FAST_RETRY).abilities()

@@ -7,6 +7,7 @@ or usage. Logs go to stderr here so that stdout carries only the command's outpu
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any, NoReturn
 
@@ -96,6 +97,10 @@ def sync(dry_run: bool, allow_mass_delete: bool) -> None:
     except (PagerDutyError, SinkError, redis.RedisError) as exc:
         progress.finish()
         _fail(f"sync failed, nothing was changed: {exc}")
+    except Exception as exc:  # a bug: say so in one line, the log has the traceback
+        progress.finish()
+        logging.getLogger(__name__).exception("full sync crashed")
+        _fail(f"sync failed with an unexpected error, nothing was changed: {exc!r}")
     progress.finish()
     if dry_run:
         for line in changes.lines():
