@@ -19,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import requests
 
-from common.ratelimit import LocalRequestBudget, RequestBudget
+from common.config import Settings
+from common.ratelimit import LocalRequestBudget, RedisRequestBudget, RequestBudget
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +368,15 @@ class PagerDutyClient:
         )
         return list(collected.values())
 
+    def oncalls_for_policies(self, escalation_policy_ids: Sequence[str]) -> list[PagerDutyObject]:
+        """Who is on call now for these policies only (the webhook path's on-call read)."""
+        listing = _Listing("/oncalls", "oncalls", [("time_zone", "UTC")], _oncall_identity)
+        collected: dict[Any, PagerDutyObject] = {}
+        self._collect_by_ids(
+            listing, "escalation_policy_ids[]", escalation_policy_ids, collected, strict=True
+        )
+        return list(collected.values())
+
     def _list_everything(
         self,
         listing: _Listing,
@@ -534,3 +545,22 @@ class PagerDutyClient:
     def _report(self, listing: _Listing, fetched: int, total: int) -> None:
         if self.progress is not None:
             self.progress(listing.key, min(fetched, total), total)
+
+
+def client_from_settings(
+    settings: Settings,
+    connection: redis.Redis | None,
+    progress: ProgressCallback | None = None,
+) -> PagerDutyClient:
+    """The client every process uses: its request budget shared through Redis."""
+    budget = (
+        RedisRequestBudget(connection, settings.pagerduty_key_fingerprint())
+        if connection is not None
+        else None
+    )
+    return PagerDutyClient(
+        settings.require_pagerduty_key(),
+        settings.pagerduty_api_url,
+        budget=budget,
+        progress=progress,
+    )

@@ -29,3 +29,31 @@ def record_full_sync(client: redis.Redis, run: dict[str, Any]) -> None:
 def last_full_sync(client: redis.Redis) -> dict[str, Any] | None:
     data = client.get(FULL_SYNC_LAST)
     return json.loads(data) if data else None
+
+
+# -- the full-sync window (SPEC §6): services refreshed while a full sync runs are refreshed
+# again once it has written, since the sync read PagerDuty before their change.
+FULL_SYNC_WINDOW = "pdgraph:fullsync:window"
+FULL_SYNC_TOUCHED = "pdgraph:fullsync:touched"
+FULL_SYNC_WINDOW_TTL = 6 * 3600  # a crashed sync must not leave the window open forever
+
+
+def open_sync_window(client: redis.Redis) -> None:
+    client.set(FULL_SYNC_WINDOW, "1", ex=FULL_SYNC_WINDOW_TTL)
+
+
+def sync_window_is_open(client: redis.Redis) -> bool:
+    return bool(client.exists(FULL_SYNC_WINDOW))
+
+
+def mark_touched_during_sync(client: redis.Redis, service_id: str) -> None:
+    client.sadd(FULL_SYNC_TOUCHED, service_id)
+
+
+def close_sync_window(client: redis.Redis) -> list[str]:
+    """Close the window; the services touched while it was open."""
+    with client.pipeline() as pipe:
+        pipe.smembers(FULL_SYNC_TOUCHED)
+        pipe.delete(FULL_SYNC_TOUCHED, FULL_SYNC_WINDOW)
+        touched, _ = pipe.execute()
+    return sorted(t.decode() if isinstance(t, bytes) else t for t in touched)

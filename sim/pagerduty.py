@@ -10,17 +10,21 @@ cap (400 past it); `team_ids[]`, `query`, `escalation_policy_ids[]` filters; `to
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import random
 import threading
 import time
 import unicodedata
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -167,6 +171,28 @@ class Account:
     version: int = 0  # bumped by every change; keys the listing caches
     _next_id: int = 0
     _cache: dict[Any, Any] = field(default_factory=dict)
+    # called with (event_type, resource_type, data) for every change PagerDuty announces
+    listeners: list[Callable[[str, str, dict[str, Any]], None]] = field(default_factory=list)
+    _incidents: int = 0
+
+    def _announce(self, event_type: str, resource_type: str, data: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(event_type, resource_type, data)
+
+    def service_event_data(self, service: dict[str, Any]) -> dict[str, Any]:
+        """A service webhook's `data`: no name, no escalation policy (re-read the service)."""
+        return {
+            "id": service["id"],
+            "type": "service",
+            "summary": service["name"],
+            "alert_creation": service["alert_creation"],
+            "teams": [
+                self._ref("team", t, self.teams[t]["name"])
+                for t in service["team_ids"]
+                if t in self.teams
+            ],
+            **self._links("service", service["id"]),
+        }
 
     def changed(self) -> None:
         self.version += 1
@@ -332,14 +358,52 @@ class Account:
             "acknowledgement_timeout": attrs.get("acknowledgement_timeout"),
         }
         self.changed()
+        self._announce("service.created", "service", self.service_event_data(self.services[sid]))
         return sid
 
     def update_service(self, service_id: str, **changes: Any) -> None:
+        """Change fields (name, status, team_ids, escalation_policy_id, ...): service.updated."""
         self.services[service_id].update(changes)
         self.changed()
+        self._announce(
+            "service.updated", "service", self.service_event_data(self.services[service_id])
+        )
 
     def delete_service(self, service_id: str) -> None:
-        del self.services[service_id]
+        data = self.service_event_data(self.services.pop(service_id))
+        self.changed()
+        self._announce("service.deleted", "service", data)
+
+    def trigger_incident(self, service_id: str, event_type: str = "incident.triggered") -> str:
+        """An incident event on a service (escalations are when on-call matters)."""
+        service = self.services[service_id]
+        self._incidents += 1
+        number = self._incidents
+        incident_id = f"PI{_base36(number, 5)}"
+        pid = service["escalation_policy_id"]
+        data = {
+            "id": incident_id,
+            "type": "incident",
+            "number": number,
+            "status": "triggered",
+            "incident_key": f"key-{number}",
+            "created_at": _iso(self.clock()),
+            "title": f"Incident {number} on {service['name']}",
+            "service": self._ref("service", service_id, service["name"]),
+            "assignees": [],
+            "escalation_policy": self._ref("escalation_policy", pid, self.policies[pid].name),
+            "teams": [],
+            "priority": None,
+            "urgency": "high",
+            **self._links("incident", incident_id),
+        }
+        self._announce(event_type, "incident", data)
+        return incident_id
+
+    def rotate_oncall(self, policy_id: str, user_id: str) -> None:
+        """Put `user_id` alone on level 1 of the policy. PagerDuty sends no event for this."""
+        policy = self.policies[policy_id]
+        policy.levels[0] = [("user", user_id)]
         self.changed()
 
     def delete_user(self, user_id: str) -> None:
@@ -487,6 +551,12 @@ class PagerDutySim:
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------
+
+    def send_webhooks_to(self, url: str, secrets: list[str]) -> WebhookSender:
+        """Announce every account change as a signed v3 webhook POSTed to `url`."""
+        sender = WebhookSender(url, secrets)
+        self.account.listeners.append(sender)
+        return sender
 
     def inject(self, path_prefix: str, status: int, times: int = 1, **kwargs: Any) -> Fault:
         fault = Fault(path_prefix, status, times, **kwargs)
@@ -682,6 +752,104 @@ class PagerDutySim:
                 "total": total,
             }
         )
+
+
+@dataclass
+class Delivery:
+    """One webhook delivery: re-sending it re-sends the same body and X-Webhook-Id."""
+
+    webhook_id: str
+    event_type: str
+    body: bytes
+    statuses: list[int] = field(default_factory=list)  # 0: no answer (connection error)
+
+    @property
+    def delivered(self) -> bool:
+        return any(200 <= status < 300 for status in self.statuses)
+
+
+class WebhookSender:
+    """Delivers an Account's events as signed PagerDuty v3 webhooks (one event per POST).
+
+    `hold = True` keeps deliveries back until `release()` (in any order, for out-of-order
+    tests); `redeliver()` repeats one (duplicates); `retry_failed()` re-sends those that got
+    no 2xx, as PagerDuty does for 5xx, 429 and timeouts.
+    """
+
+    def __init__(
+        self, url: str, secrets: list[str], subscription_id: str = "PSUBSIM1", timeout: float = 10
+    ) -> None:
+        self.url = url
+        self.secrets = secrets
+        self.subscription_id = subscription_id
+        self.timeout = timeout
+        self.hold = False
+        self.deliveries: list[Delivery] = []
+        self.held: list[Delivery] = []
+        self._session = requests.Session()
+        self._lock = threading.Lock()
+
+    def __call__(self, event_type: str, resource_type: str, data: dict[str, Any]) -> None:
+        event = {
+            "id": f"01{uuid.uuid4().hex[:24].upper()}",
+            "event_type": event_type,
+            "resource_type": resource_type,
+            "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "agent": None,
+            "client": None,
+            "data": data,
+        }
+        body = json.dumps({"event": event}, ensure_ascii=False).encode("utf-8")
+        delivery = Delivery(str(uuid.uuid4()), event_type, body)
+        with self._lock:
+            self.deliveries.append(delivery)
+            if self.hold:
+                self.held.append(delivery)
+                return
+        self.send(delivery)
+
+    def ping(self) -> Delivery:
+        self("pagey.ping", "pagey", {"message": "Hello from your friend Pagey!", "type": "ping"})
+        return self.deliveries[-1]
+
+    def signature(self, body: bytes) -> str:
+        return ", ".join(
+            "v1=" + hmac.new(s.encode("utf-8"), body, hashlib.sha256).hexdigest()
+            for s in self.secrets
+        )
+
+    def send(self, delivery: Delivery) -> int:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "PagerDuty-Webhook/V3.0",
+            "X-PagerDuty-Signature": self.signature(delivery.body),
+            "X-Webhook-Id": delivery.webhook_id,
+            "X-Webhook-Subscription": self.subscription_id,
+        }
+        try:
+            status = self._session.post(
+                self.url, data=delivery.body, headers=headers, timeout=self.timeout
+            ).status_code
+        except requests.RequestException:
+            status = 0
+        delivery.statuses.append(status)
+        return status
+
+    def redeliver(self, delivery: Delivery) -> int:
+        return self.send(delivery)
+
+    def release(self, order: Callable[[list[Delivery]], list[Delivery]] = list) -> None:
+        with self._lock:
+            held, self.held = self.held, []
+        for delivery in order(held):
+            self.send(delivery)
+
+    def retry_failed(self) -> int:
+        """Re-send every delivery not yet accepted; how many are still not accepted."""
+        pending = [d for d in self.deliveries if not d.delivered and d not in self.held]
+        for delivery in pending:
+            self.send(delivery)
+        return sum(1 for d in pending if not d.delivered)
 
 
 class _QuietHandler(WSGIRequestHandler):

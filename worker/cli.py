@@ -16,8 +16,7 @@ import redis
 
 from common.config import ConfigError, Settings, load_settings
 from common.logs import configure_logging
-from common.pagerduty import PagerDutyClient, PagerDutyError
-from common.ratelimit import RedisRequestBudget
+from common.pagerduty import PagerDutyError, client_from_settings
 from common.sinks import SinkError, make_sink
 from common.state import connect
 from worker.full_sync import FullSyncAborted, run_full_sync
@@ -156,13 +155,7 @@ def check() -> None:
         report("Redis", f"REDIS_URL does not answer ({type(exc).__name__})")
 
     try:
-        key = settings.require_pagerduty_key()
-        budget = (
-            RedisRequestBudget(redis_client, settings.pagerduty_key_fingerprint())
-            if redis_client is not None
-            else None
-        )
-        client = PagerDutyClient(key, settings.pagerduty_api_url, budget=budget)
+        client = client_from_settings(settings, redis_client)
         abilities = client.abilities()
         report("PagerDuty", None, f"key accepted at {settings.pagerduty_api_url}")
         if "teams" not in abilities:

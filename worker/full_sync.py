@@ -17,10 +17,15 @@ import redis
 
 from common.config import Settings
 from common.graph import ChangeSet, GraphIndex, diff
-from common.pagerduty import PagerDutyClient, PagerDutyObject, ProgressCallback
-from common.ratelimit import RedisRequestBudget
+from common.pagerduty import (
+    PagerDutyClient,
+    PagerDutyObject,
+    ProgressCallback,
+    client_from_settings,
+)
+from common.queueing import request_service_refresh
 from common.sinks import GraphSink, make_sink
-from common.state import record_full_sync
+from common.state import close_sync_window, open_sync_window, record_full_sync
 from common.transform import build_graph
 
 log = logging.getLogger(__name__)
@@ -106,15 +111,12 @@ def run_full_sync(
     run = FullSyncRun(started_at=time.time())
     started = time.monotonic()
     if client is None:
-        client = PagerDutyClient(
-            settings.require_pagerduty_key(),
-            settings.pagerduty_api_url,
-            budget=RedisRequestBudget(redis_client, settings.pagerduty_key_fingerprint()),
-            progress=progress,
-        )
+        client = client_from_settings(settings, redis_client, progress)
     own_sink = sink is None
     sink = sink or make_sink(settings)
     changes = ChangeSet()
+    if not dry_run:
+        open_sync_window(redis_client)
     try:
         snapshot = get_account(client)
         run.read = snapshot.counts()
@@ -149,6 +151,9 @@ def run_full_sync(
         if not dry_run:
             try:
                 record_full_sync(redis_client, run.as_dict())
+                # Services a webhook refreshed while we ran: our read of them may predate it.
+                for service_id in close_sync_window(redis_client):
+                    request_service_refresh(redis_client, service_id)
             except redis.RedisError as exc:  # the run's own outcome matters more
                 log.error("could not record the full sync run: %s", exc)
         log.info("full sync %s", run.outcome, extra={"run": run.as_dict()})

@@ -40,6 +40,19 @@ class GraphSink(ABC):
         """`_key` → fingerprint of what the sink holds (what a diff needs)."""
         return self.read_graph().index()
 
+    def index_around(self, entity_key: str) -> GraphIndex:
+        """The entity (if held) and every relationship from or to it: one object's diff base."""
+        graph = self.read_graph()
+        return Graph.of(
+            [e for key, e in graph.entities.items() if key == entity_key],
+            [r for r in graph.relationships.values() if entity_key in (r.from_key, r.to_key)],
+        ).index()
+
+    def existing(self, entity_keys: Iterable[str]) -> set[str]:
+        """Which of these entities the sink holds (edges may only point at those)."""
+        held = self.index().entities
+        return {key for key in entity_keys if key in held}
+
     def apply(self, changes: ChangeSet) -> None:
         """Write a change set; an empty one writes nothing."""
         if changes.delete_relationships:

@@ -130,6 +130,34 @@ class LocalSink(GraphSink):
                 dict(db.execute(_INDEX["relationships"]).fetchall()),
             )
 
+    def index_around(self, entity_key: str) -> GraphIndex:
+        with self._transaction() as db:
+            entity = db.execute(
+                "SELECT key, fingerprint FROM entities WHERE key = ?", (entity_key,)
+            ).fetchall()
+            relationships = db.execute(
+                "SELECT key, fingerprint FROM relationships WHERE from_key = ? "
+                "UNION SELECT key, fingerprint FROM relationships WHERE to_key = ?",
+                (entity_key, entity_key),
+            ).fetchall()
+        return GraphIndex(dict(entity), dict(relationships))
+
+    def existing(self, entity_keys: Iterable[str]) -> set[str]:
+        keys = list(entity_keys)
+        found: set[str] = set()
+        with self._transaction() as db:
+            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                chunk = keys[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found.update(
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT key FROM entities WHERE key IN ({marks})",  # noqa: S608
+                        chunk,
+                    )
+                )
+        return found
+
     def read_graph(self) -> Graph:
         with self._transaction() as db:
             entity_rows = db.execute("SELECT key, type, class, properties FROM entities").fetchall()

@@ -1,0 +1,98 @@
+"""Durable, de-duplicated enqueueing: a marker key and an RQ job written in one transaction.
+
+The receiver uses it so that a delivery is never marked as seen without its job being
+stored (and never stored twice); the worker uses it so that a burst of events for one
+service queues one refresh at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+
+WEBHOOK_QUEUE = "pdgraph-webhooks"
+SYNC_QUEUE = "pdgraph-sync"
+QUEUES = (WEBHOOK_QUEUE, SYNC_QUEUE)  # a worker listens in this order: webhooks first
+
+_RQ_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+def job_id_for(prefix: str, identifier: str) -> str:
+    """An RQ job id (only [A-Za-z0-9_-] allowed) derived from any identifier."""
+    if _RQ_ID.match(identifier):
+        return f"{prefix}-{identifier}"
+    return f"{prefix}-h{hashlib.sha256(identifier.encode('utf-8')).hexdigest()[:40]}"
+
+
+def enqueue_once(
+    connection: redis.Redis,
+    marker: str,
+    marker_ttl: int,
+    queue_name: str,
+    func: str,
+    args: tuple[Any, ...],
+    job_id: str,
+    *,
+    retry: Retry | None = None,
+    description: str | None = None,
+) -> bool:
+    """Queue `func(*args)` unless `marker` exists; set the marker with it, atomically.
+
+    Returns False when the marker was already there (nothing queued). Raises
+    redis.RedisError when Redis cannot be written: then nothing was stored at all.
+    """
+    queue = Queue(queue_name, connection=connection)
+    with connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(marker)  # type: ignore[no-untyped-call]
+                if pipe.exists(marker):
+                    return False
+                pipe.multi()
+                pipe.set(marker, job_id, ex=marker_ttl)
+                queue.enqueue_call(
+                    func,
+                    args=args,
+                    job_id=job_id,
+                    retry=retry,
+                    description=description,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                    pipeline=pipe,
+                )
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue  # another request touched the marker: look again
+
+
+REFRESH_MARKER_TTL = 600
+REFRESH_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+
+
+def refresh_marker(service_id: str) -> str:
+    return f"pdgraph:refresh:service:{service_id}"
+
+
+def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
+    """Queue a refresh of the service unless one is queued and not yet started.
+
+    The refresh job deletes the marker before it re-reads PagerDuty, so an event that
+    arrives after that queues exactly one more: a burst costs at most two re-reads.
+    """
+    return enqueue_once(
+        connection,
+        refresh_marker(service_id),
+        REFRESH_MARKER_TTL,
+        WEBHOOK_QUEUE,
+        "worker.jobs.refresh_service",
+        (service_id,),
+        job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
+        retry=REFRESH_RETRY,
+        description=f"refresh service {service_id}",
+    )

@@ -1,0 +1,132 @@
+"""The web process: PagerDuty v3 webhook receiver, health checks.
+
+`POST /webhooks/pagerduty` answers exactly the SPEC §4 table, in its order. The delivery
+is written to Redis (an RQ job) before the 202; anything not stored gets a 503 so that
+PagerDuty retries it (for up to 48 h). Authentic events of any type get a 2xx: another
+4xx would drop them, and three drops in a row disable the subscription.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import redis
+from flask import Flask, Response, jsonify, request
+from rq import Retry
+
+from common.config import Settings, load_settings
+from common.logs import configure_logging
+from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
+from common.state import connect
+from web.signature import InvalidSignature, MalformedHeader, verify_signature
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 512 * 1024
+DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
+LAST_WEBHOOK = "pdgraph:webhooks:last"
+WEBHOOK_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+
+
+def _reply(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"status": status, "message": message, **extra}), status
+
+
+def _read_body(max_bytes: int) -> bytes | None:
+    """The raw body, or None when it is larger than `max_bytes` (chunked bodies included)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        return None
+    body = request.stream.read(max_bytes + 1)
+    return None if len(body) > max_bytes else body
+
+
+def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
+    """What the worker needs of an event: it re-reads the object rather than trusting it."""
+    data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
+    service: dict[str, Any] = data["service"] if isinstance(data.get("service"), dict) else {}
+    return {
+        "id": str(event["id"]),
+        "event_type": str(event["event_type"]),
+        "resource_type": event.get("resource_type"),
+        "occurred_at": event.get("occurred_at"),
+        "resource_id": data.get("id"),
+        "service_id": service.get("id"),
+    }
+
+
+def create_app(settings: Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
+    settings = settings or load_settings()
+    if redis_client is None:  # built here, not at import: the factory is the only entry
+        configure_logging(settings.log_level, settings.secret_values())
+        redis_client = connect(settings.redis_url)
+    secrets = settings.require_webhook_secrets()
+    connection = redis_client
+    app = Flask(__name__)
+
+    @app.post("/webhooks/pagerduty")
+    def pagerduty_webhook() -> tuple[Response, int]:
+        body = _read_body(MAX_BODY_BYTES)
+        if body is None:
+            return _reply(413, f"body larger than {MAX_BODY_BYTES // 1024} KiB")
+        try:
+            verify_signature(body, request.headers.get("X-PagerDuty-Signature"), secrets)
+        except MalformedHeader as exc:
+            return _reply(400, str(exc))
+        except InvalidSignature as exc:
+            log.warning("webhook signature rejected", extra={"remote": request.remote_addr})
+            return _reply(403, str(exc))
+        try:
+            payload = json.loads(body)
+            event = payload["event"]
+            if not (isinstance(event, dict) and event.get("id") and event.get("event_type")):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return _reply(400, "body is not a JSON object with an event that has id and event_type")
+
+        summary = _event_summary(event)
+        delivery_id = request.headers.get("X-Webhook-Id") or summary["id"]
+        job_id = job_id_for("webhook", delivery_id)
+        try:
+            queued = enqueue_once(
+                connection,
+                f"pdgraph:delivery:{job_id}",
+                DELIVERY_SEEN_TTL,
+                WEBHOOK_QUEUE,
+                "worker.jobs.process_webhook",
+                (summary,),
+                job_id,
+                retry=WEBHOOK_RETRY,
+                description=f"{summary['event_type']} {summary['resource_id'] or ''}".strip(),
+            )
+            connection.set(
+                LAST_WEBHOOK,
+                json.dumps({**summary, "received_at": time.time(), "queued": queued}),
+            )
+        except redis.RedisError as exc:
+            log.error(
+                "webhook not stored: Redis unavailable",
+                extra={"event_id": summary["id"], "error": type(exc).__name__},
+            )
+            return _reply(503, "queue unavailable; retry later")
+        log.info(
+            "webhook queued" if queued else "webhook duplicate",
+            extra={"event_id": summary["id"], "job_id": job_id, "type": summary["event_type"]},
+        )
+        return _reply(202, "queued" if queued else "duplicate delivery", job_id=job_id)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        return _reply(200, "alive")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        try:
+            connection.ping()
+        except redis.RedisError:
+            return _reply(503, "Redis does not answer")
+        return _reply(200, "ready")
+
+    return app

@@ -1,0 +1,43 @@
+"""The webhook path for one service: re-read it, build its subgraph, diff, write the change.
+
+get (the service and its policy's on-calls) → transform (common.transform, the same
+functions as the full sync) → load (only what differs from what the sink holds).
+"""
+
+from __future__ import annotations
+
+from common.graph import ChangeSet, Graph, diff
+from common.pagerduty import PagerDutyClient, PagerDutyObject
+from common.sinks import GraphSink
+from common.transform import lowest_oncall_levels, service_key, service_subgraph
+
+
+def get_service(
+    client: PagerDutyClient, service_id: str
+) -> tuple[PagerDutyObject | None, list[PagerDutyObject]]:
+    """The service as PagerDuty has it now (None: deleted) and its policy's on-calls."""
+    service = client.get_service(service_id)
+    if service is None:
+        return None, []
+    policy_id = (service.get("escalation_policy") or {}).get("id")
+    oncalls = client.oncalls_for_policies([policy_id]) if policy_id else []
+    return service, oncalls
+
+
+def refresh_service(
+    client: PagerDutyClient, sink: GraphSink, service_id: str, account_name: str | None
+) -> ChangeSet:
+    """Bring one service and every edge touching it in line with PagerDuty; write the diff.
+
+    Edges come only from entities the graph holds: a team or user created since the last
+    full sync gets its entity, and so its edges, from the next one.
+    """
+    service, oncalls = get_service(client, service_id)
+    new = Graph()
+    if service is not None:
+        entity, edges = service_subgraph(service, lowest_oncall_levels(oncalls), account_name)
+        present = sink.existing({e.from_key for e in edges})
+        new = Graph.of([entity], [e for e in edges if e.from_key in present])
+    changes = diff(sink.index_around(service_key(service_id)), new)
+    sink.apply(changes)
+    return changes
