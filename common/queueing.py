@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -40,8 +42,11 @@ def enqueue_once(
     *,
     retry: Retry | None = None,
     description: str | None = None,
+    delay: float = 0.0,
 ) -> bool:
     """Queue `func(*args)` unless `marker` exists; set the marker with it, atomically.
+
+    With a `delay` the job is scheduled (RQ's scheduler enqueues it when due).
 
     Returns False when the marker was already there (nothing queued). Raises
     redis.RedisError when Redis cannot be written: then nothing was stored at all.
@@ -55,16 +60,19 @@ def enqueue_once(
                     return False
                 pipe.multi()
                 pipe.set(marker, job_id, ex=marker_ttl)
-                queue.enqueue_call(
-                    func,
-                    args=args,
-                    job_id=job_id,
-                    retry=retry,
-                    description=description,
-                    result_ttl=3600,
-                    failure_ttl=7 * 24 * 3600,
-                    pipeline=pipe,
-                )
+                options: dict[str, Any] = {
+                    "job_id": job_id,
+                    "retry": retry,
+                    "description": description,
+                    "result_ttl": 3600,
+                    "failure_ttl": 7 * 24 * 3600,
+                    "pipeline": pipe,
+                }
+                if delay > 0:
+                    when = datetime.now(UTC) + timedelta(seconds=delay)
+                    queue.enqueue_at(when, func, *args, **options)
+                else:
+                    queue.enqueue_call(func, args=args, **options)
                 pipe.execute()
                 return True
             except redis.WatchError:
@@ -73,18 +81,27 @@ def enqueue_once(
 
 REFRESH_MARKER_TTL = 600
 REFRESH_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+COALESCE_SECONDS = 1.0  # at most one re-read of a service per window, plus a trailing one
 
 
 def refresh_marker(service_id: str) -> str:
     return f"pdgraph:refresh:service:{service_id}"
 
 
+def last_refresh_key(service_id: str) -> str:
+    return f"pdgraph:refresh:service:{service_id}:last"
+
+
 def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
     """Queue a refresh of the service unless one is queued and not yet started.
 
-    The refresh job deletes the marker before it re-reads PagerDuty, so an event that
-    arrives after that queues exactly one more: a burst costs at most two re-reads.
+    Leading and trailing edge: the first event of a burst is refreshed at once; the
+    refresh job deletes the marker before it re-reads, and events after that queue one
+    more refresh, scheduled no sooner than COALESCE_SECONDS after the previous re-read.
+    N events within the window cost at most two re-reads.
     """
+    last = connection.get(last_refresh_key(service_id))
+    delay = max(0.0, float(last) + COALESCE_SECONDS - time.time()) if last else 0.0
     return enqueue_once(
         connection,
         refresh_marker(service_id),
@@ -95,4 +112,5 @@ def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
         job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
         retry=REFRESH_RETRY,
         description=f"refresh service {service_id}",
+        delay=delay,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from common.config import load_settings
 from common.logs import configure_logging
 from common.pagerduty import client_from_settings
-from common.queueing import refresh_marker, request_service_refresh
+from common.queueing import last_refresh_key, refresh_marker, request_service_refresh
 from common.sinks import make_sink
 from common.state import (
     connect,
@@ -52,7 +53,10 @@ def refresh_service(service_id: str) -> dict[str, int]:
     configure_logging(settings.log_level, settings.secret_values())
     connection = connect(settings.redis_url)
     # Events from here on queue another refresh: this one may read PagerDuty too early.
-    connection.delete(refresh_marker(service_id))
+    with connection.pipeline() as pipe:
+        pipe.delete(refresh_marker(service_id))
+        pipe.set(last_refresh_key(service_id), time.time(), ex=60)
+        pipe.execute()
     # One refresh of a service at a time, so the last read is the last written.
     with connection.lock(
         f"pdgraph:lock:service:{service_id}",

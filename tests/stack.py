@@ -1,0 +1,80 @@
+"""The webhook path assembled over real sockets: simulator → receiver → Redis → worker → sink."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from rq import Queue, SimpleWorker
+from rq.registry import ScheduledJobRegistry
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from common.config import Settings
+from common.queueing import QUEUES
+from common.sinks.local import LocalSink
+from sim.pagerduty import PagerDutySim, WebhookSender
+from web.app import create_app
+from worker.full_sync import run_full_sync
+
+WEBHOOK_SECRET = "whsec-test-✓-0123"
+
+
+def serve(app: Any) -> tuple[BaseWSGIServer, str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    return server, f"http://127.0.0.1:{server.port}"
+
+
+@dataclass
+class Stack:
+    sim: PagerDutySim
+    redis: redis.Redis
+    settings: Settings
+    receiver_url: str = ""
+    sender: WebhookSender = field(init=False)
+    _server: BaseWSGIServer | None = None
+
+    def start_receiver(self) -> None:
+        self._server, base = serve(create_app(self.settings, self.redis))
+        self.receiver_url = f"{base}/webhooks/pagerduty"
+        self.sender = self.sim.send_webhooks_to(self.receiver_url, [WEBHOOK_SECRET])
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def full_sync(self) -> None:
+        run_full_sync(self.settings, redis_client=self.redis)
+
+    def queues(self) -> list[Queue]:
+        return [Queue(name, connection=self.redis) for name in QUEUES]
+
+    def pending(self) -> int:
+        return sum(q.count + ScheduledJobRegistry(queue=q).count for q in self.queues())
+
+    def drain(self, timeout: float = 20) -> None:
+        """Run a worker until nothing is queued or scheduled (throttled refreshes included)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            SimpleWorker(self.queues(), connection=self.redis).work(
+                burst=True, with_scheduler=True, logging_level="WARNING"
+            )
+            if not self.pending():
+                return
+            assert time.monotonic() < deadline, f"{self.pending()} jobs still pending"
+            time.sleep(0.1)
+
+    def export(self) -> dict[str, Any]:
+        return LocalSink(self.settings.local_graph_path).read_graph().to_j1()
+
+    def export_names(self) -> dict[str, str]:
+        return {e["_key"]: e["name"] for e in self.export()["entities"]}
+
+    def re_reads(self, service_id: str) -> int:
+        return self.sim.request_counts()[f"/services/{service_id}"]

@@ -1,0 +1,279 @@
+"""POST /webhooks/pagerduty answers every row of the SPEC §4 table, in its order."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from rq import Queue
+
+from common.config import Settings
+from common.queueing import WEBHOOK_QUEUE
+from tests.conftest import free_port
+from web.app import create_app
+
+OLD, NEW = "old-secret-ünï", "new-secret-42"
+
+
+def sign(body: bytes, *secrets: str) -> str:
+    return ",".join("v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets)
+
+
+def event_body(
+    event_type: str = "service.updated", event_id: str = "01EVENT", **extra: Any
+) -> bytes:
+    event = {
+        "id": event_id,
+        "event_type": event_type,
+        "resource_type": "service",
+        "occurred_at": "2026-11-27T01:00:00.000Z",
+        "agent": None,
+        "client": None,
+        "data": {"id": "PSVC001", "type": "service", "summary": "Ünïcödé ✨ service"},
+        **extra,
+    }
+    return json.dumps({"event": event}, ensure_ascii=False).encode()
+
+
+def settings_for(redis_url: str, secrets: str = NEW) -> Settings:
+    return Settings(redis_url=redis_url, pagerduty_webhook_secrets=secrets)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(redis_client: redis.Redis, redis_url: str) -> FlaskClient:
+    app = create_app(settings_for(redis_url, f"{OLD},{NEW}"), redis_client)
+    return app.test_client()
+
+
+def queued(connection: redis.Redis) -> int:
+    return Queue(WEBHOOK_QUEUE, connection=connection).count
+
+
+BIG = json.dumps(
+    {"event": {"id": "E", "event_type": "service.updated", "pad": "x" * (600 * 1024)}}
+).encode()
+PLAIN = event_body()
+
+CASES: list[tuple[str, bytes, dict[str, str], int, int]] = [
+    # (case, body, headers, status, jobs queued)
+    ("600 KiB body, signed", BIG, {"X-PagerDuty-Signature": sign(BIG, NEW)}, 413, 0),
+    ("600 KiB body, unsigned: size is checked first", BIG, {}, 413, 0),
+    ("signature header missing", PLAIN, {}, 400, 0),
+    (
+        "signature header without v1= entry",
+        PLAIN,
+        {"X-PagerDuty-Signature": "v0=abc, sha=1"},
+        400,
+        0,
+    ),
+    ("signature header empty", PLAIN, {"X-PagerDuty-Signature": ""}, 400, 0),
+    ("wrong signature", PLAIN, {"X-PagerDuty-Signature": "v1=" + "0" * 64}, 403, 0),
+    (
+        "signed with an unknown secret",
+        PLAIN,
+        {"X-PagerDuty-Signature": sign(PLAIN, "nope")},
+        403,
+        0,
+    ),
+    ("non-ASCII garbage signature", PLAIN, {"X-PagerDuty-Signature": "v1=ünï"}, 403, 0),
+    (
+        "bad signature beats bad JSON",
+        b"not json",
+        {"X-PagerDuty-Signature": sign(b"x", NEW)},
+        403,
+        0,
+    ),
+    ("signed, not JSON", b"not json", {"X-PagerDuty-Signature": sign(b"not json", NEW)}, 400, 0),
+    (
+        "signed, JSON without event",
+        b'{"x": 1}',
+        {"X-PagerDuty-Signature": sign(b'{"x": 1}', NEW)},
+        400,
+        0,
+    ),
+    (
+        "signed, event is a list",
+        b'{"event": []}',
+        {"X-PagerDuty-Signature": sign(b'{"event": []}', NEW)},
+        400,
+        0,
+    ),
+    (
+        "signed, event without id",
+        b'{"event": {"event_type": "service.updated"}}',
+        {"X-PagerDuty-Signature": sign(b'{"event": {"event_type": "service.updated"}}', NEW)},
+        400,
+        0,
+    ),
+    (
+        "signed, event without event_type",
+        b'{"event": {"id": "E1"}}',
+        {"X-PagerDuty-Signature": sign(b'{"event": {"id": "E1"}}', NEW)},
+        400,
+        0,
+    ),
+    (
+        "valid, signed with the new secret",
+        PLAIN,
+        {"X-PagerDuty-Signature": sign(PLAIN, NEW)},
+        202,
+        1,
+    ),
+    (
+        "valid, signed with the old secret (rotation)",
+        PLAIN,
+        {"X-PagerDuty-Signature": sign(PLAIN, OLD)},
+        202,
+        1,
+    ),
+    (
+        "valid, two entries while PagerDuty rotates, one unknown",
+        PLAIN,
+        {"X-PagerDuty-Signature": sign(PLAIN, "retired") + ", " + sign(PLAIN, NEW)},
+        202,
+        1,
+    ),
+    (
+        "valid, spaces around entries",
+        PLAIN,
+        {"X-PagerDuty-Signature": f"  {sign(PLAIN, NEW)} ,v1=00 "},
+        202,
+        1,
+    ),
+    (
+        "valid pagey.ping",
+        event_body("pagey.ping"),
+        {"X-PagerDuty-Signature": sign(event_body("pagey.ping"), NEW)},
+        202,
+        1,
+    ),
+    (
+        "valid, event type not handled",
+        event_body("incident.brand_new_type"),
+        {"X-PagerDuty-Signature": sign(event_body("incident.brand_new_type"), NEW)},
+        202,
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "headers", "status", "jobs"), CASES, ids=[c[0] for c in CASES]
+)
+def test_spec_table(
+    client: FlaskClient,
+    redis_client: redis.Redis,
+    case: str,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    jobs: int,
+) -> None:
+    response = client.post(
+        "/webhooks/pagerduty", data=body, headers={"Content-Type": "application/json", **headers}
+    )
+    assert response.status_code == status, response.get_json()
+    assert queued(redis_client) == jobs
+
+
+def test_exactly_512_kib_is_accepted(client: FlaskClient, redis_client: redis.Redis) -> None:
+    body = event_body(pad="")
+    body = event_body(pad="y" * (512 * 1024 - len(body)))
+    assert len(body) == 512 * 1024
+    response = client.post(
+        "/webhooks/pagerduty", data=body, headers={"X-PagerDuty-Signature": sign(body, NEW)}
+    )
+    assert response.status_code == 202
+    assert queued(redis_client) == 1
+
+
+def test_duplicate_delivery_queues_nothing_new(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    headers = {"X-PagerDuty-Signature": sign(PLAIN, NEW), "X-Webhook-Id": "delivery-1"}
+    first = client.post("/webhooks/pagerduty", data=PLAIN, headers=headers)
+    again = client.post("/webhooks/pagerduty", data=PLAIN, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.get_json()["message"] == "duplicate delivery"
+    assert queued(redis_client) == 1
+    ttl = redis_client.ttl(f"pdgraph:delivery:{first.get_json()['job_id']}")
+    assert ttl >= 24 * 3600
+
+
+def test_without_webhook_id_the_event_id_dedupes(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    body_a = event_body(event_id="01SAME")
+    body_b = event_body(event_id="01SAME", occurred_at="2026-11-27T02:00:00Z")
+    for body in (body_a, body_b):
+        response = client.post(
+            "/webhooks/pagerduty", data=body, headers={"X-PagerDuty-Signature": sign(body, NEW)}
+        )
+        assert response.status_code == 202
+    assert queued(redis_client) == 1
+
+
+def test_delivery_ids_outside_rq_charset_become_valid_job_ids(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    for delivery in ("a.b/c d", "a_b-c-d"):
+        response = client.post(
+            "/webhooks/pagerduty",
+            data=PLAIN,
+            headers={"X-PagerDuty-Signature": sign(PLAIN, NEW), "X-Webhook-Id": delivery},
+        )
+        assert response.status_code == 202
+    job_ids = Queue(WEBHOOK_QUEUE, connection=redis_client).job_ids
+    assert len(job_ids) == 2
+    assert all(
+        set(j) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        for j in job_ids
+    )
+
+
+def test_queued_job_carries_what_the_worker_needs(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    body = event_body(
+        "incident.escalated",
+        data={
+            "id": "PINC1",
+            "type": "incident",
+            "service": {"id": "PSVC9", "type": "service_reference"},
+        },
+    )
+    client.post(
+        "/webhooks/pagerduty", data=body, headers={"X-PagerDuty-Signature": sign(body, NEW)}
+    )
+    job = Queue(WEBHOOK_QUEUE, connection=redis_client).jobs[0]
+    assert job.func_name == "worker.jobs.process_webhook"
+    assert job.args[0]["event_type"] == "incident.escalated"
+    assert job.args[0]["service_id"] == "PSVC9"
+
+
+def test_redis_down_answers_503_and_never_2xx(redis_url: str) -> None:
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    client = create_app(settings_for(redis_url), dead).test_client()
+    response = client.post(
+        "/webhooks/pagerduty", data=PLAIN, headers={"X-PagerDuty-Signature": sign(PLAIN, NEW)}
+    )
+    assert response.status_code == 503
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
+def test_health_endpoints(client: FlaskClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+
+
+def test_web_process_needs_webhook_secrets(redis_url: str, redis_client: redis.Redis) -> None:
+    from common.config import ConfigError
+
+    with pytest.raises(ConfigError, match="PAGERDUTY_WEBHOOK_SECRETS"):
+        create_app(Settings(redis_url=redis_url), redis_client)
