@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 OFFSET_CAP = 10_000
+SLOW = 0  # Fault status meaning "delay, then answer normally"
 HOST = "https://sim.pagerduty.test"
 
 FIRST_NAMES = [
@@ -558,6 +559,10 @@ class PagerDutySim:
         self.account.listeners.append(sender)
         return sender
 
+    def slow_down(self, path_prefix: str, seconds: float, times: int = 1) -> Fault:
+        """The next `times` requests under `path_prefix` answer normally after `seconds`."""
+        return self.inject(path_prefix, SLOW, times, delay=seconds)
+
     def inject(self, path_prefix: str, status: int, times: int = 1, **kwargs: Any) -> Fault:
         fault = Fault(path_prefix, status, times, **kwargs)
         with self.lock:
@@ -643,9 +648,11 @@ class PagerDutySim:
                 fault = None
             elif fault is not None:
                 fault.times -= 1
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.status == SLOW:
+            fault = None  # a slow answer, not a wrong one: served normally below
         if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
             body = (
                 fault.body
                 if fault.body is not None

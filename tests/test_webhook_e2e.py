@@ -172,3 +172,113 @@ def test_webhook_during_a_full_sync_is_not_undone_by_it(stack: Stack) -> None:
     stack.drain()
     assert stack.export_names()[f"service:{service_id}"] == "renamed during the sync"
     assert stack.export() == expected_export(account)
+
+
+def test_an_older_read_that_finishes_last_does_not_overwrite_a_newer_one(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import incremental, jobs
+
+    service_id = some_service(stack)
+    read_done, release = threading.Event(), threading.Event()
+    original = incremental.read_service_graph
+    calls = 0
+
+    def first_read_stalls(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        graph = original(*args, **kwargs)
+        if calls == 1:  # the first refresh read the old state, then stalls before writing
+            read_done.set()
+            release.wait(10)
+        return graph
+
+    monkeypatch.setattr(incremental, "read_service_graph", first_read_stalls)
+    slow = threading.Thread(target=jobs.refresh_service, args=(service_id,))
+    slow.start()
+    assert read_done.wait(10)
+    stack.sim.account.update_service(service_id, name="newer name")
+    jobs.refresh_service(service_id)  # a second worker reads and writes the newer state
+    release.set()
+    slow.join(10)
+    assert stack.export_names()[f"service:{service_id}"] == "newer name"
+
+
+@pytest.fixture
+def own_redis() -> Iterator[Callable[[], None]]:
+    """A redis-server of this test's own, which the test may stop and start again."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    command = [
+        shutil.which("redis-server") or "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+
+    def stop() -> None:
+        procs[-1].terminate()
+        procs[-1].wait(10)
+
+    start()
+    start.port = port  # type: ignore[attr-defined]
+    start.stop = stop  # type: ignore[attr-defined]
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
+    make_sim: Callable[..., PagerDutySim],
+    graph_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+    own_redis: Any,
+) -> None:
+    redis_url = f"redis://127.0.0.1:{own_redis.port}/0"
+    sim = make_sim(Account.generate(seed=22, users=40))
+    for name, value in {
+        "PAGERDUTY_API_KEY": API_KEY,
+        "PAGERDUTY_API_URL": sim.url,
+        "REDIS_URL": redis_url,
+        "LOCAL_GRAPH_PATH": graph_path,
+        "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+    stack = Stack(sim, client, Settings())
+    stack.start_receiver()
+    try:
+        stack.full_sync()
+        service_id = sorted(sim.account.services)[0]
+        own_redis.stop()
+        sim.account.update_service(service_id, name="renamed while Redis was down")
+        assert stack.sender.deliveries[-1].statuses == [503]  # never a 2xx for it
+        own_redis()  # Redis is back (empty: this one keeps nothing on disk)
+        assert stack.sender.retry_failed() == 0  # PagerDuty retries; now it is stored
+        assert stack.sender.deliveries[-1].statuses == [503, 202]
+        stack.drain()
+        assert stack.export_names()[f"service:{service_id}"] == "renamed while Redis was down"
+    finally:
+        stack.stop()

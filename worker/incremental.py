@@ -24,20 +24,24 @@ def get_service(
     return service, oncalls
 
 
-def refresh_service(
+def read_service_graph(
     client: PagerDutyClient, sink: GraphSink, service_id: str, account_name: str | None
-) -> ChangeSet:
-    """Bring one service and every edge touching it in line with PagerDuty; write the diff.
+) -> Graph:
+    """The service's entity and edges as PagerDuty has them now (empty: deleted).
 
     Edges come only from entities the graph holds: a team or user created since the last
     full sync gets its entity, and so its edges, from the next one.
     """
     service, oncalls = get_service(client, service_id)
-    new = Graph()
-    if service is not None:
-        entity, edges = service_subgraph(service, lowest_oncall_levels(oncalls), account_name)
-        present = sink.existing({e.from_key for e in edges})
-        new = Graph.of([entity], [e for e in edges if e.from_key in present])
-    changes = diff(sink.index_around(service_key(service_id)), new)
+    if service is None:
+        return Graph()
+    entity, edges = service_subgraph(service, lowest_oncall_levels(oncalls), account_name)
+    present = sink.existing({e.from_key for e in edges})
+    return Graph.of([entity], [e for e in edges if e.from_key in present])
+
+
+def write_service_graph(sink: GraphSink, service_id: str, graph: Graph) -> ChangeSet:
+    """Write only what differs between the sink and `graph` around the service."""
+    changes = diff(sink.index_around(service_key(service_id)), graph)
     sink.apply(changes)
     return changes

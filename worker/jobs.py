@@ -21,7 +21,7 @@ from worker.full_sync import run_full_sync
 
 log = logging.getLogger(__name__)
 
-SERVICE_LOCK_TIMEOUT = 300
+WRITE_LOCK_TIMEOUT = 30
 
 
 def process_webhook(event: dict[str, Any]) -> str:
@@ -47,38 +47,45 @@ def process_webhook(event: dict[str, Any]) -> str:
     return f"refresh of {service_id} {'queued' if queued else 'already queued'}"
 
 
-def refresh_service(service_id: str) -> dict[str, int]:
+def refresh_service(service_id: str) -> dict[str, Any]:
     """Re-read one service and write what changed in its entity and edges."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.secret_values())
     connection = connect(settings.redis_url)
-    # Events from here on queue another refresh: this one may read PagerDuty too early.
+    keys = f"pdgraph:refresh:service:{service_id}"
     with connection.pipeline() as pipe:
+        # Events from here on queue another refresh: this one may read PagerDuty too early.
         pipe.delete(refresh_marker(service_id))
         pipe.set(last_refresh_key(service_id), time.time(), ex=60)
-        pipe.execute()
-    # One refresh of a service at a time, so the last read is the last written.
-    with connection.lock(
-        f"pdgraph:lock:service:{service_id}",
-        timeout=SERVICE_LOCK_TIMEOUT,
-        blocking_timeout=SERVICE_LOCK_TIMEOUT,
-    ):
-        window_at_read = sync_window_is_open(connection)
-        sink = make_sink(settings)
-        try:
-            changes = incremental.refresh_service(
-                client_from_settings(settings, connection), sink, service_id, settings.account_name
-            )
-        finally:
-            sink.close()
-        if sync_window_is_open(connection):
-            mark_touched_during_sync(connection, service_id)
-        elif window_at_read:  # a sync wrote after we read: read again
-            request_service_refresh(connection, service_id)
-    log.info(
-        "service refreshed",
-        extra={"service_id": service_id, "changes": changes.summary()},
-    )
+        pipe.incr(f"{keys}:read-seq")
+        pipe.expire(f"{keys}:read-seq", 86400)
+        _, _, read_seq, _ = pipe.execute()
+    window_at_read = sync_window_is_open(connection)
+    sink = make_sink(settings)
+    try:
+        graph = incremental.read_service_graph(
+            client_from_settings(settings, connection), sink, service_id, settings.account_name
+        )
+        # Refreshes of one service may overlap on two workers: the later read wins. The
+        # lock covers only check-and-write, so a killed worker blocks nothing for long.
+        with connection.lock(
+            f"{keys}:write-lock",
+            timeout=WRITE_LOCK_TIMEOUT,
+            blocking_timeout=WRITE_LOCK_TIMEOUT * 2,
+        ):
+            written_seq = int(connection.get(f"{keys}:written-seq") or 0)
+            if written_seq > read_seq:
+                log.info("refresh superseded by a later read", extra={"service_id": service_id})
+                return {"superseded": True}
+            changes = incremental.write_service_graph(sink, service_id, graph)
+            connection.set(f"{keys}:written-seq", read_seq, ex=86400)
+    finally:
+        sink.close()
+    if sync_window_is_open(connection):
+        mark_touched_during_sync(connection, service_id)
+    elif window_at_read:  # a full sync wrote after we read: read again
+        request_service_refresh(connection, service_id)
+    log.info("service refreshed", extra={"service_id": service_id, "changes": changes.summary()})
     return changes.summary()
 
 
