@@ -1,0 +1,118 @@
+"""The Procfile's worker as a real process: `rq worker` with PdgraphWorker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from common.config import Settings
+from sim.pagerduty import Account, PagerDutySim
+from tests.conftest import API_KEY
+from tests.stack import WEBHOOK_SECRET, Stack
+
+RQ = str(Path(sys.executable).parent / "rq")
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., PagerDutySim]) -> PagerDutySim:
+    return make_sim(Account.generate(seed=23, users=40))
+
+
+@pytest.fixture
+def env(
+    sim: PagerDutySim, redis_url: str, graph_path: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    values = {
+        "PAGERDUTY_API_KEY": API_KEY,
+        "PAGERDUTY_API_URL": sim.url,
+        "REDIS_URL": redis_url,
+        "LOCAL_GRAPH_PATH": graph_path,
+        "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return {**os.environ, **values}
+
+
+@pytest.fixture
+def start_worker(
+    env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"worker-{len(started)}.log", "wb")
+        proc = subprocess.Popen(
+            [
+                RQ,
+                "worker",
+                "--url",
+                env["REDIS_URL"],
+                "--worker-class",
+                "worker.rqworker.PdgraphWorker",
+                "--with-scheduler",
+                "--maintenance-interval",
+                "3",
+                "--job-monitoring-interval",
+                "1",
+                "pdgraph-webhooks",
+                "pdgraph-sync",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_job_loses_nothing(
+    sim: PagerDutySim,
+    env: dict[str, str],
+    redis_client: redis.Redis,
+    start_worker: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    stack = Stack(sim, redis_client, Settings())
+    stack.start_receiver()
+    try:
+        stack.full_sync()
+        service_id = sorted(sim.account.services)[0]
+        sim.slow_down(f"/services/{service_id}", 60)  # the refresh hangs on its re-read
+        worker = start_worker()
+        sim.account.update_service(service_id, name="renamed before the crash")
+        assert stack.sender.deliveries[-1].statuses == [202]
+        wait_for(lambda: stack.re_reads(service_id) == 1, 20, "the refresh to start its read")
+        os.killpg(worker.pid, signal.SIGKILL)  # worker and work horse, mid-job
+        worker.wait(10)
+
+        start_worker()  # a new worker notices the abandoned job and runs it again
+        wait_for(
+            lambda: stack.export_names().get(f"service:{service_id}") == "renamed before the crash",
+            60,
+            "the event to be processed after the restart",
+        )
+        assert stack.re_reads(service_id) == 2
+    finally:
+        stack.stop()
