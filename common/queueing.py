@@ -11,10 +11,12 @@ import hashlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 
 WEBHOOK_QUEUE = "pdgraph-webhooks"
@@ -32,10 +34,9 @@ def job_id_for(prefix: str, identifier: str) -> str:
 
 
 def enqueue_once(
-    connection: redis.Redis,
+    queue: Queue,
     marker: str,
     marker_ttl: int,
-    queue_name: str,
     func: str,
     args: tuple[Any, ...],
     job_id: str,
@@ -43,16 +44,17 @@ def enqueue_once(
     retry: Retry | None = None,
     description: str | None = None,
     delay: float = 0.0,
+    also: Callable[[Pipeline], object] | None = None,
 ) -> bool:
     """Queue `func(*args)` unless `marker` exists; set the marker with it, atomically.
 
-    With a `delay` the job is scheduled (RQ's scheduler enqueues it when due).
+    With a `delay` the job is scheduled (RQ's scheduler enqueues it when due). `also`
+    adds commands to the same transaction. Three round trips: WATCH, EXISTS, MULTI/EXEC.
 
     Returns False when the marker was already there (nothing queued). Raises
     redis.RedisError when Redis cannot be written: then nothing was stored at all.
     """
-    queue = Queue(queue_name, connection=connection)
-    with connection.pipeline() as pipe:
+    with queue.connection.pipeline() as pipe:
         while True:
             try:
                 pipe.watch(marker)  # type: ignore[no-untyped-call]
@@ -73,6 +75,8 @@ def enqueue_once(
                     queue.enqueue_at(when, func, *args, **options)
                 else:
                     queue.enqueue_call(func, args=args, **options)
+                if also is not None:
+                    also(pipe)
                 pipe.execute()
                 return True
             except redis.WatchError:
@@ -103,10 +107,9 @@ def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
     last = connection.get(last_refresh_key(service_id))
     delay = max(0.0, float(last) + COALESCE_SECONDS - time.time()) if last else 0.0
     return enqueue_once(
-        connection,
+        Queue(WEBHOOK_QUEUE, connection=connection),
         refresh_marker(service_id),
         REFRESH_MARKER_TTL,
-        WEBHOOK_QUEUE,
         "worker.jobs.refresh_service",
         (service_id,),
         job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import redis
 from flask.testing import FlaskClient
-from rq import Queue
+from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from common.config import Settings
 from common.queueing import WEBHOOK_QUEUE
@@ -192,8 +193,11 @@ def test_exactly_512_kib_is_accepted(client: FlaskClient, redis_client: redis.Re
     assert queued(redis_client) == 1
 
 
-def test_duplicate_delivery_queues_nothing_new(
-    client: FlaskClient, redis_client: redis.Redis
+def test_duplicate_delivery_queues_nothing_new_even_after_it_ran(
+    client: FlaskClient,
+    redis_client: redis.Redis,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     headers = {"X-PagerDuty-Signature": sign(PLAIN, NEW), "X-Webhook-Id": "delivery-1"}
     first = client.post("/webhooks/pagerduty", data=PLAIN, headers=headers)
@@ -201,8 +205,15 @@ def test_duplicate_delivery_queues_nothing_new(
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.get_json()["message"] == "duplicate delivery"
     assert queued(redis_client) == 1
-    ttl = redis_client.ttl(f"pdgraph:delivery:{first.get_json()['job_id']}")
-    assert ttl >= 24 * 3600
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    SimpleWorker([Queue(WEBHOOK_QUEUE, connection=redis_client)], connection=redis_client).work(
+        burst=True
+    )
+    job_id = first.get_json()["job_id"]
+    assert Job.fetch(job_id, connection=redis_client).get_status() == "finished"
+    late = client.post("/webhooks/pagerduty", data=PLAIN, headers=headers)
+    assert late.get_json()["message"] == "duplicate delivery"
+    assert redis_client.ttl(f"rq:job:{job_id}") >= 24 * 3600
 
 
 def test_without_webhook_id_the_event_id_dedupes(

@@ -15,11 +15,12 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify, request
-from rq import Retry
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 
 from common.config import Settings, load_settings
 from common.logs import configure_logging
-from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
+from common.queueing import WEBHOOK_QUEUE, job_id_for
 from common.state import connect
 from web.signature import InvalidSignature, MalformedHeader, verify_signature
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 512 * 1024
 DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
 LAST_WEBHOOK = "pdgraph:webhooks:last"
+LAST_WEBHOOK_INTERVAL = 1.0  # /status's "last webhook" is at most this stale
 WEBHOOK_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
 
 
@@ -57,6 +59,29 @@ def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def store_delivery(queue: Queue, job_id: str, summary: dict[str, Any]) -> bool:
+    """Write the delivery as an RQ job; False if a job with its id exists (a duplicate).
+
+    RQ's unique enqueue checks, saves and pushes in one Lua script: atomic, so a delivery
+    is stored exactly once, and one round trip. The job record is the de-dup record, so
+    it is kept for DELIVERY_SEEN_TTL after it ran.
+    """
+    try:
+        queue.enqueue_call(
+            "worker.jobs.process_webhook",
+            args=(summary,),
+            job_id=job_id,
+            retry=WEBHOOK_RETRY,
+            result_ttl=DELIVERY_SEEN_TTL,
+            failure_ttl=DELIVERY_SEEN_TTL * 4,
+            description=f"{summary['event_type']} {summary['resource_id'] or ''}".strip(),
+            unique=True,
+        )
+    except DuplicateJobError:
+        return False
+    return True
+
+
 def create_app(settings: Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
     settings = settings or load_settings()
     if redis_client is None:  # built here, not at import: the factory is the only entry
@@ -64,6 +89,8 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
         redis_client = connect(settings.redis_url)
     secrets = settings.require_webhook_secrets()
     connection = redis_client
+    queue = Queue(WEBHOOK_QUEUE, connection=connection)  # once: Queue() asks Redis its version
+    last_recorded = [0.0]  # when this process last wrote LAST_WEBHOOK
     app = Flask(__name__)
 
     @app.post("/webhooks/pagerduty")
@@ -90,21 +117,13 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
         delivery_id = request.headers.get("X-Webhook-Id") or summary["id"]
         job_id = job_id_for("webhook", delivery_id)
         try:
-            queued = enqueue_once(
-                connection,
-                f"pdgraph:delivery:{job_id}",
-                DELIVERY_SEEN_TTL,
-                WEBHOOK_QUEUE,
-                "worker.jobs.process_webhook",
-                (summary,),
-                job_id,
-                retry=WEBHOOK_RETRY,
-                description=f"{summary['event_type']} {summary['resource_id'] or ''}".strip(),
-            )
-            connection.set(
-                LAST_WEBHOOK,
-                json.dumps({**summary, "received_at": time.time(), "queued": queued}),
-            )
+            queued = store_delivery(queue, job_id, summary)
+            if queued and time.monotonic() - last_recorded[0] >= LAST_WEBHOOK_INTERVAL:
+                last_recorded[0] = time.monotonic()
+                connection.set(
+                    LAST_WEBHOOK,
+                    json.dumps({**summary, "received_at": time.time(), "job_id": job_id}),
+                )
         except redis.RedisError as exc:
             log.error(
                 "webhook not stored: Redis unavailable",
