@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import start_redis  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 
 API_KEY = "bench-api-key"
@@ -41,38 +40,6 @@ LISTINGS = (
     ("/services", "services", [("include[]", "teams")]),
     ("/oncalls", "oncalls", [("time_zone", "UTC")]),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, url
 
 
 def run_sync_measured(env: dict[str, str]) -> tuple[float, float, str]:

@@ -18,10 +18,7 @@ import hashlib
 import hmac
 import json
 import os
-import re
-import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import free_port, procfile_command, start_redis, without_option  # noqa: E402
 from common.queueing import WEBHOOK_QUEUE  # noqa: E402
 
 SECRET = "bench-webhook-secret"
@@ -86,36 +84,12 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def procfile_web_flags() -> list[str]:
-    """The gunicorn flags of the Procfile's web line, minus the app and bind."""
-    line = next(
-        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
-    )
-    args = shlex.split(line.removeprefix("web:"))[2:]  # drop "gunicorn" and the app
-    flags, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg == "--bind":
-            skip = True
-            continue
-        if arg == "--access-logfile":  # no per-request access log line in either run
-            skip = True
-            continue
-        flags.append(arg)
-    return flags
-
-
-def expand(flag: str, workers: int) -> str:
-    flag = flag.replace("${WEB_CONCURRENCY:-2}", str(workers))
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", flag)
+def gunicorn_command(app: str, port: int, workers: int) -> list[str]:
+    """The Procfile's web command serving `app` on `port` (no access log in either run)."""
+    env = {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+    command = without_option(procfile_command("web", env), "--access-logfile")
+    command[1] = app
+    return [*without_option(command, "--bind"), "--bind", f"127.0.0.1:{port}"]
 
 
 def children(pid: int) -> int:
@@ -156,9 +130,8 @@ def run_load(
         encoding="utf-8",
     )
     port = free_port()
-    flags = [expand(f, args.workers) for f in procfile_web_flags()]
     gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", *flags],
+        gunicorn_command(app, port, args.workers),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -216,29 +189,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
-    redis_port = free_port()
-    redis_proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    connection = redis.Redis.from_url(redis_url)
-    for _ in range(100):
-        try:
-            connection.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    redis_proc, redis_url = start_redis()
     signature = "v1=" + hmac.new(SECRET.encode(), BODY.encode(), hashlib.sha256).hexdigest()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERDUTY_")}
     env.update(
@@ -259,7 +210,7 @@ def main() -> None:
     finally:
         redis_proc.terminate()
         redis_proc.wait(10)
-    flags = " ".join(expand(f, args.workers) for f in procfile_web_flags())
+    flags = " ".join(gunicorn_command("APP", 0, args.workers)[2:-2])
     print(
         f"gunicorn {flags}; wrk -t2 -c{args.connections} -d{args.seconds}s, "
         f"each request a fresh X-Webhook-Id ({len(BODY.encode())}-byte signed body); "

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     pagerduty_api_key: SecretStr | None = None
     pagerduty_api_url: str = "https://api.pagerduty.com"
+    # PagerDuty allows 960/min per key; lower it to leave room for other integrations.
+    pagerduty_requests_per_minute: int = Field(default=960, ge=1, le=100_000)
     pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     redis_url: str = "redis://localhost:6379/0"
     graph_sink: Literal["local", "jupiterone"] = "local"

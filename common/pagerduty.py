@@ -553,10 +553,11 @@ def client_from_settings(
     progress: ProgressCallback | None = None,
 ) -> PagerDutyClient:
     """The client every process uses: its request budget shared through Redis."""
+    limit = settings.pagerduty_requests_per_minute
     budget = (
-        RedisRequestBudget(connection, settings.pagerduty_key_fingerprint())
+        RedisRequestBudget(connection, settings.pagerduty_key_fingerprint(), limit=limit)
         if connection is not None
-        else None
+        else LocalRequestBudget(limit=limit)
     )
     return PagerDutyClient(
         settings.require_pagerduty_key(),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -84,7 +83,7 @@ def enqueue_once(
 
 
 REFRESH_MARKER_TTL = 600
-REFRESH_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])
+REFRESH_RETRY = Retry(max=5, interval=[0, 10, 60, 300, 900])  # first at once, as WEBHOOK_RETRY
 COALESCE_SECONDS = 1.0  # at most one re-read of a service per window, plus a trailing one
 
 
@@ -92,20 +91,30 @@ def refresh_marker(service_id: str) -> str:
     return f"pdgraph:refresh:service:{service_id}"
 
 
-def last_refresh_key(service_id: str) -> str:
-    return f"pdgraph:refresh:service:{service_id}:last"
+def window_key(service_id: str) -> str:
+    return f"pdgraph:refresh:service:{service_id}:window"
+
+
+def claim_refresh_window(connection: redis.Redis, service_id: str) -> bool:
+    """Open the service's coalescing window; True if no re-read started within it.
+
+    The caller that opens it re-reads at once (the leading edge). Events inside the
+    window go to request_service_refresh (the trailing edge): N events within one window
+    cost at most two re-reads.
+    """
+    return bool(
+        connection.set(window_key(service_id), "1", nx=True, px=int(COALESCE_SECONDS * 1000))
+    )
 
 
 def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
     """Queue a refresh of the service unless one is queued and not yet started.
 
-    Leading and trailing edge: the first event of a burst is refreshed at once; the
-    refresh job deletes the marker before it re-reads, and events after that queue one
-    more refresh, scheduled no sooner than COALESCE_SECONDS after the previous re-read.
-    N events within the window cost at most two re-reads.
+    It is scheduled for the end of the open coalescing window (if any). The refresh job
+    deletes the marker before it re-reads, so an event that arrives after that queues
+    one more: every event is covered by a re-read that starts after it arrived.
     """
-    last = connection.get(last_refresh_key(service_id))
-    delay = max(0.0, float(last) + COALESCE_SECONDS - time.time()) if last else 0.0
+    remaining_ms = connection.pttl(window_key(service_id))
     return enqueue_once(
         Queue(WEBHOOK_QUEUE, connection=connection),
         refresh_marker(service_id),
@@ -115,5 +124,5 @@ def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
         job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
         retry=REFRESH_RETRY,
         description=f"refresh service {service_id}",
-        delay=delay,
+        delay=max(0, remaining_ms) / 1000,
     )

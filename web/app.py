@@ -30,7 +30,9 @@ MAX_BODY_BYTES = 512 * 1024
 DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
 LAST_WEBHOOK = "pdgraph:webhooks:last"
 LAST_WEBHOOK_INTERVAL = 1.0  # /status's "last webhook" is at most this stale
-WEBHOOK_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# First retry at once: a job abandoned by a killed worker needs no scheduler to come back
+# (the dead worker's scheduler lock lingers ~60 s); the client already backed off inside.
+WEBHOOK_RETRY = Retry(max=5, interval=[0, 30, 120, 600, 1800])
 
 
 def _reply(status: int, message: str, **extra: Any) -> tuple[Response, int]:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
-import time
+import os
 from typing import Any
 
-from common.config import load_settings
+from common.config import Settings, load_settings
 from common.logs import configure_logging
-from common.pagerduty import client_from_settings
-from common.queueing import last_refresh_key, refresh_marker, request_service_refresh
-from common.sinks import make_sink
+from common.pagerduty import PagerDutyClient, client_from_settings
+from common.queueing import (
+    COALESCE_SECONDS,
+    claim_refresh_window,
+    refresh_marker,
+    request_service_refresh,
+    window_key,
+)
+from common.sinks import GraphSink, make_sink
 from common.state import (
     connect,
     mark_touched_during_sync,
@@ -21,13 +27,58 @@ from worker.full_sync import run_full_sync
 
 log = logging.getLogger(__name__)
 
+
 WRITE_LOCK_TIMEOUT = 30
+
+
+class JobContext:
+    """What webhook jobs reuse from one job to the next in a worker process.
+
+    The sink and the PagerDuty client are made on first use: a ping needs neither.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connection = connect(settings.redis_url)
+        self.pid = os.getpid()
+        self._sink: GraphSink | None = None
+        self._client: PagerDutyClient | None = None
+
+    @property
+    def sink(self) -> GraphSink:
+        if self._sink is None:
+            self._sink = make_sink(self.settings)
+        return self._sink
+
+    @property
+    def client(self) -> PagerDutyClient:
+        if self._client is None:
+            self._client = client_from_settings(self.settings, self.connection)
+        return self._client
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+
+
+_context: JobContext | None = None
+
+
+def job_context() -> JobContext:
+    """The process's context, rebuilt when the settings change or after a fork."""
+    global _context
+    settings = load_settings()
+    if _context is None or _context.settings != settings or _context.pid != os.getpid():
+        if _context is not None and _context.pid == os.getpid():
+            _context.close()
+        configure_logging(settings.log_level, settings.secret_values())
+        _context = JobContext(settings)
+    return _context
 
 
 def process_webhook(event: dict[str, Any]) -> str:
     """Route one delivered event (SPEC §6). The payload is a signal: nothing in it is trusted."""
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.secret_values())
+    context = job_context()
     event_type = event["event_type"]
     if event_type.startswith("service."):
         service_id = event.get("resource_id")
@@ -39,7 +90,12 @@ def process_webhook(event: dict[str, Any]) -> str:
     if not service_id:
         log.warning("webhook without a service id", extra={"event_id": event["id"]})
         return "no service id"
-    queued = request_service_refresh(connect(settings.redis_url), service_id)
+    connection = context.connection
+    if claim_refresh_window(connection, service_id):
+        # The leading edge: re-read now, in this job (one job per event, not two).
+        changes = _refresh(context, service_id)
+        return f"refreshed {service_id}: {changes}"
+    queued = request_service_refresh(connection, service_id)
     log.info(
         "service refresh queued" if queued else "service refresh already queued",
         extra={"event_id": event["id"], "type": event_type, "service_id": service_id},
@@ -48,39 +104,39 @@ def process_webhook(event: dict[str, Any]) -> str:
 
 
 def refresh_service(service_id: str) -> dict[str, Any]:
-    """Re-read one service and write what changed in its entity and edges."""
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.secret_values())
-    connection = connect(settings.redis_url)
-    keys = f"pdgraph:refresh:service:{service_id}"
-    with connection.pipeline() as pipe:
+    """The trailing edge: re-read a service whose coalescing window had events."""
+    context = job_context()
+    with context.connection.pipeline() as pipe:
         # Events from here on queue another refresh: this one may read PagerDuty too early.
         pipe.delete(refresh_marker(service_id))
-        pipe.set(last_refresh_key(service_id), time.time(), ex=60)
+        pipe.set(window_key(service_id), "1", px=int(COALESCE_SECONDS * 1000))
+        pipe.execute()
+    return _refresh(context, service_id)
+
+
+def _refresh(context: JobContext, service_id: str) -> dict[str, Any]:
+    """Re-read one service and write what changed in its entity and edges."""
+    connection, sink = context.connection, context.sink
+    keys = f"pdgraph:refresh:service:{service_id}"
+    with connection.pipeline() as pipe:
         pipe.incr(f"{keys}:read-seq")
         pipe.expire(f"{keys}:read-seq", 86400)
-        _, _, read_seq, _ = pipe.execute()
+        read_seq, _ = pipe.execute()
     window_at_read = sync_window_is_open(connection)
-    sink = make_sink(settings)
-    try:
-        graph = incremental.read_service_graph(
-            client_from_settings(settings, connection), sink, service_id, settings.account_name
-        )
-        # Refreshes of one service may overlap on two workers: the later read wins. The
-        # lock covers only check-and-write, so a killed worker blocks nothing for long.
-        with connection.lock(
-            f"{keys}:write-lock",
-            timeout=WRITE_LOCK_TIMEOUT,
-            blocking_timeout=WRITE_LOCK_TIMEOUT * 2,
-        ):
-            written_seq = int(connection.get(f"{keys}:written-seq") or 0)
-            if written_seq > read_seq:
-                log.info("refresh superseded by a later read", extra={"service_id": service_id})
-                return {"superseded": True}
-            changes = incremental.write_service_graph(sink, service_id, graph)
-            connection.set(f"{keys}:written-seq", read_seq, ex=86400)
-    finally:
-        sink.close()
+    graph = incremental.read_service_graph(
+        context.client, sink, service_id, context.settings.account_name
+    )
+    # Refreshes of one service may overlap on two workers: the later read wins. The lock
+    # covers only check-and-write, so a killed worker blocks nothing for long.
+    with connection.lock(
+        f"{keys}:write-lock", timeout=WRITE_LOCK_TIMEOUT, blocking_timeout=WRITE_LOCK_TIMEOUT * 2
+    ):
+        written_seq = int(connection.get(f"{keys}:written-seq") or 0)
+        if written_seq > read_seq:
+            log.info("refresh superseded by a later read", extra={"service_id": service_id})
+            return {"superseded": True}
+        changes = incremental.write_service_graph(sink, service_id, graph)
+        connection.set(f"{keys}:written-seq", read_seq, ex=86400)
     if sync_window_is_open(connection):
         mark_touched_during_sync(connection, service_id)
     elif window_at_read:  # a full sync wrote after we read: read again
