@@ -4,50 +4,22 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import redis
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+from sim.redis_server import RedisServer, free_port  # noqa: E402, F401  (free_port re-exported)
+
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+def start_redis() -> tuple[RedisServer, str]:
     """A redis-server of the benchmark's own (nothing on disk), and its URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return proc, url
+    server = RedisServer().start()
+    return server, server.url
 
 
 def procfile_command(process: str, env: dict[str, str]) -> list[str]:

@@ -151,8 +151,7 @@ def main() -> None:
             for users in args.sizes:
                 bench(users, redis_url, Path(tmp))
     finally:
-        proc.terminate()
-        proc.wait()
+        proc.stop()
 
 
 if __name__ == "__main__":

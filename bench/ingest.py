@@ -208,8 +208,7 @@ def main() -> None:
         baseline, ours = median_run(baselines), median_run(runs)
         ours["accepted"] = sum(r["accepted"] for r in runs)
     finally:
-        redis_proc.terminate()
-        redis_proc.wait(10)
+        redis_proc.stop()
     flags = " ".join(gunicorn_command("APP", 0, args.workers)[2:-2])
     print(
         f"gunicorn {flags}; wrk -t2 -c{args.connections} -d{args.seconds}s, "

@@ -56,7 +56,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     web_port = free_port()
     redis_proc, redis_url = start_redis()
-    processes: list[subprocess.Popen[bytes]] = [redis_proc]
+    processes: list[subprocess.Popen[bytes]] = []
     connection = redis.Redis.from_url(redis_url)
 
     sim = PagerDutySim(Account.generate(seed=5, users=args.users), API_KEY)
@@ -183,7 +183,7 @@ def main() -> None:
                 f"{row}, PagerDuty has {sim.account.services[service_id]['name']}"
             )
     finally:
-        for proc in reversed(processes):  # workers, then gunicorn, then Redis they need
+        for proc in reversed(processes):  # workers, then gunicorn
             proc.terminate()
             try:
                 proc.wait(20)
@@ -191,6 +191,7 @@ def main() -> None:
                 print(f"  {proc.args[1]} ignored SIGTERM for 20 s; killed")
                 proc.kill()
                 proc.wait()
+        redis_proc.stop()  # last: the workers and gunicorn needed it
         sim.stop()
 
     lost = total - len(latencies)

@@ -84,7 +84,7 @@ def enqueue_once(
 
 REFRESH_MARKER_TTL = 600
 REFRESH_RETRY = Retry(max=5, interval=[0, 10, 60, 300, 900])  # first at once, as WEBHOOK_RETRY
-COALESCE_SECONDS = 1.0  # at most one re-read of a service per window, plus a trailing one
+COALESCE_SECONDS = 0.5  # at most one re-read of a service per window, plus a trailing one
 
 
 def refresh_marker(service_id: str) -> str:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,37 +12,17 @@ import redis
 
 from common.config import Settings
 from sim.pagerduty import Account, PagerDutySim
+from sim.redis_server import RedisServer
 
 API_KEY = "test-pagerduty-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
     """Our own redis-server on a free port: tests may flush it and stop it freely."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is required by the integration tests (.ci/run installs it)"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

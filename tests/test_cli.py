@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sim.pagerduty import PagerDutySim
+from sim.redis_server import free_port
 from tests.cli import run_pdgraph
-from tests.conftest import API_KEY, free_port
+from tests.conftest import API_KEY
 
 
 def test_malformed_config_exits_2_naming_the_variable(graph_path: str) -> None:

@@ -17,7 +17,8 @@ from common.pagerduty import (
 )
 from common.ratelimit import LocalRequestBudget
 from sim.pagerduty import Account, PagerDutySim
-from tests.conftest import API_KEY, free_port
+from sim.redis_server import free_port
+from tests.conftest import API_KEY
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.001, backoff_cap=0.01)
 

@@ -17,6 +17,7 @@ from rq.registry import FinishedJobRegistry
 from common.config import Settings
 from common.queueing import COALESCE_SECONDS
 from sim.pagerduty import Account, PagerDutySim
+from sim.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.expected import expected_export
 from tests.stack import WEBHOOK_SECRET, Stack
@@ -219,58 +220,20 @@ def test_an_older_read_that_finishes_last_does_not_overwrite_a_newer_one(
 
 
 @pytest.fixture
-def own_redis() -> Iterator[Callable[[], None]]:
+def own_redis() -> Iterator[RedisServer]:
     """A redis-server of this test's own, which the test may stop and start again."""
-    import shutil
-    import subprocess
-
-    from tests.conftest import free_port
-
-    port = free_port()
-    command = [
-        shutil.which("redis-server") or "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> None:
-        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-
-    def stop() -> None:
-        procs[-1].terminate()
-        procs[-1].wait(10)
-
-    start()
-    start.port = port  # type: ignore[attr-defined]
-    start.stop = stop  # type: ignore[attr-defined]
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(10)
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 
 def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
     make_sim: Callable[..., PagerDutySim],
     graph_path: str,
     monkeypatch: pytest.MonkeyPatch,
-    own_redis: Any,
+    own_redis: RedisServer,
 ) -> None:
-    redis_url = f"redis://127.0.0.1:{own_redis.port}/0"
+    redis_url = own_redis.url
     sim = make_sim(Account.generate(seed=22, users=40))
     for name, value in {
         "PAGERDUTY_API_KEY": API_KEY,
@@ -289,7 +252,7 @@ def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
         own_redis.stop()
         sim.account.update_service(service_id, name="renamed while Redis was down")
         assert stack.sender.deliveries[-1].statuses == [503]  # never a 2xx for it
-        own_redis()  # Redis is back (empty: this one keeps nothing on disk)
+        own_redis.start()  # Redis is back, same port (empty: it keeps nothing on disk)
         assert stack.sender.retry_failed() == 0  # PagerDuty retries; now it is stored
         assert stack.sender.deliveries[-1].statuses == [503, 202]
         stack.drain()

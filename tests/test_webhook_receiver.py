@@ -15,7 +15,7 @@ from rq.job import Job
 
 from common.config import Settings
 from common.queueing import WEBHOOK_QUEUE
-from tests.conftest import free_port
+from sim.redis_server import free_port
 from web.app import create_app
 
 OLD, NEW = "old-secret-ünï", "new-secret-42"
