@@ -1,8 +1,8 @@
-"""Durable, de-duplicated enqueueing: a marker key and an RQ job written in one transaction.
+"""Queues, job ids, and the coalescing of service refreshes.
 
-The receiver uses it so that a delivery is never marked as seen without its job being
-stored (and never stored twice); the worker uses it so that a burst of events for one
-service queues one refresh at a time.
+A burst of events for one service costs at most two re-reads: the first event opens a
+window and re-reads at once; events inside it queue one trailing refresh (a marker key
+and the RQ job, written in one transaction) for the window's end.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from redis.client import Pipeline
 from rq import Queue, Retry
 
 WEBHOOK_QUEUE = "pdgraph-webhooks"
@@ -43,12 +41,10 @@ def enqueue_once(
     retry: Retry | None = None,
     description: str | None = None,
     delay: float = 0.0,
-    also: Callable[[Pipeline], object] | None = None,
 ) -> bool:
     """Queue `func(*args)` unless `marker` exists; set the marker with it, atomically.
 
-    With a `delay` the job is scheduled (RQ's scheduler enqueues it when due). `also`
-    adds commands to the same transaction. Three round trips: WATCH, EXISTS, MULTI/EXEC.
+    With a `delay` the job is scheduled (RQ's scheduler enqueues it when due).
 
     Returns False when the marker was already there (nothing queued). Raises
     redis.RedisError when Redis cannot be written: then nothing was stored at all.
@@ -74,8 +70,6 @@ def enqueue_once(
                     queue.enqueue_at(when, func, *args, **options)
                 else:
                     queue.enqueue_call(func, args=args, **options)
-                if also is not None:
-                    also(pipe)
                 pipe.execute()
                 return True
             except redis.WatchError:

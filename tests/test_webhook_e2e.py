@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import redis
-from rq import SimpleWorker
-from rq.registry import FinishedJobRegistry
+from rq import Retry, SimpleWorker
+from rq.job import Job
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from common.config import Settings
 from common.queueing import COALESCE_SECONDS
@@ -259,3 +260,25 @@ def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
         assert stack.export_names()[f"service:{service_id}"] == "renamed while Redis was down"
     finally:
         stack.stop()
+
+
+def test_a_webhook_that_keeps_failing_ends_in_the_failed_registry(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import common.queueing
+    import web.app
+
+    # One retry each instead of five spread over half an hour.
+    monkeypatch.setattr(web.app, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    service_id = some_service(stack)
+    stack.sim.inject(f"/services/{service_id}", 401, times=100)  # fails at once, no backoff
+    stack.sim.account.update_service(service_id, name="never applied")
+    stack.drain()
+    job_ids = FailedJobRegistry("pdgraph-webhooks", connection=stack.redis).get_job_ids()
+    assert len(job_ids) == 1  # the webhook job, or the refresh it handed the event to
+    error = Job.fetch(job_ids[0], connection=stack.redis).latest_result().exc_string  # type: ignore[union-attr]
+    assert "PagerDuty rejected the API key" in error
+    assert API_KEY not in error
+    assert stack.re_reads(service_id) >= 2  # tried, and retried
+    assert stack.export_names()[f"service:{service_id}"] != "never applied"

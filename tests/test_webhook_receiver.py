@@ -289,3 +289,28 @@ def test_web_process_needs_webhook_secrets(redis_url: str, redis_client: redis.R
 
     with pytest.raises(ConfigError, match="PAGERDUTY_WEBHOOK_SECRETS"):
         create_app(Settings(redis_url=redis_url), redis_client)
+
+
+def test_chunked_bodies_are_read_whole_and_capped(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    import requests
+
+    from tests.stack import serve
+
+    server, base = serve(create_app(settings_for(redis_url), redis_client))
+    url = f"{base}/webhooks/pagerduty"
+
+    def post_chunked(body: bytes) -> int:
+        pieces = (body[i : i + 1000] for i in range(0, len(body), 1000))  # generator: chunked
+        return requests.post(
+            url, data=pieces, timeout=10, headers={"X-PagerDuty-Signature": sign(body, NEW)}
+        ).status_code
+
+    try:
+        assert post_chunked(PLAIN) == 202
+        assert post_chunked(BIG) == 413
+        assert queued(redis_client) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -43,8 +43,15 @@ def _read_body(max_bytes: int) -> bytes | None:
     """The raw body, or None when it is larger than `max_bytes` (chunked bodies included)."""
     if request.content_length is not None and request.content_length > max_bytes:
         return None
-    body = request.stream.read(max_bytes + 1)
-    return None if len(body) > max_bytes else body
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:  # one read may return less than asked (chunked bodies)
+        chunk = request.stream.read(min(65536, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > max_bytes else b"".join(chunks)
 
 
 def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
