@@ -19,7 +19,7 @@ from common.logs import configure_logging
 from common.pagerduty import PagerDutyError, client_from_settings
 from common.sinks import SinkError, make_sink
 from common.state import connect
-from worker.full_sync import FullSyncAborted, run_full_sync
+from worker.full_sync import FullSyncAborted, FullSyncAlreadyRunning, run_full_sync
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -93,6 +93,8 @@ def sync(dry_run: bool, allow_mass_delete: bool) -> None:
     except FullSyncAborted as exc:
         progress.finish()
         _fail(f"sync aborted: {exc}")
+    except FullSyncAlreadyRunning as exc:
+        _fail(str(exc))
     except (PagerDutyError, SinkError, redis.RedisError) as exc:
         progress.finish()
         _fail(f"sync failed, nothing was changed: {exc}")

@@ -8,12 +8,16 @@ would delete more than half of the existing graph stops unless told otherwise (S
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis
+from redis.exceptions import LockError
 
 from common.config import Settings
 from common.graph import ChangeSet, GraphIndex, diff
@@ -33,6 +37,47 @@ log = logging.getLogger(__name__)
 
 class FullSyncAborted(Exception):
     """The sync stopped before writing anything (mass-delete guard)."""
+
+
+class FullSyncAlreadyRunning(Exception):
+    """Another full sync holds the lock: this one was skipped, not queued."""
+
+
+FULL_SYNC_LOCK = "pdgraph:fullsync:lock"
+LOCK_TTL_SECONDS = 300  # a crashed sync frees the lock within this
+LOCK_RENEW_SECONDS = 60
+
+
+@contextmanager
+def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
+    """Exactly one full sync at a time, across clocks, workers and `pdgraph sync`.
+
+    A lock with an owner token (redis-py's Lock: only its owner releases it) and an
+    expiry, renewed while the sync runs so a long sync keeps it and a dead one loses it.
+    """
+    lock = redis_client.lock(FULL_SYNC_LOCK, timeout=LOCK_TTL_SECONDS, thread_local=False)
+    if not lock.acquire(blocking=False):
+        raise FullSyncAlreadyRunning("another full sync is running; this one was skipped")
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(LOCK_RENEW_SECONDS):
+            try:
+                lock.reacquire()
+            except (redis.RedisError, LockError):
+                log.warning("could not renew the full-sync lock")
+
+    renewer = threading.Thread(target=renew, daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
+        try:
+            lock.release()
+        except (redis.RedisError, LockError):
+            log.warning("the full-sync lock had expired before the sync ended")
 
 
 @dataclass
@@ -107,7 +152,34 @@ def run_full_sync(
     allow_mass_delete: bool = False,
     progress: ProgressCallback | None = None,
 ) -> tuple[FullSyncRun, ChangeSet]:
-    """Run one full sync and record it in Redis; raises after recording a failure."""
+    """Run one full sync and record it in Redis; raises after recording a failure.
+
+    Raises FullSyncAlreadyRunning, having read nothing, when another sync holds the lock
+    (a dry run writes nothing and takes no lock).
+    """
+    if dry_run:
+        return _run_full_sync(
+            settings, redis_client, sink, client, True, allow_mass_delete, progress
+        )
+    try:
+        with full_sync_lock(redis_client):
+            return _run_full_sync(
+                settings, redis_client, sink, client, False, allow_mass_delete, progress
+            )
+    except FullSyncAlreadyRunning:
+        log.info("full sync skipped: another one is running")
+        raise
+
+
+def _run_full_sync(
+    settings: Settings,
+    redis_client: redis.Redis,
+    sink: GraphSink | None,
+    client: PagerDutyClient | None,
+    dry_run: bool,
+    allow_mass_delete: bool,
+    progress: ProgressCallback | None,
+) -> tuple[FullSyncRun, ChangeSet]:
     run = FullSyncRun(started_at=time.time())
     started = time.monotonic()
     if client is None:

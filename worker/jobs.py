@@ -23,7 +23,7 @@ from common.state import (
     sync_window_is_open,
 )
 from worker import incremental
-from worker.full_sync import run_full_sync
+from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,12 @@ def full_sync(allow_mass_delete: bool = False) -> dict[str, Any]:
     """Reconcile the whole graph with PagerDuty; the run record is the job's result."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.secret_values())
-    run, _ = run_full_sync(
-        settings, redis_client=connect(settings.redis_url), allow_mass_delete=allow_mass_delete
-    )
+    try:
+        run, _ = run_full_sync(
+            settings,
+            redis_client=connect(settings.redis_url),
+            allow_mass_delete=allow_mass_delete,
+        )
+    except FullSyncAlreadyRunning as exc:
+        return {"outcome": "skipped", "reason": str(exc)}
     return run.as_dict()
