@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import redis
+from rq import Queue, SimpleWorker
+
 from sim.pagerduty import PagerDutySim
 from sim.redis_server import free_port
 from tests.cli import run_pdgraph
@@ -88,3 +91,32 @@ def test_export_of_an_empty_graph(graph_path: str) -> None:
     result = run_pdgraph("export", env={"LOCAL_GRAPH_PATH": graph_path})
     assert result.returncode == 0
     assert result.stdout.strip() == '{"entities": [], "relationships": []}'
+
+
+def test_failed_lists_failed_jobs_and_requeues_them(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    queue = Queue("pdgraph-webhooks", connection=redis_client)
+    queue.enqueue(
+        "builtins.int",
+        "not a number",
+        job_id="webhook-broken-1",
+        description="service.updated PSVC001",
+    )
+    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    listed = run_pdgraph("failed", env={"REDIS_URL": redis_url})
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].startswith("webhook-broken-1  pdgraph-webhooks  service.updated PSVC001")
+    assert lines[0].endswith("ValueError: invalid literal for int() with base 10: 'not a number'")
+    assert lines[-1] == "1 failed job"
+    requeued = run_pdgraph("failed", "--requeue", env={"REDIS_URL": redis_url})
+    assert requeued.stdout.splitlines()[-1] == "1 failed job requeued"
+    assert queue.job_ids == ["webhook-broken-1"]
+    assert run_pdgraph("failed", env={"REDIS_URL": redis_url}).stdout.strip() == "0 failed jobs"
+
+
+def test_failed_without_redis_says_so() -> None:
+    result = run_pdgraph("failed", env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    assert result.returncode == 1
+    assert "REDIS_URL does not answer" in result.stderr

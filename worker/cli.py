@@ -13,10 +13,14 @@ from typing import Any, NoReturn
 
 import click
 import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from common.config import ConfigError, Settings, load_settings
 from common.logs import configure_logging
 from common.pagerduty import PagerDutyError, client_from_settings
+from common.queueing import QUEUES
 from common.sinks import SinkError, make_sink
 from common.state import connect
 from worker.full_sync import FullSyncAborted, FullSyncAlreadyRunning, run_full_sync
@@ -174,6 +178,44 @@ def check() -> None:
         report(f"sink ({settings.graph_sink})", str(exc))
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+def _last_error_line(job: Job) -> str:
+    result = job.latest_result()
+    text = (result.exc_string if result is not None else None) or "no error recorded"
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text
+
+
+@cli.command()
+@click.option("--requeue", is_flag=True, help="Put every failed job back on its queue.")
+def failed(requeue: bool) -> None:
+    """List failed jobs with their error (and requeue them)."""
+    settings = _settings()
+    connection = connect(settings.redis_url)
+    count = 0
+    try:
+        for queue_name in QUEUES:
+            registry = FailedJobRegistry(queue_name, connection=connection)
+            for job_id in registry.get_job_ids():
+                try:
+                    job = Job.fetch(job_id, connection=connection)
+                except NoSuchJobError:
+                    continue
+                count += 1
+                ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
+                click.echo(
+                    f"{job_id}  {queue_name}  {job.description or job.func_name}  {ended}  "
+                    f"{_last_error_line(job)}"
+                )
+                if requeue:
+                    registry.requeue(job_id)
+    except redis.RedisError as exc:
+        _fail(f"REDIS_URL does not answer ({type(exc).__name__})")
+    if requeue:
+        click.echo(f"{count} failed job{'s' if count != 1 else ''} requeued")
+    else:
+        click.echo(f"{count} failed job{'s' if count != 1 else ''}")
 
 
 def main() -> None:
