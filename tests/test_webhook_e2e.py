@@ -282,3 +282,34 @@ def test_a_webhook_that_keeps_failing_ends_in_the_failed_registry(
     assert API_KEY not in error
     assert stack.re_reads(service_id) >= 2  # tried, and retried
     assert stack.export_names()[f"service:{service_id}"] != "never applied"
+
+
+def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: Stack) -> None:
+    import requests
+
+    service_id = some_service(stack)
+    stack.sim.account.update_service(service_id, name="status check")
+    base = stack.receiver_url.removesuffix("/webhooks/pagerduty")
+    before = requests.get(f"{base}/status", headers={"Accept": "application/json"}, timeout=5)
+    assert before.json()["queues"]["pdgraph-webhooks"]["queued"] == 1
+    stack.drain()
+    report = requests.get(
+        f"{base}/status", headers={"Accept": "application/json"}, timeout=5
+    ).json()
+    assert report["queues"]["pdgraph-webhooks"]["queued"] == 0
+    assert report["failed_jobs"] == 0
+    assert report["last_webhook"]["event_type"] == "service.updated"
+    assert report["last_webhook"]["resource_id"] == service_id
+    assert report["last_full_sync"]["outcome"] == "ok"
+    counts = expected_export(stack.sim.account)
+    assert report["graph"]["entities"]["pagerduty_service"] == sum(
+        1 for e in counts["entities"] if e["_type"] == "pagerduty_service"
+    )
+    assert sum(report["graph"]["relationships"].values()) == len(counts["relationships"])
+
+    page = requests.get(f"{base}/status", timeout=5)
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "0 failed jobs" in " ".join(page.text.split())
+    assert f"service.updated for {service_id}" in " ".join(page.text.split())
+    for text in (page.text, before.text, str(report)):
+        assert API_KEY not in text and WEBHOOK_SECRET not in text

@@ -14,21 +14,22 @@ import time
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 from common.config import Settings, load_settings
 from common.logs import configure_logging
 from common.queueing import WEBHOOK_QUEUE, job_id_for
+from common.sinks import GraphSink, make_sink
 from common.state import connect
 from web.signature import InvalidSignature, MalformedHeader, verify_signature
+from web.status import LAST_WEBHOOK, collect_status
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 512 * 1024
 DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
-LAST_WEBHOOK = "pdgraph:webhooks:last"
 LAST_WEBHOOK_INTERVAL = 1.0  # /status's "last webhook" is at most this stale
 # First retry at once: a job abandoned by a killed worker needs no scheduler to come back
 # (the dead worker's scheduler lock lingers ~60 s); the client already backed off inside.
@@ -144,6 +145,21 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
             extra={"event_id": summary["id"], "job_id": job_id, "type": summary["event_type"]},
         )
         return _reply(202, "queued" if queued else "duplicate delivery", job_id=job_id)
+
+    sinks: list[GraphSink] = []  # made on the first /status, kept for the process
+
+    @app.get("/status")
+    def status() -> Any:
+        if not sinks:
+            sinks.append(make_sink(settings))
+        try:
+            report = collect_status(connection, sinks[0])
+        except redis.RedisError:
+            return _reply(503, "Redis does not answer")
+        wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
+        if wanted == "application/json":
+            return jsonify(report)
+        return render_template("status.html", status=report)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -66,6 +66,10 @@ class GraphSink(ABC):
                 [*changes.create_relationships, *changes.update_relationships]
             )
 
+    def counts_by_type(self) -> dict[str, int]:
+        """How many entities and relationships of each `_type` the sink holds."""
+        return self.read_graph().counts_by_type()
+
     def check(self) -> None:
         """Raise SinkError with a one-line reason when the sink cannot be used."""
         self.read_graph()
