@@ -1,0 +1,87 @@
+"""The clock queues one full sync per FULL_SYNC_CRON tick, however many clocks run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from rq import Queue
+
+import worker.clock as clock
+from common.config import Settings
+from common.queueing import SYNC_QUEUE
+from sim.redis_server import free_port
+from worker.clock import enqueue_full_sync, run_clock
+
+
+def test_two_clocks_queue_one_sync_per_tick(redis_client: redis.Redis) -> None:
+    tick = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    assert enqueue_full_sync(redis_client, tick) is True
+    assert enqueue_full_sync(redis_client, tick) is False  # the other clock, same tick
+    assert enqueue_full_sync(redis_client, tick.replace(day=28)) is True  # the next day
+    job_ids = Queue(SYNC_QUEUE, connection=redis_client).job_ids
+    assert job_ids == ["full-sync-20261127T0300Z", "full-sync-20261128T0300Z"]
+    job = Queue(SYNC_QUEUE, connection=redis_client).jobs[0]
+    assert job.func_name == "worker.jobs.full_sync"
+    assert job.timeout >= 3600
+
+
+def test_the_clock_queues_at_each_cron_time_and_stops_on_request(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    settings = Settings(redis_url=redis_url, full_sync_cron="0 3 * * *")
+    stop = threading.Event()
+    fake_now = [datetime(2026, 11, 27, 2, 59, 30, tzinfo=UTC)]
+    queue = Queue(SYNC_QUEUE, connection=redis_client)
+
+    def wait(seconds: float) -> None:  # time passes at once; two ticks, then stop
+        fake_now[0] += timedelta(seconds=seconds)
+        if queue.count == 2:
+            stop.set()
+
+    run_clock(settings, redis_client, stop, now=lambda: fake_now[0], wait=wait)
+    assert queue.job_ids == ["full-sync-20261127T0300Z", "full-sync-20261128T0300Z"]
+    assert fake_now[0] >= datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def test_redis_down_at_a_tick_is_logged_and_survived(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    stop = threading.Event()
+    ticks = iter([datetime(2000, 1, 1, tzinfo=UTC)])  # one tick, already due
+
+    class OneTick:
+        def __init__(self, *args: object) -> None:
+            pass
+
+        def get_next(self, _: type) -> datetime:
+            try:
+                return next(ticks)
+            except StopIteration:
+                stop.set()
+                return datetime(2999, 1, 1, tzinfo=UTC)
+
+    monkeypatch.setattr(clock, "croniter", OneTick)
+    run_clock(Settings(), dead, stop)
+    assert "could not queue the full sync" in caplog.text
+
+
+def test_clock_process_stops_on_sigterm(redis_url: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.clock"],
+        env={**os.environ, "REDIS_URL": redis_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert b'"msg": "clock started"' in proc.stdout.read()  # type: ignore[union-attr]
