@@ -85,3 +85,27 @@ def test_clock_process_stops_on_sigterm(redis_url: str) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
     assert b'"msg": "clock started"' in proc.stdout.read()  # type: ignore[union-attr]
+
+
+def test_procfile_run_starts_the_procfile_command(redis_url: str) -> None:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+    }
+    proc = subprocess.Popen(
+        [f"{root}/bin/procfile-run", "clock"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)  # exec'd: the signal reaches the clock itself
+    assert proc.wait(10) == 0
+    assert b'"msg": "clock started"' in proc.stdout.read()  # type: ignore[union-attr]
+    unknown = subprocess.run(
+        [f"{root}/bin/procfile-run", "nope"], capture_output=True, text=True, check=False
+    )
+    assert unknown.returncode == 2
+    assert "no 'nope' process in the Procfile" in unknown.stderr

@@ -1,0 +1,23 @@
+# pdgraph: one image, three processes (web, worker, clock) as in the Procfile.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    LOCAL_GRAPH_PATH=/data/pdgraph.sqlite3
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY common ./common
+COPY web ./web
+COPY worker ./worker
+COPY sim ./sim
+RUN pip install . && useradd --system --uid 10001 pdgraph && mkdir /data && chown pdgraph /data
+COPY Procfile ./
+COPY bin ./bin
+
+USER pdgraph
+VOLUME ["/data"]
+EXPOSE 8000
+ENTRYPOINT ["/app/bin/procfile-run"]
+CMD ["web"]
