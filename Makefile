@@ -24,10 +24,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: install
-	@echo "make demo is not yet available: it arrives with the operations issue"
-	@echo "(simulated account + web + worker + clock). Today you can run a full sync"
-	@echo "against the simulator:  $(BIN)/python -m sim.pagerduty --users 1000 --port 8099"
-	@echo "then  PAGERDUTY_API_URL=http://127.0.0.1:8099 PAGERDUTY_API_KEY=sim-api-key $(BIN)/pdgraph sync"
+	$(BIN)/python -m sim.demo
 
 bench: install
 	$(BIN)/python bench/full_sync.py
