@@ -368,6 +368,29 @@ class PagerDutyClient:
         )
         return list(collected.values())
 
+    def webhook_subscriptions(self) -> list[PagerDutyObject]:
+        listing = _Listing("/webhook_subscriptions", "webhook_subscriptions", [], _object_id)
+        first, total = self._first_page(listing, [])
+        return self._rest_of_listing(listing, [], first, total)
+
+    def create_webhook_subscription(
+        self, url: str, events: Sequence[str], description: str
+    ) -> PagerDutyObject:
+        """An account-wide v3 subscription; its response is the only place the secret shows."""
+        body = {
+            "webhook_subscription": {
+                "type": "webhook_subscription",
+                "delivery_method": {"type": "http_delivery_method", "url": url},
+                "events": list(events),
+                "filter": {"type": "account_reference"},
+                "description": description,
+            }
+        }
+        created: PagerDutyObject = self.request("POST", "/webhook_subscriptions", json=body)[
+            "webhook_subscription"
+        ]
+        return created
+
     def oncalls_for_policies(self, escalation_policy_ids: Sequence[str]) -> list[PagerDutyObject]:
         """Who is on call now for these policies only (the webhook path's on-call read)."""
         listing = _Listing("/oncalls", "oncalls", [("time_zone", "UTC")], _oncall_identity)

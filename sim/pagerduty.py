@@ -545,6 +545,7 @@ class PagerDutySim:
         self.rate_limit_headers = rate_limit_headers
         self.faults: list[Fault] = []
         self.filters_work = True  # False: filtered listings answer empty (tests the guard)
+        self.subscriptions: list[dict[str, Any]] = []  # POST /webhook_subscriptions
         self.requests: list[tuple[str, str, str]] = []  # (method, path, query string)
         self.lock = threading.RLock()
         self._window: deque[float] = deque()
@@ -687,8 +688,13 @@ class PagerDutySim:
         path = request.path.rstrip("/")
         args = request.args
         a = self.account
+        if path == "/webhook_subscriptions" and request.method == "POST":
+            return self._create_subscription(request)
         if request.method != "GET":
             return self._json(self._error(405, "Method Not Allowed", 2000), 405)
+        if path == "/webhook_subscriptions":
+            public = [{k: v for k, v in sub.items() if k != "secret"} for sub in self.subscriptions]
+            return self._page(request, "webhook_subscriptions", public, lambda o: o)
         if path == "/abilities":
             return self._json({"abilities": ["teams", "read_only_users", "urgencies"]})
         if path.startswith("/services/"):
@@ -721,6 +727,39 @@ class PagerDutySim:
                     oncalls = [o for o in oncalls if (o[ref] or {}).get("id") in wanted]
             return self._page(request, "oncalls", oncalls, lambda o: o)
         return self._json(self._error(404, "Not Found", 2100), 404)
+
+    def _create_subscription(self, request: Request) -> Response:
+        body = (request.get_json(silent=True) or {}).get("webhook_subscription") or {}
+        method = body.get("delivery_method") or {}
+        url = str(method.get("url") or "")
+        if not url.startswith("https://") or not body.get("events"):
+            return self._json(
+                self._error(
+                    400,
+                    "Invalid Input Provided",
+                    2001,
+                    ["delivery_method.url must be https; events required"],
+                ),
+                400,
+            )
+        secret = uuid.uuid4().hex + uuid.uuid4().hex
+        sub = {
+            "id": self.account.new_id("W"),
+            "type": "webhook_subscription",
+            "active": True,
+            "delivery_method": {
+                "type": "http_delivery_method",
+                "url": url,
+                "temporarily_disabled": False,
+                "custom_headers": [],
+            },
+            "description": body.get("description"),
+            "events": list(body["events"]),
+            "filter": body.get("filter"),
+        }
+        self.subscriptions.append({**sub, "secret": secret})
+        created = {**sub, "delivery_method": {**sub["delivery_method"], "secret": secret}}
+        return self._json({"webhook_subscription": created}, 201)
 
     def _page(
         self,

@@ -120,3 +120,37 @@ def test_failed_without_redis_says_so() -> None:
     result = run_pdgraph("failed", env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     assert result.returncode == 1
     assert "REDIS_URL does not answer" in result.stderr
+
+
+def test_webhooks_subscribe_creates_one_subscription_and_prints_its_secret(
+    sim: PagerDutySim, redis_url: str
+) -> None:
+    env = {"PAGERDUTY_API_KEY": API_KEY, "PAGERDUTY_API_URL": sim.url, "REDIS_URL": redis_url}
+    url = "https://pdgraph.example.com/webhooks/pagerduty"
+    created = run_pdgraph("webhooks", "subscribe", "--url", url, env=env)
+    assert created.returncode == 0, created.stderr
+    [sub] = sim.subscriptions
+    assert created.stdout.splitlines()[1].endswith(sub["secret"])
+    assert sub["delivery_method"]["url"] == url
+    assert sub["filter"] == {"type": "account_reference"}
+    assert {"service.created", "service.updated", "service.deleted", "incident.escalated"} <= set(
+        sub["events"]
+    )
+    again = run_pdgraph("webhooks", "subscribe", "--url", url, env=env)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    assert len(sim.subscriptions) == 1
+    assert sub["secret"] not in again.stdout + again.stderr
+
+
+def test_webhooks_subscribe_wants_https(sim: PagerDutySim) -> None:
+    result = run_pdgraph(
+        "webhooks",
+        "subscribe",
+        "--url",
+        "http://insecure.example.com/",
+        env={"PAGERDUTY_API_KEY": API_KEY, "PAGERDUTY_API_URL": sim.url},
+    )
+    assert result.returncode == 2
+    assert "https" in result.stderr
+    assert sim.subscriptions == []

@@ -180,6 +180,65 @@ def check() -> None:
         sys.exit(EXIT_FAILED)
 
 
+# What the worker acts on (SPEC §6): service changes, and incident events that move who is
+# paged (on-call matters then). Other incident.* types are accepted but need no delivery.
+SUBSCRIBED_EVENTS = (
+    "service.created",
+    "service.updated",
+    "service.deleted",
+    "service.custom_field_values.updated",
+    "incident.triggered",
+    "incident.acknowledged",
+    "incident.unacknowledged",
+    "incident.escalated",
+    "incident.reassigned",
+    "incident.delegated",
+    "incident.reopened",
+    "incident.resolved",
+    "incident.responder.added",
+    "incident.service_updated",
+)
+
+
+@cli.group()
+def webhooks() -> None:
+    """PagerDuty webhook subscriptions."""
+
+
+@webhooks.command()
+@click.option("--url", required=True, help="Public https URL of /webhooks/pagerduty.")
+def subscribe(url: str) -> None:
+    """Create the account-wide v3 subscription and print its signing secret (once)."""
+    if not url.startswith("https://"):
+        _fail("--url must be an https:// URL (PagerDuty delivers to HTTPS only)", EXIT_CONFIG)
+    settings = _settings()
+    try:
+        client = client_from_settings(settings, None)
+        existing = [
+            sub
+            for sub in client.webhook_subscriptions()
+            if (sub.get("delivery_method") or {}).get("url") == url
+        ]
+        if existing:
+            _fail(
+                f"a subscription for {url} already exists ({existing[0]['id']}); not creating"
+                " another"
+            )
+        created = client.create_webhook_subscription(
+            url, SUBSCRIBED_EVENTS, "pdgraph: keeps the JupiterOne graph of this account live"
+        )
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", EXIT_CONFIG)
+    except PagerDutyError as exc:
+        _fail(str(exc))
+    secret = created["delivery_method"].get("secret", "")
+    click.echo(
+        f"created subscription {created['id']} for {url} ({len(SUBSCRIBED_EVENTS)} event types)"
+    )
+    click.echo(f"signing secret (PagerDuty shows it only now): {secret}")
+    click.echo("add it to PAGERDUTY_WEBHOOK_SECRETS (comma-separated with any current one)")
+
+
 def _last_error_line(job: Job) -> str:
     result = job.latest_result()
     text = (result.exc_string if result is not None else None) or "no error recorded"
