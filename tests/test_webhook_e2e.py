@@ -313,3 +313,33 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
     assert f"service.updated for {service_id}" in " ".join(page.text.split())
     for text in (page.text, before.text, str(report)):
         assert API_KEY not in text and WEBHOOK_SECRET not in text
+
+
+def test_no_secret_in_any_log_line_even_at_debug(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import requests
+
+    import common.queueing
+    import web.app
+
+    monkeypatch.setattr(web.app, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    service_id = some_service(stack)
+    stack.sim.account.update_service(service_id, name="logged change")  # accepted
+    requests.post(
+        stack.receiver_url,
+        data=b'{"event": {}}',
+        timeout=5,
+        headers={"X-PagerDuty-Signature": "v1=" + "0" * 64},
+    )  # rejected: 403
+    stack.sim.inject(f"/services/{some_service(stack, 1)}", 401, times=100)
+    stack.sim.account.update_service(some_service(stack, 1), name="fails")  # fails in the job
+    stack.drain()
+    out, err = capfd.readouterr()
+    logs = out + err
+    assert '"level": "debug"' in logs or '"level": "info"' in logs  # there are logs to check
+    assert "PagerDuty rejected the API key" in logs  # including the failure
+    assert API_KEY not in logs
+    assert WEBHOOK_SECRET not in logs
