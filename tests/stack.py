@@ -30,6 +30,24 @@ def serve(app: Any) -> tuple[BaseWSGIServer, str]:
     return server, f"http://127.0.0.1:{server.port}"
 
 
+def configure_env(
+    monkeypatch: Any, sim_url: str, redis_url: str, graph_path: str
+) -> dict[str, str]:
+    """Point every pdgraph process of the test (and its subprocesses) at this stack."""
+    from tests.conftest import API_KEY
+
+    values = {
+        "PAGERDUTY_API_KEY": API_KEY,
+        "PAGERDUTY_API_URL": sim_url,
+        "REDIS_URL": redis_url,
+        "LOCAL_GRAPH_PATH": graph_path,
+        "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
 @dataclass
 class Stack:
     sim: PagerDutySim

@@ -21,7 +21,7 @@ from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.expected import expected_export
-from tests.stack import WEBHOOK_SECRET, Stack
+from tests.stack import WEBHOOK_SECRET, Stack, configure_env
 
 
 @pytest.fixture
@@ -33,15 +33,7 @@ def stack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Stack]:
     sim = make_sim(Account.generate(seed=21, users=80))
-    env = {
-        "PAGERDUTY_API_KEY": API_KEY,
-        "PAGERDUTY_API_URL": sim.url,
-        "REDIS_URL": redis_url,
-        "LOCAL_GRAPH_PATH": graph_path,
-        "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    configure_env(monkeypatch, sim.url, redis_url, graph_path)
     stack = Stack(sim, redis_client, Settings())
     stack.start_receiver()
     stack.full_sync()
@@ -236,14 +228,7 @@ def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
 ) -> None:
     redis_url = own_redis.url
     sim = make_sim(Account.generate(seed=22, users=40))
-    for name, value in {
-        "PAGERDUTY_API_KEY": API_KEY,
-        "PAGERDUTY_API_URL": sim.url,
-        "REDIS_URL": redis_url,
-        "LOCAL_GRAPH_PATH": graph_path,
-        "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-    }.items():
-        monkeypatch.setenv(name, value)
+    configure_env(monkeypatch, sim.url, redis_url, graph_path)
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
     stack = Stack(sim, client, Settings())
     stack.start_receiver()

@@ -15,8 +15,7 @@ import redis
 
 from common.config import Settings
 from sim.pagerduty import Account, PagerDutySim
-from tests.conftest import API_KEY
-from tests.stack import WEBHOOK_SECRET, Stack
+from tests.stack import Stack, configure_env
 
 RQ = str(Path(sys.executable).parent / "rq")
 
@@ -30,16 +29,7 @@ def sim(make_sim: Callable[..., PagerDutySim]) -> PagerDutySim:
 def env(
     sim: PagerDutySim, redis_url: str, graph_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
-    values = {
-        "PAGERDUTY_API_KEY": API_KEY,
-        "PAGERDUTY_API_URL": sim.url,
-        "REDIS_URL": redis_url,
-        "LOCAL_GRAPH_PATH": graph_path,
-        "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return {**os.environ, **values}
+    return {**os.environ, **configure_env(monkeypatch, sim.url, redis_url, graph_path)}
 
 
 @pytest.fixture
