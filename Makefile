@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint unit demo bench clean
+.PHONY: install test lint unit e2e demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+e2e: install
+	$(BIN)/pytest -m e2e tests/e2e
 
 demo: install
 	$(BIN)/python -m sim.demo

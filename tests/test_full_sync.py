@@ -186,3 +186,19 @@ def test_account_past_10000_users_is_exported_completely(
     expected = expected_export(account)
     assert len(exported["entities"]) == len(expected["entities"])  # type: ignore[arg-type]
     assert exported == expected
+
+
+def test_drift_counts_only_what_webhooks_should_have_kept_current(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    first, _ = run_full_sync(settings, redis_client=redis_client)
+    assert first.drift == 0  # populating an empty graph is not drift
+    account = sim.account
+    service_id = next(iter(account.services))
+    account.update_service(service_id, name="renamed, webhook lost")  # webhooks' business
+    account.delete_service(sorted(account.services)[-1])  # entity + its edges
+    account.delete_user(next(iter(account.users)))  # no webhook exists for users: no drift
+    second, changes = run_full_sync(settings, redis_client=redis_client)
+    assert changes.summary()["entities_deleted"] == 2
+    assigned_gone = sum(1 for k in changes.delete_relationships if "|assigned|" in k)
+    assert second.drift == 1 + 1 + assigned_gone  # the rename, the deletion, its ASSIGNED edges

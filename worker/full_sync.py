@@ -30,7 +30,7 @@ from common.pagerduty import (
 from common.queueing import request_service_refresh
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
-from common.transform import build_graph
+from common.transform import SERVICE, TEAM_ASSIGNED_SERVICE, build_graph
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class FullSyncRun:
     read: dict[str, int] = field(default_factory=dict)
     graph: dict[str, int] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
-    drift: int = 0  # objects the sink had wrong before this run corrected them
+    drift: int = 0  # objects the webhook path had wrong (see incremental_drift)
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +129,33 @@ def get_account(client: PagerDutyClient) -> AccountSnapshot:
     )
     oncalls = client.list_oncalls(policy_ids)
     return AccountSnapshot(users, teams, services, oncalls)
+
+
+def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
+    """Objects the webhook path should have kept current but the sink had wrong.
+
+    Service entities and their ASSIGNED edges come with webhooks; users, teams and
+    memberships do not (their changes are expected, not drift). ONCALL edges change with
+    shift hand-offs, which send no webhook either. A first sync into an empty graph has
+    no drift at all.
+    """
+    if not len(current):
+        return 0
+    maintained = {SERVICE, TEAM_ASSIGNED_SERVICE}
+    changed = [
+        o.type
+        for o in (
+            *changes.create_entities,
+            *changes.update_entities,
+            *changes.create_relationships,
+            *changes.update_relationships,
+        )
+    ]
+    return (
+        sum(1 for t in changed if t in maintained)
+        + sum(1 for k in changes.delete_entities if k.startswith("service:"))
+        + sum(1 for k in changes.delete_relationships if "|assigned|" in k)
+    )
 
 
 def check_mass_delete(current: GraphIndex, changes: ChangeSet, allow_mass_delete: bool) -> None:
@@ -204,7 +231,7 @@ def _run_full_sync(
         current = sink.index()
         changes = diff(current, graph)
         run.changes = changes.summary()
-        run.drift = changes.total
+        run.drift = incremental_drift(current, changes)
         check_mass_delete(current, changes, allow_mass_delete)
         if not dry_run:
             sink.replace_all(graph)
