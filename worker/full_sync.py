@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
     """
     lock = redis_client.lock(FULL_SYNC_LOCK, timeout=LOCK_TTL_SECONDS, thread_local=False)
     if not lock.acquire(blocking=False):
+        log.info("full sync skipped: another one is running")
         raise FullSyncAlreadyRunning("another full sync is running; this one was skipped")
     done = threading.Event()
 
@@ -184,18 +185,10 @@ def run_full_sync(
     Raises FullSyncAlreadyRunning, having read nothing, when another sync holds the lock
     (a dry run writes nothing and takes no lock).
     """
-    if dry_run:
+    with nullcontext() if dry_run else full_sync_lock(redis_client):
         return _run_full_sync(
-            settings, redis_client, sink, client, True, allow_mass_delete, progress
+            settings, redis_client, sink, client, dry_run, allow_mass_delete, progress
         )
-    try:
-        with full_sync_lock(redis_client):
-            return _run_full_sync(
-                settings, redis_client, sink, client, False, allow_mass_delete, progress
-            )
-    except FullSyncAlreadyRunning:
-        log.info("full sync skipped: another one is running")
-        raise
 
 
 def _run_full_sync(
