@@ -424,13 +424,11 @@ class Account:
     # -- the API's view -------------------------------------------------------------
 
     def _ref(self, kind: str, obj_id: str, summary: str) -> dict[str, Any]:
-        plural = {"escalation_policy": "escalation_policies"}.get(kind, kind + "s")
         return {
             "id": obj_id,
             "type": f"{kind}_reference",
             "summary": summary,
-            "self": f"{HOST}/{plural}/{obj_id}",
-            "html_url": f"{HOST.replace('sim.', 'acme.')}/{plural}/{obj_id}",
+            **self._links(kind, obj_id),
         }
 
     def _links(self, kind: str, obj_id: str) -> dict[str, str]:

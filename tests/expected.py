@@ -16,6 +16,17 @@ def _ms(ts: str | None) -> int | None:
     return None if ts is None else int(datetime.fromisoformat(ts).timestamp() * 1000)
 
 
+def _edge(type_: str, class_: str, from_key: str, to_key: str, **properties: Any) -> dict[str, Any]:
+    return {
+        "_key": f"{from_key}|{class_.lower()}|{to_key}",
+        "_type": type_,
+        "_class": class_,
+        "_fromEntityKey": from_key,
+        "_toEntityKey": to_key,
+        **properties,
+    }
+
+
 def expected_export(account: Account, account_name: str | None = None) -> dict[str, Any]:
     tag = {"tag.AccountName": account_name} if account_name else {}
     entities: list[dict[str, Any]] = []
@@ -51,13 +62,7 @@ def expected_export(account: Account, account_name: str | None = None) -> dict[s
         for t in u["team_ids"]:
             if t in account.teams:
                 relationships.append(
-                    {
-                        "_key": f"team:{t}|has|user:{u['id']}",
-                        "_type": "pagerduty_team_has_user",
-                        "_class": "HAS",
-                        "_fromEntityKey": f"team:{t}",
-                        "_toEntityKey": f"user:{u['id']}",
-                    }
+                    _edge("pagerduty_team_has_user", "HAS", f"team:{t}", f"user:{u['id']}")
                 )
     for t in account.teams.values():
         entities.append(
@@ -109,26 +114,21 @@ def expected_export(account: Account, account_name: str | None = None) -> dict[s
         for t in s["team_ids"]:
             if t in account.teams:
                 relationships.append(
-                    {
-                        "_key": f"team:{t}|assigned|service:{sid}",
-                        "_type": "pagerduty_team_assigned_service",
-                        "_class": "ASSIGNED",
-                        "_fromEntityKey": f"team:{t}",
-                        "_toEntityKey": f"service:{sid}",
-                    }
+                    _edge(
+                        "pagerduty_team_assigned_service", "ASSIGNED", f"team:{t}", f"service:{sid}"
+                    )
                 )
         for uid, level in oncall_levels.get(pid, {}).items():
             if uid in account.users:
                 relationships.append(
-                    {
-                        "_key": f"user:{uid}|oncall|service:{sid}",
-                        "_type": "pagerduty_user_oncall_service",
-                        "_class": "ONCALL",
-                        "_fromEntityKey": f"user:{uid}",
-                        "_toEntityKey": f"service:{sid}",
-                        "escalationLevel": level,
-                        "escalationPolicyId": pid,
-                    }
+                    _edge(
+                        "pagerduty_user_oncall_service",
+                        "ONCALL",
+                        f"user:{uid}",
+                        f"service:{sid}",
+                        escalationLevel=level,
+                        escalationPolicyId=pid,
+                    )
                 )
     return {
         "entities": sorted(entities, key=lambda e: e["_key"]),
