@@ -10,7 +10,6 @@ reached through filters instead of silently truncated.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ import redis
 import requests
 
 from common.config import Settings
+from common.http import RETRYABLE_STATUS, RetryPolicy, header_seconds
 from common.ratelimit import LocalRequestBudget, RedisRequestBudget, RequestBudget
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ PAGE_SIZE = 100
 OFFSET_CAP = 10_000  # classic pagination: offset + limit > 10,000 answers 400
 FILTER_CHUNK = 100  # ids per team_ids[] / escalation_policy_ids[] request
 MAX_QUERY_PROBES = 20_000  # bound on the query cover; past it the listing fails loudly
-RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
 
 Params = list[tuple[str, str]]
 PagerDutyObject = dict[str, Any]
@@ -54,19 +53,6 @@ class IncompleteListingError(PagerDutyError):
     """A listing could not reach every object PagerDuty says exists."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 6  # for 5xx, 408 and connection errors
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    rate_limit_max_wait: float = 600.0  # total time spent waiting on 429s before giving up
-
-    def backoff(self, attempt: int) -> float:
-        """Capped exponential with equal jitter: half fixed, half random."""
-        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
 def _error_message(response: requests.Response) -> str:
     try:
         error = response.json().get("error") or {}
@@ -77,17 +63,6 @@ def _error_message(response: requests.Response) -> str:
         return message or response.reason
     except ValueError:
         return response.reason or ""
-
-
-def _header_seconds(response: requests.Response, *names: str) -> float | None:
-    for name in names:
-        value = response.headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                continue
-    return None
 
 
 @dataclass
@@ -282,7 +257,7 @@ class PagerDutyClient:
             if status < 400:
                 remaining = response.headers.get("ratelimit-remaining")
                 if remaining == "0":
-                    self.budget.pause(_header_seconds(response, "ratelimit-reset") or 1.0)
+                    self.budget.pause(header_seconds(response, "ratelimit-reset") or 1.0)
                 try:
                     body: PagerDutyObject = response.json() if response.content else {}
                 except ValueError:
@@ -291,7 +266,7 @@ class PagerDutyClient:
                     ) from None
                 return body
             if status == 429:
-                wait = _header_seconds(response, "ratelimit-reset", "retry-after")
+                wait = header_seconds(response, "ratelimit-reset", "retry-after")
                 if wait is None:  # 429s sometimes come without headers
                     wait = self.retry.backoff(min(failures, 6) + 1)
                 failures += 1

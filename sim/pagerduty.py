@@ -18,18 +18,18 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from sim._http import SimServer, json_response
+
 OFFSET_CAP = 10_000
-SLOW = 0  # Fault status meaning "delay, then answer normally"
 HOST = "https://sim.pagerduty.test"
 
 FIRST_NAMES = [
@@ -515,18 +515,7 @@ class Account:
         return entries
 
 
-@dataclass
-class Fault:
-    path_prefix: str
-    status: int
-    times: int
-    after: int = 0  # let this many matching requests through first
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
-
-
-class PagerDutySim:
+class PagerDutySim(SimServer):
     """The HTTP face of an Account; start() serves it on a free loopback port."""
 
     def __init__(
@@ -537,18 +526,14 @@ class PagerDutySim:
         rate_limit: int | None = None,  # requests per minute; None = unlimited
         rate_limit_headers: bool = True,
     ) -> None:
+        super().__init__()
         self.account = account
         self.api_key = api_key
         self.rate_limit = rate_limit
         self.rate_limit_headers = rate_limit_headers
-        self.faults: list[Fault] = []
         self.filters_work = True  # False: filtered listings answer empty (tests the guard)
         self.subscriptions: list[dict[str, Any]] = []  # POST /webhook_subscriptions
-        self.requests: list[tuple[str, str, str]] = []  # (method, path, query string)
-        self.lock = threading.RLock()
         self._window: deque[float] = deque()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------
 
@@ -558,67 +543,7 @@ class PagerDutySim:
         self.account.listeners.append(sender)
         return sender
 
-    def slow_down(self, path_prefix: str, seconds: float, times: int = 1) -> Fault:
-        """The next `times` requests under `path_prefix` answer normally after `seconds`."""
-        return self.inject(path_prefix, SLOW, times, delay=seconds)
-
-    def inject(self, path_prefix: str, status: int, times: int = 1, **kwargs: Any) -> Fault:
-        fault = Fault(path_prefix, status, times, **kwargs)
-        with self.lock:
-            self.faults.append(fault)
-        return fault
-
-    def request_counts(self) -> Counter[str]:
-        with self.lock:
-            return Counter(path for _, path, _ in self.requests)
-
-    def reset_requests(self) -> None:
-        with self.lock:
-            self.requests.clear()
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._server = make_server(
-            host, port, self.wsgi, threaded=True, request_handler=_QuietHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self.url
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://{self._server.host}:{self._server.port}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> PagerDutySim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- serving --------------------------------------------------------------------
-
-    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        return self.handle(request)(environ, start_response)
-
-    def _json(
-        self, body: Any, status: int = 200, headers: dict[str, str] | None = None
-    ) -> Response:
-        return Response(
-            json.dumps(body, ensure_ascii=False),
-            status=status,
-            headers=headers or {},
-            content_type="application/json; charset=utf-8",
-        )
 
     @staticmethod
     def _error(status: int, message: str, code: int, errors: list[str] | None = None) -> Any:
@@ -635,34 +560,16 @@ class PagerDutySim:
             "ratelimit-reset": str(max(1, reset)),
         }
 
+    def fault_body(self, status: int) -> Any:
+        return self._error(status, "Simulated fault", 5000 + status)
+
     def handle(self, request: Request) -> Response:
-        with self.lock:
-            self.requests.append((request.method, request.path, request.query_string.decode()))
-            fault = next(
-                (f for f in self.faults if request.path.startswith(f.path_prefix) and f.times > 0),
-                None,
-            )
-            if fault is not None and fault.after > 0:
-                fault.after -= 1
-                fault = None
-            elif fault is not None:
-                fault.times -= 1
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
-        if fault is not None and fault.status == SLOW:
-            fault = None  # a slow answer, not a wrong one: served normally below
-        if fault is not None:
-            body = (
-                fault.body
-                if fault.body is not None
-                else self._error(fault.status, "Simulated fault", 5000 + fault.status)
-            )
-            if isinstance(body, str):  # raw text, e.g. an HTML error page from a proxy
-                return Response(body, fault.status, fault.headers, content_type="text/html")
-            return self._json(body, fault.status, fault.headers)
+        faulted = self.log_and_fault(request)
+        if faulted is not None:
+            return faulted
 
         if request.headers.get("Authorization") != f"Token token={self.api_key}":
-            return self._json(self._error(401, "Unauthorized", 2006), 401)
+            return json_response(self._error(401, "Unauthorized", 2006), 401)
 
         now = time.monotonic()
         with self.lock:
@@ -670,7 +577,7 @@ class PagerDutySim:
                 while self._window and self._window[0] <= now - 60:
                     self._window.popleft()
                 if len(self._window) >= self.rate_limit:
-                    return self._json(
+                    return json_response(
                         self._error(429, "Rate Limit Exceeded", 2020), 429, self._rate_headers(now)
                     )
                 self._window.append(now)
@@ -678,7 +585,7 @@ class PagerDutySim:
             try:
                 response = self.route(request)
             except KeyError:
-                response = self._json(self._error(404, "Not Found", 2100), 404)
+                response = json_response(self._error(404, "Not Found", 2100), 404)
         response.headers.update(headers)
         return response
 
@@ -689,15 +596,15 @@ class PagerDutySim:
         if path == "/webhook_subscriptions" and request.method == "POST":
             return self._create_subscription(request)
         if request.method != "GET":
-            return self._json(self._error(405, "Method Not Allowed", 2000), 405)
+            return json_response(self._error(405, "Method Not Allowed", 2000), 405)
         if path == "/webhook_subscriptions":
             public = [{k: v for k, v in sub.items() if k != "secret"} for sub in self.subscriptions]
             return self._page(request, "webhook_subscriptions", public, lambda o: o)
         if path == "/abilities":
-            return self._json({"abilities": ["teams", "read_only_users", "urgencies"]})
+            return json_response({"abilities": ["teams", "read_only_users", "urgencies"]})
         if path.startswith("/services/"):
             service = a.services[path.split("/")[2]]
-            return self._json(
+            return json_response(
                 {"service": a.service_json(service, "teams" in args.getlist("include[]"))}
             )
         if path == "/users":
@@ -724,14 +631,14 @@ class PagerDutySim:
                 if wanted:
                     oncalls = [o for o in oncalls if (o[ref] or {}).get("id") in wanted]
             return self._page(request, "oncalls", oncalls, lambda o: o)
-        return self._json(self._error(404, "Not Found", 2100), 404)
+        return json_response(self._error(404, "Not Found", 2100), 404)
 
     def _create_subscription(self, request: Request) -> Response:
         body = (request.get_json(silent=True) or {}).get("webhook_subscription") or {}
         method = body.get("delivery_method") or {}
         url = str(method.get("url") or "")
         if not url.startswith("https://") or not body.get("events"):
-            return self._json(
+            return json_response(
                 self._error(
                     400,
                     "Invalid Input Provided",
@@ -757,7 +664,7 @@ class PagerDutySim:
         }
         self.subscriptions.append({**sub, "secret": secret})
         created = {**sub, "delivery_method": {**sub["delivery_method"], "secret": secret}}
-        return self._json({"webhook_subscription": created}, 201)
+        return json_response({"webhook_subscription": created}, 201)
 
     def _page(
         self,
@@ -770,13 +677,13 @@ class PagerDutySim:
             limit = int(request.args.get("limit", 25))
             offset = int(request.args.get("offset", 0))
         except ValueError:
-            return self._json(self._error(400, "Invalid Input Provided", 2001), 400)
+            return json_response(self._error(400, "Invalid Input Provided", 2001), 400)
         limit = max(1, min(limit, 100))
         filters = ("team_ids[]", "query", "escalation_policy_ids[]", "user_ids[]")
         if not self.filters_work and any(f in request.args for f in filters):
             items = []
         if offset < 0 or offset + limit > OFFSET_CAP:
-            return self._json(
+            return json_response(
                 self._error(
                     400,
                     "Invalid Input Provided",
@@ -787,7 +694,7 @@ class PagerDutySim:
             )
         page = items[offset : offset + limit]
         total = len(items) if request.args.get("total") == "true" else None
-        return self._json(
+        return json_response(
             {
                 key: [render(o) for o in page],
                 "limit": limit,
@@ -894,11 +801,6 @@ class WebhookSender:
         for delivery in pending:
             self.send(delivery)
         return sum(1 for d in pending if not d.delivered)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        """The request log is kept in memory (PagerDutySim.requests), not printed."""
 
 
 def _by_name(obj: dict[str, Any]) -> tuple[str, str]:

@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     @app.get("/status")
     def status() -> Any:
         if not sinks:
-            sinks.append(make_sink(settings))
+            sinks.append(make_sink(settings, connection))
         try:
             report = collect_status(connection, sinks[0])
         except redis.RedisError:

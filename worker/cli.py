@@ -170,9 +170,13 @@ def check() -> None:
         report("PagerDuty", str(exc))
 
     try:
-        sink = make_sink(settings)
+        sink = make_sink(settings, redis_client)
         sink.check()
-        detail: Any = settings.local_graph_path if settings.graph_sink == "local" else ""
+        detail: Any = (
+            settings.local_graph_path
+            if settings.graph_sink == "local"
+            else f"scope {settings.jupiterone_scope!r} at {settings.jupiterone_api_url}"
+        )
         report(f"sink ({settings.graph_sink})", None, str(detail))
     except (ConfigError, SinkError) as exc:
         report(f"sink ({settings.graph_sink})", str(exc))

@@ -205,7 +205,7 @@ def _run_full_sync(
     if client is None:
         client = client_from_settings(settings, redis_client, progress)
     own_sink = sink is None
-    sink = sink or make_sink(settings)
+    sink = sink or make_sink(settings, redis_client)
     changes = ChangeSet()
     if not dry_run:
         open_sync_window(redis_client)

@@ -28,7 +28,7 @@ from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 log = logging.getLogger(__name__)
 
 
-WRITE_LOCK_TIMEOUT = 30
+WRITE_LOCK_TIMEOUT = 120  # a JupiterOne PATCH job is polled to FINISHED inside it
 
 
 class JobContext:
@@ -47,7 +47,7 @@ class JobContext:
     @property
     def sink(self) -> GraphSink:
         if self._sink is None:
-            self._sink = make_sink(self.settings)
+            self._sink = make_sink(self.settings, self.connection)
         return self._sink
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+import redis
+
 from common.config import ConfigError, Settings
 from common.graph import ChangeSet, Entity, Graph, GraphIndex, Relationship
 
@@ -78,12 +80,26 @@ class GraphSink(ABC):
         """Release connections."""
 
 
-def make_sink(settings: Settings) -> GraphSink:
+def make_sink(settings: Settings, connection: redis.Redis | None = None) -> GraphSink:
+    """The configured sink; the JupiterOne one keeps its mirror in `connection`'s Redis."""
     if settings.graph_sink == "local":
         from common.sinks.local import LocalSink
 
         return LocalSink(settings.local_graph_path)
-    raise ConfigError(
-        "GRAPH_SINK=jupiterone: the JupiterOne sink is not available in this version; "
-        "use GRAPH_SINK=local"
+    from common.jupiterone import JupiterOneClient
+    from common.sinks.jupiterone import JupiterOneSink
+    from common.state import connect
+
+    if settings.jupiterone_account_id is None or settings.jupiterone_api_key is None:
+        raise ConfigError(
+            "JUPITERONE_ACCOUNT_ID and JUPITERONE_API_KEY required when GRAPH_SINK=jupiterone"
+        )
+    client = JupiterOneClient(
+        settings.jupiterone_account_id,
+        settings.jupiterone_api_key.get_secret_value(),
+        settings.jupiterone_api_url,
+        settings.jupiterone_graphql_url,
+    )
+    return JupiterOneSink(
+        client, connection or connect(settings.redis_url), settings.jupiterone_scope
     )

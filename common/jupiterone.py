@@ -1,0 +1,304 @@
+"""JupiterOne client (requests): sync jobs (the persister API) and GraphQL.
+
+See shared/reference/jupiterone.md. Every request carries `Authorization: Bearer` and
+`JupiterOne-Account`; 5xx, 408 and connection errors are retried with capped backoff; 429
+waits `RateLimit-Reset`; GraphQL errors (HTTP 200 with `errors`) raise with their message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from common.http import RETRYABLE_STATUS, RetryPolicy, header_seconds
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 5_000_000  # per upload request (JupiterOne answers 413 above it)
+TERMINAL_OK = "FINISHED"
+JOB_FAILED = frozenset({"ABORTED", "ERROR_BAD_DATA", "ERROR", "FAILED", "CANCELLED"})
+
+JsonObject = dict[str, Any]
+RequestHook = Callable[[str, str, int], None]  # (api "persister"|"graphql", op, status)
+
+
+class JupiterOneError(Exception):
+    """A JupiterOne request failed for good."""
+
+
+class JupiterOneAuthError(JupiterOneError):
+    """401/403: the key or account id is wrong; retrying cannot help."""
+
+
+class PayloadTooLarge(JupiterOneError):
+    """413: the request body is over JupiterOne's limit."""
+
+
+class GraphQLError(JupiterOneError):
+    """HTTP 200 with `errors`: the query or a mutation was refused."""
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = str(error.get("message") or "")
+        return f"{code}: {message}" if code else message
+    if isinstance(body, dict) and body.get("errors"):
+        return "; ".join(str(e.get("message", e)) for e in body["errors"])
+    return response.reason or ""
+
+
+class JupiterOneClient:
+    def __init__(
+        self,
+        account_id: str,
+        api_key: str,
+        api_url: str = "https://api.us.jupiterone.io",
+        graphql_url: str = "https://graphql.us.jupiterone.io",
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: tuple[float, float] = (5.0, 60.0),
+        sleep: Callable[[float], None] = time.sleep,
+        on_request: RequestHook | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self._api_key = api_key
+        self.api_url = api_url.rstrip("/")
+        self.graphql_url = graphql_url
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._sleep = sleep
+        self.on_request = on_request
+        self._local = threading.local()
+        self._count_lock = threading.Lock()
+        self.requests_made = 0
+        self.rate_limited = 0
+
+    def __repr__(self) -> str:  # never show the key
+        return f"JupiterOneClient({self.api_url!r}, account={self.account_id!r})"
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "Authorization": f"Bearer {self._api_key}",
+                    "JupiterOne-Account": self.account_id,
+                    "Content-Type": "application/json",
+                    "User-Agent": "pdgraph/0.1",
+                }
+            )
+            self._local.session = session
+        return session
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+    # -- one request ------------------------------------------------------------------
+
+    def request(self, method: str, url: str, body: bytes | None, op: str) -> JsonObject:
+        """One call with retries; `op` names it in errors and for the request hook."""
+        api = "graphql" if url == self.graphql_url else "persister"
+        failures = 0
+        waited_on_rate_limit = 0.0
+        while True:
+            with self._count_lock:
+                self.requests_made += 1
+            try:
+                response = self._session().request(method, url, data=body, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._hook(api, op, 0)
+                failures += 1
+                if failures >= self.retry.max_attempts:
+                    raise JupiterOneError(
+                        f"JupiterOne {op}: {type(exc).__name__} after {failures} attempts "
+                        f"(check JUPITERONE_API_URL / JUPITERONE_GRAPHQL_URL)"
+                    ) from None
+                self._sleep(self.retry.backoff(failures - 1))
+                continue
+            except requests.RequestException as exc:  # bad URL, redirect loop, ...
+                raise JupiterOneError(f"JupiterOne {op}: {type(exc).__name__}: {exc}") from None
+            status = response.status_code
+            self._hook(api, op, status)
+            if status < 400:
+                try:
+                    decoded: JsonObject = response.json() if response.content else {}
+                except ValueError:
+                    raise JupiterOneError(
+                        f"JupiterOne {op}: HTTP {status} with a body that is not JSON "
+                        f"(is the URL a JupiterOne API?)"
+                    ) from None
+                return decoded
+            if status == 429:
+                with self._count_lock:
+                    self.rate_limited += 1
+                wait = header_seconds(response, "RateLimit-Reset", "Retry-After")
+                if wait is None:
+                    wait = self.retry.backoff(min(failures, 6) + 1)
+                failures += 1
+                waited_on_rate_limit += wait
+                if waited_on_rate_limit > self.retry.rate_limit_max_wait:
+                    raise JupiterOneError(
+                        f"JupiterOne {op}: still rate limited after waiting "
+                        f"{waited_on_rate_limit:.0f}s"
+                    )
+                log.warning("jupiterone rate limited", extra={"op": op, "wait_s": wait})
+                self._sleep(wait)
+                continue
+            if status in (401, 403):
+                raise JupiterOneAuthError(
+                    f"JupiterOne rejected the credentials on {op} ({status} "
+                    f"{_error_message(response)}): check JUPITERONE_API_KEY and "
+                    "JUPITERONE_ACCOUNT_ID"
+                )
+            if status == 413:
+                raise PayloadTooLarge(f"JupiterOne {op}: 413 request body too large")
+            if status in RETRYABLE_STATUS:
+                failures += 1
+                if failures >= self.retry.max_attempts:
+                    raise JupiterOneError(f"JupiterOne {op}: HTTP {status} after {failures} tries")
+                self._sleep(self.retry.backoff(failures - 1))
+                continue
+            raise JupiterOneError(f"JupiterOne {op}: HTTP {status} {_error_message(response)}")
+
+    def _hook(self, api: str, op: str, status: int) -> None:
+        if self.on_request is not None:
+            self.on_request(api, op, status)
+
+    def persister(self, method: str, path: str, body: Any, op: str) -> JsonObject:
+        data = None if body is None else _dumps(body)
+        return self.request(method, f"{self.api_url}/persister/synchronization{path}", data, op)
+
+    # -- sync jobs --------------------------------------------------------------------
+
+    def start_job(self, scope: str, mode: str) -> str:
+        body = {"source": "api", "syncMode": mode, "scope": scope}
+        job = self.persister("POST", "/jobs", body, "start sync job")["job"]
+        return str(job["id"])
+
+    def upload(self, job_id: str, kind: str, objects: Sequence[JsonObject]) -> int:
+        """Upload `objects` ("entities" or "relationships") in bodies under the size limit.
+
+        Batches are cut by encoded size; a 413 anyway (a smaller server limit) halves the
+        batch and retries. Returns the number of upload requests that succeeded.
+        """
+        uploads = 0
+        pending = list(_batches(objects, kind, MAX_BODY_BYTES))
+        while pending:
+            batch = pending.pop(0)
+            try:
+                self.request(
+                    "POST",
+                    f"{self.api_url}/persister/synchronization/jobs/{job_id}/{kind}",
+                    _encode(kind, batch),
+                    f"upload {kind}",
+                )
+                uploads += 1
+            except PayloadTooLarge:
+                if len(batch) == 1:
+                    raise JupiterOneError(
+                        f"JupiterOne upload: one {kind[:-1]} ({batch[0].get('_key')}) is larger "
+                        "than the request limit"
+                    ) from None
+                half = len(batch) // 2
+                pending[:0] = [batch[:half], batch[half:]]
+        return uploads
+
+    def finalize(self, job_id: str) -> str:
+        job = self.persister("POST", f"/jobs/{job_id}/finalize", {}, "finalize sync job")
+        return str((job.get("job") or {}).get("status", ""))
+
+    def job_status(self, job_id: str) -> JsonObject:
+        job: JsonObject = self.persister("GET", f"/jobs/{job_id}", None, "poll sync job")["job"]
+        return job
+
+    def wait_for_job(self, job_id: str, timeout: float = 1800.0) -> JsonObject:
+        """Poll until FINISHED; raise on a failed job or when `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            job = self.job_status(job_id)
+            status = job.get("status")
+            if status == TERMINAL_OK:
+                return job
+            if status in JOB_FAILED:
+                raise JupiterOneError(f"JupiterOne sync job {job_id} ended {status}")
+            if time.monotonic() > deadline:
+                raise JupiterOneError(f"JupiterOne sync job {job_id} still {status} after wait")
+            self._sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def abort(self, job_id: str, reason: str) -> None:
+        self.persister("POST", f"/jobs/{job_id}/abort", {"reason": reason[:500]}, "abort job")
+
+    # -- GraphQL ------------------------------------------------------------------------
+
+    def graphql(self, query: str, variables: Mapping[str, Any], op: str) -> JsonObject:
+        body = _dumps({"query": query, "variables": dict(variables)})
+        answer = self.request("POST", self.graphql_url, body, op)
+        if answer.get("errors"):
+            messages = "; ".join(str(e.get("message", e)) for e in answer["errors"])
+            raise GraphQLError(f"JupiterOne {op}: {messages}")
+        data: JsonObject = answer.get("data") or {}
+        return data
+
+    def query(self, j1ql: str) -> list[JsonObject]:
+        """Every row of a J1QL query (following cursors)."""
+        rows: list[JsonObject] = []
+        cursor: str | None = None
+        while True:
+            data = self.graphql(QUERY_V1, {"query": j1ql, "cursor": cursor}, "queryV1")
+            result = data.get("queryV1") or {}
+            page = result.get("data") or []
+            rows.extend(page if isinstance(page, list) else [])
+            cursor = result.get("cursor")
+            if not cursor:
+                return rows
+
+
+QUERY_V1 = """query J1QL($query: String!, $cursor: String) {
+  queryV1(query: $query, cursor: $cursor) { type data cursor }
+}"""
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _encode(kind: str, objects: Sequence[JsonObject]) -> bytes:
+    return _dumps({kind: list(objects)})
+
+
+def _batches(objects: Iterable[JsonObject], kind: str, limit: int) -> Iterator[list[JsonObject]]:
+    """Lists of objects whose encoded `{"<kind>": [...]}` body stays under `limit` bytes."""
+    envelope = len(_encode(kind, []))
+    batch: list[JsonObject] = []
+    size = envelope
+    for obj in objects:
+        encoded = len(_dumps(obj)) + 1  # the comma
+        if batch and size + encoded > limit:
+            yield batch
+            batch, size = [], envelope
+        batch.append(obj)
+        size += encoded
+    if batch:
+        yield batch
+
+
+def j1ql_string(value: str) -> str:
+    """A J1QL single-quoted string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
