@@ -88,6 +88,19 @@ class JupiterOneClient:
     def __repr__(self) -> str:  # never show the key
         return f"JupiterOneClient({self.api_url!r}, account={self.account_id!r})"
 
+    def impatient(self) -> JupiterOneClient:
+        """The same account with one retry and short timeouts: for checks people wait on."""
+        return JupiterOneClient(
+            self.account_id,
+            self._api_key,
+            self.api_url,
+            self.graphql_url,
+            retry=RetryPolicy(max_attempts=2, backoff_base=0.2, rate_limit_max_wait=10),
+            timeout=(3.0, 10.0),
+            sleep=self._sleep,
+            on_request=self.on_request,
+        )
+
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:

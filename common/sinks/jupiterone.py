@@ -247,7 +247,7 @@ class JupiterOneSink(GraphSink):
 
     def check(self) -> None:
         """One J1QL query (key, account, GraphQL URL) and one job read (sync-job URL)."""
-        client = self.client
+        client = self.client.impatient()
         try:
             client.query(f"FIND * WITH _scope = {j1ql_string(self.scope)} LIMIT 1")
         except JupiterOneAuthError as exc:

@@ -1,0 +1,371 @@
+"""GRAPH_SINK=jupiterone against the JupiterOne simulator, over real sockets and a real Redis."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from common.config import Settings
+from common.graph import Entity, diff
+from common.http import RetryPolicy
+from common.jupiterone import JupiterOneClient
+from common.sinks import SinkError, make_sink
+from common.sinks.jupiterone import JupiterOneSink
+from sim.jupiterone import JupiterOneSim
+from sim.pagerduty import Account, PagerDutySim
+from tests.cli import run_pdgraph
+from tests.expected import expected_export
+from tests.stack import Stack, configure_env
+from worker.full_sync import run_full_sync
+
+J1_ACCOUNT = "j1-test-account"
+J1_KEY = "j1-test-key-0123456789"
+FAST = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_cap=0.01)
+
+
+@pytest.fixture
+def j1() -> Iterator[JupiterOneSim]:
+    with JupiterOneSim(J1_ACCOUNT, J1_KEY) as sim:
+        yield sim
+
+
+def j1_env(j1: JupiterOneSim) -> dict[str, str]:
+    return {
+        "GRAPH_SINK": "jupiterone",
+        "JUPITERONE_ACCOUNT_ID": J1_ACCOUNT,
+        "JUPITERONE_API_KEY": J1_KEY,
+        "JUPITERONE_API_URL": j1.api_url,
+        "JUPITERONE_GRAPHQL_URL": j1.graphql_url,
+    }
+
+
+def make_j1_sink(j1: JupiterOneSim, connection: redis.Redis, **kwargs: Any) -> JupiterOneSink:
+    client = JupiterOneClient(J1_ACCOUNT, J1_KEY, j1.api_url, j1.graphql_url, retry=FAST)
+    return JupiterOneSink(client, connection, "pagerduty", **kwargs)
+
+
+@pytest.fixture
+def j1_settings(settings: Settings, j1: JupiterOneSim) -> Settings:
+    return settings.model_copy(
+        update={
+            "graph_sink": "jupiterone",
+            "jupiterone_account_id": J1_ACCOUNT,
+            "jupiterone_api_key": settings.pagerduty_api_key.__class__(J1_KEY),
+            "jupiterone_api_url": j1.api_url,
+            "jupiterone_graphql_url": j1.graphql_url,
+        }
+    )
+
+
+def full_sync(settings: Settings, client: redis.Redis, sink: JupiterOneSink) -> None:
+    run_full_sync(settings, redis_client=client, sink=sink, allow_mass_delete=True)
+
+
+# -- the full sync: one DIFF job -------------------------------------------------------
+
+
+def test_full_sync_writes_the_expected_graph_and_a_second_deletes_exactly_what_went(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(j1_settings, redis_client, sink)
+    assert j1.graph().to_j1() == expected_export(sim.account)
+    assert j1.calls["POST jobs"] == 1 and j1.calls["POST finalize"] == 1
+    assert sink.read_graph().to_j1() == expected_export(sim.account)  # the mirror agrees
+    ids_before = {k: e["_id"] for k, e in j1.scopes["pagerduty"].entities.items()}
+    before = j1.graph()
+
+    account = sim.account
+    gone_service = sorted(account.services)[0]
+    gone_user = sorted(account.users)[-1]
+    account.delete_service(gone_service)
+    account.delete_user(gone_user)
+    full_sync(j1_settings, redis_client, sink)
+
+    after = j1.graph()
+    assert after.to_j1() == expected_export(account)
+    removed = set(before.entities) - set(after.entities)
+    assert removed == {f"service:{gone_service}", f"user:{gone_user}"}
+    assert not set(after.relationships) - set(before.relationships)
+    # Everything else kept its JupiterOne _id: updated in place, never deleted and re-created.
+    ids_after = {k: e["_id"] for k, e in j1.scopes["pagerduty"].entities.items()}
+    assert all(ids_before[k] == v for k, v in ids_after.items())
+
+
+def test_an_upload_failure_aborts_the_job_and_leaves_the_previous_graph(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(j1_settings, redis_client, sink)
+    before = j1.graph().to_j1()
+    sim.account.delete_service(sorted(sim.account.services)[0])
+    # The entity upload passes, the relationship upload is refused.
+    j1.inject("/persister/synchronization/jobs/", 400, after=1, body={"error": {"code": "X"}})
+    with pytest.raises(SinkError, match="aborted, nothing in scope 'pagerduty' was deleted"):
+        full_sync(j1_settings, redis_client, sink)
+    last_job = list(j1.jobs.values())[-1]
+    assert last_job.status == "ABORTED" and last_job.uploads == 1
+    assert j1.graph().to_j1() == before
+    assert sink.read_graph().to_j1() == before  # the mirror was not moved either
+
+
+def test_a_413_splits_the_batch_and_every_object_still_arrives(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    j1.max_body = 20_000
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(j1_settings, redis_client, sink)
+    assert j1.graph().to_j1() == expected_export(sim.account)
+    job = list(j1.jobs.values())[-1]
+    assert job.uploads > 4  # many small bodies
+    assert j1.calls["POST entities"] > job.uploads // 2  # the 413s were answered too
+
+
+def test_429_waits_for_ratelimit_reset_and_the_sync_completes(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    j1.inject(
+        "/persister/synchronization/jobs",
+        429,
+        times=2,
+        headers={"RateLimit-Limit": "10", "RateLimit-Remaining": "0", "RateLimit-Reset": "1"},
+    )
+    slept: list[float] = []
+    client = JupiterOneClient(
+        J1_ACCOUNT, J1_KEY, j1.api_url, j1.graphql_url, retry=FAST, sleep=slept.append
+    )
+    sink = JupiterOneSink(client, redis_client, "pagerduty")
+    full_sync(j1_settings, redis_client, sink)
+    assert j1.graph().to_j1() == expected_export(sim.account)
+    assert client.rate_limited == 2
+    assert slept[:2] == [1.0, 1.0]
+
+
+def test_the_simulator_rate_limits_with_ratelimit_headers(j1: JupiterOneSim) -> None:
+    import requests
+
+    j1.rate_limit, j1.rate_window = 2, 30.0
+    headers = {"Authorization": f"Bearer {J1_KEY}", "JupiterOne-Account": J1_ACCOUNT}
+    url = f"{j1.url}/persister/synchronization/jobs/nope"
+    codes = [requests.get(url, headers=headers, timeout=5) for _ in range(3)]
+    assert [r.status_code for r in codes] == [404, 404, 429]
+    assert int(codes[-1].headers["RateLimit-Reset"]) >= 1
+    assert codes[-1].headers["RateLimit-Remaining"] == "0"
+
+
+def test_the_simulator_enforces_the_validation_rules(j1: JupiterOneSim) -> None:
+    client = JupiterOneClient(J1_ACCOUNT, J1_KEY, j1.api_url, j1.graphql_url, retry=FAST)
+    job = client.start_job("pagerduty", "PATCH")
+    good = {"_key": "service:PABCDEF", "_type": "pagerduty_service", "_class": "Service"}
+    bad = [
+        {**good, "_key": "short"},
+        {**good, "nested": {"a": 1}},
+        {**good, "_custom": "x"},
+        {**good, "_class": "service"},
+        {**good, "mixed": [1, "a"]},
+    ]
+    for obj in bad:
+        with pytest.raises(Exception, match="BAD_DATA"):
+            client.upload(job, "entities", [obj])
+    rel = {**good, "_class": "HAS", "_fromEntityKey": "team:PAAAAAA", "_toEntityKey": good["_key"]}
+    with pytest.raises(Exception, match="PATCH sync jobs do not accept relationships"):
+        client.upload(job, "relationships", [rel])
+
+
+# -- the webhook path: PATCH jobs and GraphQL ------------------------------------------------
+
+
+@pytest.fixture
+def j1_stack(
+    make_sim: Callable[..., PagerDutySim],
+    redis_url: str,
+    redis_client: redis.Redis,
+    graph_path: str,
+    j1: JupiterOneSim,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stack]:
+    sim = make_sim(Account.generate(seed=21, users=80))
+    configure_env(monkeypatch, sim.url, redis_url, graph_path)
+    for name, value in j1_env(j1).items():
+        monkeypatch.setenv(name, value)
+    stack = Stack(sim, redis_client, Settings())
+    stack.start_receiver()
+    stack.full_sync()
+    j1.reset_calls()
+    yield stack
+    stack.stop()
+
+
+def graph_of(j1: JupiterOneSim) -> dict[str, Any]:
+    return j1.graph().to_j1()
+
+
+def service_of(stack: Stack, index: int = 0) -> str:
+    return sorted(stack.sim.account.services)[index]
+
+
+def test_a_rename_costs_one_patch_job_and_no_graphql(j1_stack: Stack, j1: JupiterOneSim) -> None:
+    service_id = service_of(j1_stack)
+    j1_stack.sim.account.update_service(service_id, name="Renamed · 名前 ✨")
+    j1_stack.drain()
+    assert graph_of(j1) == expected_export(j1_stack.sim.account)
+    assert j1.calls == {"POST jobs": 1, "POST entities": 1, "POST finalize": 1, "GET job": 1}
+
+
+def rotate(stack: Stack, policy_id: str, user_id: str) -> int:
+    """Hand the policy to `user_id` and escalate an incident on each of its services."""
+    account = stack.sim.account
+    account.rotate_oncall(policy_id, user_id)
+    services = [s for s, v in account.services.items() if v["escalation_policy_id"] == policy_id]
+    for service_id in services:
+        account.trigger_incident(service_id, "incident.escalated")
+    return len(services)
+
+
+def test_delete_and_oncall_change_reach_jupiterone_through_graphql(
+    j1_stack: Stack, j1: JupiterOneSim
+) -> None:
+    account = j1_stack.sim.account
+    account.delete_service(service_of(j1_stack, 1))
+    j1_stack.drain()
+    assert graph_of(j1) == expected_export(account)
+    # 4 edges and the entity: one J1QL lookup per kind, one request of five mutations.
+    assert j1.calls == {"graphql queryV1": 2, "graphql mutations": 1}
+
+    j1.reset_calls()
+    policy_id = account.services[service_of(j1_stack, 3)]["escalation_policy_id"]
+    services = rotate(j1_stack, policy_id, sorted(account.users)[5])
+    j1_stack.drain()
+    assert graph_of(j1) == expected_export(account)
+    assert j1.calls["POST jobs"] == 0  # no entity was created or updated
+    assert j1.calls["graphql mutations"] == services  # one request per service's change set
+
+    # The _ids are cached now: handing back needs no lookup at all.
+    j1.reset_calls()
+    rotate(j1_stack, policy_id, sorted(account.users)[6])
+    j1_stack.drain()
+    assert graph_of(j1) == expected_export(account)
+    assert j1.calls["graphql mutations"] == services
+    assert j1.calls["graphql queryV1"] <= 1  # only the new user's entity _id, if any
+
+
+def test_a_created_service_gets_its_entity_and_edges(j1_stack: Stack, j1: JupiterOneSim) -> None:
+    account = j1_stack.sim.account
+    new_id = account.add_service(
+        "brand-new-service",
+        escalation_policy_id=sorted(account.policies)[0],
+        team_ids=sorted(account.teams)[:2],
+    )
+    j1_stack.drain()
+    assert graph_of(j1) == expected_export(account)
+    assert f"service:{new_id}" in j1.graph().entities
+
+
+def test_an_event_that_changes_nothing_makes_no_jupiterone_call(
+    j1_stack: Stack, j1: JupiterOneSim
+) -> None:
+    j1_stack.sim.account.update_service(service_of(j1_stack))  # nothing changed
+    j1_stack.sim.account.trigger_incident(service_of(j1_stack, 4))
+    j1_stack.drain()
+    assert j1_stack.re_reads(service_of(j1_stack)) == 1  # it did look
+    assert j1.total_calls() == 0
+
+
+def test_writers_within_the_patch_window_share_one_job(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    def entity(n: int) -> Entity:
+        name = f"svc {n}"
+        return Entity(
+            key=f"service:PSHARED{n}",
+            type="pagerduty_service",
+            class_="Service",
+            properties={"name": name, "displayName": name},
+        )
+
+    sinks = [make_j1_sink(j1, redis_client, patch_window=0.3) for _ in range(5)]
+    threads = [
+        threading.Thread(target=s.apply, args=(diff(s.index(), _graph_with(entity(n))),))
+        for n, s in enumerate(sinks)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert j1.calls["POST jobs"] == 1
+    assert set(j1.graph().entities) == {f"service:PSHARED{n}" for n in range(5)}
+    assert set(sinks[0].index().entities) == set(j1.graph().entities)
+
+
+def test_a_failed_patch_job_fails_every_writer_that_shared_it(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client, patch_window=0.01)
+    j1.inject("/persister/synchronization/jobs/", 400, times=10)
+    entity = Entity(
+        key="service:PFAILED1",
+        type="pagerduty_service",
+        class_="Service",
+        properties={"name": "x", "displayName": "x"},
+    )
+    with pytest.raises(SinkError, match="PATCH job"):
+        sink.apply(diff(sink.index(), _graph_with(entity)))
+    assert "service:PFAILED1" not in sink.index().entities  # not remembered as written
+
+
+def _graph_with(entity: Entity) -> Any:
+    from common.graph import Graph
+
+    return Graph.of([entity], [])
+
+
+# -- configuration and `pdgraph check` ----------------------------------------------------
+
+
+def test_make_sink_builds_the_jupiterone_sink(
+    j1_settings: Settings, redis_client: redis.Redis
+) -> None:
+    sink = make_sink(j1_settings, redis_client)
+    assert isinstance(sink, JupiterOneSink)
+    sink.check()
+    assert J1_KEY not in repr(sink) + repr(sink.client)
+
+
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ({"JUPITERONE_API_KEY": "wrong-key-0123456789"}, "JUPITERONE_API_KEY was rejected"),
+        ({"JUPITERONE_ACCOUNT_ID": "someone-else"}, "not valid for JUPITERONE_ACCOUNT_ID"),
+        ({"JUPITERONE_GRAPHQL_URL": "http://127.0.0.1:9/graphql"}, "JUPITERONE_GRAPHQL_URL"),
+        ({"JUPITERONE_API_URL": "http://127.0.0.1:9"}, "JUPITERONE_API_URL"),
+    ],
+)
+def test_pdgraph_check_says_which_jupiterone_setting_is_wrong(
+    j1: JupiterOneSim,
+    sim: PagerDutySim,
+    redis_url: str,
+    graph_path: str,
+    override: dict,
+    names: str,
+) -> None:
+    from tests.conftest import API_KEY
+
+    env = {
+        "PAGERDUTY_API_KEY": API_KEY,
+        "PAGERDUTY_API_URL": sim.url,
+        "REDIS_URL": redis_url,
+        **j1_env(j1),
+        **override,
+    }
+    result = run_pdgraph("check", env=env)
+    assert result.returncode == 1, result.stderr
+    assert names in result.stderr
+    assert J1_KEY not in result.stdout + result.stderr
+    assert "wrong-key-0123456789" not in result.stdout + result.stderr
+    good = run_pdgraph("check", env={**env, **j1_env(j1)})
+    assert good.returncode == 0, good.stderr
+    assert "ok    sink (jupiterone)" in good.stdout
