@@ -13,11 +13,13 @@ from common.config import Settings
 from common.graph import Entity, diff
 from common.http import RetryPolicy
 from common.jupiterone import JupiterOneClient
+from common.pagerduty import PagerDutyClient
 from common.sinks import SinkError, make_sink
 from common.sinks.jupiterone import JupiterOneSink
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
+from tests.conftest import API_KEY
 from tests.expected import expected_export
 from tests.stack import Stack, configure_env
 from worker.full_sync import run_full_sync
@@ -369,3 +371,43 @@ def test_pdgraph_check_says_which_jupiterone_setting_is_wrong(
     good = run_pdgraph("check", env={**env, **j1_env(j1)})
     assert good.returncode == 0, good.stderr
     assert "ok    sink (jupiterone)" in good.stdout
+
+
+def test_lost_redis_records_converge_instead_of_failing(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    """The mirror forgot an edge it wrote, and holds a stale _id for another."""
+    from worker import incremental
+
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(j1_settings, redis_client, sink)
+    account = sim.account
+    pd = PagerDutyClient(API_KEY, sim.url)
+
+    def refresh(service_id: str) -> None:
+        graph = incremental.read_service_graph(pd, sink, service_id, None)
+        incremental.write_service_graph(sink, service_id, graph)
+
+    def edges(service_id: str, kind: str) -> list[str]:
+        around = sink.index_around(f"service:{service_id}").relationships
+        return sorted(k for k in around if f"|{kind}|" in k)
+
+    service_id = next(s for s in sorted(account.services) if edges(s, "assigned"))
+    # An edge pdgraph wrote but no longer remembers: re-created → "already exists".
+    forgotten = sorted(sink.index_around(f"service:{service_id}").relationships)[0]
+    sink.mirror.record([], [forgotten])
+    account.update_service(service_id, name="renamed")
+    refresh(service_id)
+    assert forgotten in sink.index().relationships
+    assert j1.graph().to_j1() == expected_export(account)
+
+    # A stale _id for an edge that must go: the delete fails once and forgets the _id,
+    # the retry looks it up again.
+    stale = edges(service_id, "assigned")[0]
+    sink.mirror.remember_ids({stale: "no-such-relationship-id"})
+    account.update_service(service_id, team_ids=[])
+    with pytest.raises(SinkError, match="not found"):
+        refresh(service_id)
+    refresh(service_id)
+    assert j1.graph().to_j1() == expected_export(account)
+    assert sink.read_graph().to_j1() == expected_export(account)

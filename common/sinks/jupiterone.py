@@ -496,22 +496,28 @@ class JupiterOneSink(GraphSink):
             done_deletes: list[str] = []
             done_creates: list[Relationship] = []
             new_ids: dict[str, str] = {}
+            failed: list[str] = []
             for alias, (op, key) in mutations.meaning.items():
-                if data.get(alias) is None:
-                    continue
-                if op == "createRelationship":
+                error = errors.pop(alias, None)
+                if op == "createRelationship" and (
+                    data.get(alias) is not None or _says(error, "already exists")
+                ):
+                    # Already there: written by a run whose Redis record was lost.
                     done_creates.append(by_key[key])
-                    rel_id = ((data[alias] or {}).get("relationship") or {}).get("_id")
+                    rel_id = ((data.get(alias) or {}).get("relationship") or {}).get("_id")
                     if rel_id:
                         new_ids[key] = rel_id
-                else:
+                elif op != "createRelationship" and data.get(alias) is not None:
                     done_deletes.append(key)
+                else:
+                    failed.append(key)
+                    failures.append(f"{op} {key}: {error or 'no result'}")
             mirror.record(done_creates, done_deletes)
             mirror.remember_ids(new_ids)
-            if errors:
-                failed = [k for a, (_, k) in mutations.meaning.items() if data.get(a) is None]
-                mirror.forget_ids(failed)  # a stale _id is looked up again on the retry
-                failures.extend(errors)
+            # A stale _id ("not found") is forgotten: the retry looks it up again, and an
+            # object the lookup no longer finds is gone from JupiterOne already.
+            mirror.forget_ids(failed)
+            failures.extend(errors.values())  # errors of no one mutation
         if gone:
             mirror.record([], gone)
         if missing:
@@ -522,7 +528,8 @@ class JupiterOneSink(GraphSink):
         if failures:
             raise SinkError("JupiterOne GraphQL: " + "; ".join(failures[:5]))
 
-    def _run_mutations(self, mutations: _Mutations) -> tuple[dict[str, Any], list[str]]:
+    def _run_mutations(self, mutations: _Mutations) -> tuple[dict[str, Any], dict[str, str]]:
+        """The request's `data` and its errors by alias (the path's first element)."""
         client = self.client
         try:
             answer = client.request(
@@ -535,7 +542,10 @@ class JupiterOneSink(GraphSink):
             )
         except JupiterOneError as exc:
             raise SinkError(str(exc)) from exc
-        errors = [str(e.get("message", e)) for e in answer.get("errors") or []]
+        errors: dict[str, str] = {}
+        for n, error in enumerate(answer.get("errors") or []):
+            path = error.get("path") or [f"#{n}"]
+            errors[str(path[0])] = str(error.get("message", error))
         return answer.get("data") or {}, errors
 
     def _entity_ids(self, keys: Sequence[str]) -> dict[str, str]:
@@ -585,6 +595,10 @@ def json_objects(mirror: RedisMirror, keys: Sequence[str]) -> dict[str, dict[str
         return {}
     raws = mirror.r.hmget(mirror.key("objects"), list(keys))
     return {k: json.loads(raw) for k, raw in zip(keys, raws, strict=True) if raw}
+
+
+def _says(error: str | None, words: str) -> bool:
+    return error is not None and words in error.lower()
 
 
 def _auth_reason(exc: JupiterOneAuthError, account_id: str) -> str:
