@@ -43,7 +43,7 @@ def describe(calls: Counter[str]) -> str:
 
 
 def refresh(client: PagerDutyClient, sink: JupiterOneSink, service_id: str) -> None:
-    graph = incremental.read_service_graph(client, sink, service_id, None)
+    graph, _ = incremental.read_service_graph(client, sink, service_id, None)
     incremental.write_service_graph(sink, service_id, graph)
 
 

@@ -73,8 +73,13 @@ class Stack:
     def queues(self) -> list[Queue]:
         return [Queue(name, connection=self.redis) for name in QUEUES]
 
-    def pending(self) -> int:
-        return sum(q.count + ScheduledJobRegistry(queue=q).count for q in self.queues())
+    def pending(self, horizon: float = 10.0) -> int:
+        """Jobs queued, or scheduled within `horizon` s (not hand-offs days away)."""
+        due = time.time() + horizon
+        return sum(
+            q.count + self.redis.zcount(ScheduledJobRegistry(queue=q).key, 0, due)
+            for q in self.queues()
+        )
 
     def drain(self, timeout: float = 20) -> None:
         """Run a worker until nothing is queued or scheduled (throttled refreshes included)."""

@@ -385,7 +385,7 @@ def test_lost_redis_records_converge_instead_of_failing(
     pd = PagerDutyClient(API_KEY, sim.url)
 
     def refresh(service_id: str) -> None:
-        graph = incremental.read_service_graph(pd, sink, service_id, None)
+        graph, _ = incremental.read_service_graph(pd, sink, service_id, None)
         incremental.write_service_graph(sink, service_id, graph)
 
     def edges(service_id: str, kind: str) -> list[str]:

@@ -31,6 +31,7 @@ from common.queueing import request_service_refresh
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
 from common.transform import SERVICE, TEAM_ASSIGNED_SERVICE, build_graph
+from worker.oncall import record_service_policies, schedule_handoffs, service_policies_of
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,7 @@ def _run_full_sync(
             settings.account_name,
         )
         run.graph = graph.counts_by_type()
+        oncalls = snapshot.oncalls  # when each shift ends: the next hand-offs
         del snapshot  # the raw JSON is no longer needed: keep the peak RSS down
         current = sink.index()
         changes = diff(current, graph)
@@ -228,6 +230,8 @@ def _run_full_sync(
         check_mass_delete(current, changes, allow_mass_delete)
         if not dry_run:
             sink.replace_all(graph)
+            record_service_policies(redis_client, service_policies_of(graph))
+            schedule_handoffs(redis_client, oncalls)
         run.outcome = "dry_run" if dry_run else "ok"
     except FullSyncAborted as exc:
         run.outcome, run.error = "aborted", str(exc)

@@ -26,22 +26,36 @@ def get_service(
 
 def read_service_graph(
     client: PagerDutyClient, sink: GraphSink, service_id: str, account_name: str | None
-) -> Graph:
-    """The service's entity and edges as PagerDuty has them now (empty: deleted).
+) -> tuple[Graph, list[PagerDutyObject]]:
+    """The service's entity and edges as PagerDuty has them now (empty: deleted), and the
+    on-calls of its policy (they say when its next hand-off is).
 
     Edges come only from entities the graph holds: a team or user created since the last
     full sync gets its entity, and so its edges, from the next one.
     """
     service, oncalls = get_service(client, service_id)
     if service is None:
-        return Graph()
+        return Graph(), []
     entity, edges = service_subgraph(service, lowest_oncall_levels(oncalls), account_name)
     present = sink.existing({e.from_key for e in edges})
-    return Graph.of([entity], [e for e in edges if e.from_key in present])
+    return Graph.of([entity], [e for e in edges if e.from_key in present]), oncalls
 
 
-def write_service_graph(sink: GraphSink, service_id: str, graph: Graph) -> ChangeSet:
-    """Write only what differs between the sink and `graph` around the service."""
-    changes = diff(sink.index_around(service_key(service_id)), graph)
+def write_service_graph(
+    sink: GraphSink, service_id: str, graph: Graph, *, keep_oncall: bool = False
+) -> ChangeSet:
+    """Write only what differs between the sink and `graph` around the service.
+
+    `keep_oncall`: the ONCALL edges the sink holds come from a newer read than `graph`
+    (an on-call refresh wrote them after this read): leave them as they are.
+    """
+    held = sink.index_around(service_key(service_id))
+    if keep_oncall:
+        graph = Graph(
+            graph.entities,
+            {k: r for k, r in graph.relationships.items() if r.class_ != "ONCALL"},
+        )
+        held.relationships = {k: v for k, v in held.relationships.items() if "|oncall|" not in k}
+    changes = diff(held, graph)
     sink.apply(changes)
     return changes

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
+
 from common.config import Settings, load_settings
+from common.graph import ChangeSet
 from common.logs import configure_logging
 from common.pagerduty import PagerDutyClient, client_from_settings
 from common.queueing import (
@@ -22,7 +26,8 @@ from common.state import (
     mark_touched_during_sync,
     sync_window_is_open,
 )
-from worker import incremental
+from common.transform import service_key
+from worker import incremental, oncall
 from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 
 log = logging.getLogger(__name__)
@@ -114,35 +119,130 @@ def refresh_service(service_id: str) -> dict[str, Any]:
     return _refresh(context, service_id)
 
 
-def _refresh(context: JobContext, service_id: str) -> dict[str, Any]:
-    """Re-read one service and write what changed in its entity and edges."""
-    connection, sink = context.connection, context.sink
-    keys = f"pdgraph:refresh:service:{service_id}"
+def _begin_reads(connection: redis.Redis, service_ids: Sequence[str]) -> dict[str, int]:
+    """Number the reads about to happen: of two writes for one service, the later read wins."""
     with connection.pipeline() as pipe:
-        pipe.incr(f"{keys}:read-seq")
-        pipe.expire(f"{keys}:read-seq", 86400)
-        read_seq, _ = pipe.execute()
-    window_at_read = sync_window_is_open(connection)
-    graph = incremental.read_service_graph(
-        context.client, sink, service_id, context.settings.account_name
-    )
-    # Refreshes of one service may overlap on two workers: the later read wins. The lock
-    # covers only check-and-write, so a killed worker blocks nothing for long.
+        for service_id in service_ids:
+            pipe.incr(f"{_keys(service_id)}:read-seq")
+            pipe.expire(f"{_keys(service_id)}:read-seq", 86400)
+        replies = pipe.execute()
+    return {sid: int(replies[2 * n]) for n, sid in enumerate(service_ids)}
+
+
+def _keys(service_id: str) -> str:
+    return f"pdgraph:refresh:service:{service_id}"
+
+
+def _write_latest(
+    context: JobContext,
+    service_id: str,
+    read_seq: int,
+    window_at_read: bool,
+    write: Callable[[bool], ChangeSet],
+    *,
+    oncall_only: bool,
+) -> ChangeSet | None:
+    """Run `write` unless a later read of the service was written already (None then).
+
+    Two sequences: `written-seq` (whole service) and `oncall-seq` (its ONCALL edges, also
+    written by on-call refreshes). `write(True)` means: keep the ONCALL edges, a later read
+    wrote them. The lock covers only check-and-write: a killed worker blocks nothing long.
+    """
+    connection, keys = context.connection, _keys(service_id)
     with connection.lock(
         f"{keys}:write-lock", timeout=WRITE_LOCK_TIMEOUT, blocking_timeout=WRITE_LOCK_TIMEOUT * 2
     ):
-        written_seq = int(connection.get(f"{keys}:written-seq") or 0)
-        if written_seq > read_seq:
+        seqs = connection.mget(f"{keys}:written-seq", f"{keys}:oncall-seq")
+        whole_seq, oncall_seq = (int(v or 0) for v in seqs)
+        if whole_seq > read_seq or (oncall_only and oncall_seq > read_seq):
             log.info("refresh superseded by a later read", extra={"service_id": service_id})
-            return {"superseded": True}
-        changes = incremental.write_service_graph(sink, service_id, graph)
-        connection.set(f"{keys}:written-seq", read_seq, ex=86400)
+            return None
+        newer_oncall = oncall_seq > read_seq
+        changes = write(newer_oncall)
+        with connection.pipeline() as pipe:
+            if not oncall_only:
+                pipe.set(f"{keys}:written-seq", read_seq, ex=86400)
+            if not newer_oncall:
+                pipe.set(f"{keys}:oncall-seq", read_seq, ex=86400)
+            pipe.execute()
     if sync_window_is_open(connection):
         mark_touched_during_sync(connection, service_id)
     elif window_at_read:  # a full sync wrote after we read: read again
         request_service_refresh(connection, service_id)
+    return changes
+
+
+def _refresh(context: JobContext, service_id: str) -> dict[str, Any]:
+    """Re-read one service and write what changed in its entity and edges."""
+    connection, sink = context.connection, context.sink
+    read_seq = _begin_reads(connection, [service_id])[service_id]
+    window_at_read = sync_window_is_open(connection)
+    graph, oncalls = incremental.read_service_graph(
+        context.client, sink, service_id, context.settings.account_name
+    )
+    changes = _write_latest(
+        context,
+        service_id,
+        read_seq,
+        window_at_read,
+        lambda keep: incremental.write_service_graph(sink, service_id, graph, keep_oncall=keep),
+        oncall_only=False,
+    )
+    if changes is None:
+        return {"superseded": True}
+    entity = graph.entities.get(service_key(service_id))
+    policy_id = entity.properties.get("escalationPolicyId") if entity else None
+    oncall.record_service_policy(connection, service_id, str(policy_id) if policy_id else None)
+    oncall.schedule_handoffs(connection, oncalls)
     log.info("service refreshed", extra={"service_id": service_id, "changes": changes.summary()})
     return changes.summary()
+
+
+def refresh_oncall_handoff(due: int) -> dict[str, Any]:
+    """Re-read the on-calls of the policies whose shift ended at `due` (minus the slack)."""
+    context = job_context()
+    policies = oncall.take_handoff(context.connection, due)
+    result = _refresh_oncalls(context, policies)
+    log.info("on-call hand-off refreshed", extra={"due": due, **result})
+    return result
+
+
+def refresh_all_oncalls() -> dict[str, Any]:
+    """The periodic safety refresh (ONCALL_REFRESH_MINUTES): every policy's on-calls."""
+    context = job_context()
+    result = _refresh_oncalls(context, None)
+    log.info("on-call refresh", extra=result)
+    return result
+
+
+def _refresh_oncalls(context: JobContext, policy_ids: Sequence[str] | None) -> dict[str, Any]:
+    """Rewrite the ONCALL edges of the services of these policies (None: of all)."""
+    connection, sink = context.connection, context.sink
+    by_policy = oncall.services_by_policy(connection)
+    if policy_ids is not None:
+        by_policy = {p: by_policy[p] for p in policy_ids if p in by_policy}
+    services = [(sid, pid) for pid, sids in sorted(by_policy.items()) for sid in sids]
+    if not services:
+        return {"policies": 0, "services": 0, **oncall.summarize([])}
+    seqs = _begin_reads(connection, [sid for sid, _ in services])
+    window_at_read = sync_window_is_open(connection)
+    levels = oncall.read_oncalls(context.client, connection, by_policy)
+    results: list[ChangeSet | None] = []
+    for service_id, policy_id in services:
+        if not oncall.oncall_changes(sink, service_id, policy_id, levels):
+            continue  # the common case, checked without the lock
+
+        def write(newer: bool, sid: str = service_id, pid: str = policy_id) -> ChangeSet:
+            changes = oncall.oncall_changes(sink, sid, pid, levels)
+            sink.apply(changes)
+            return changes
+
+        results.append(
+            _write_latest(
+                context, service_id, seqs[service_id], window_at_read, write, oncall_only=True
+            )
+        )
+    return {"policies": len(by_policy), "services": len(services), **oncall.summarize(results)}
 
 
 def full_sync(allow_mass_delete: bool = False) -> dict[str, Any]:
