@@ -18,7 +18,7 @@ import worker.clock as clock
 from common.config import Settings
 from common.queueing import SYNC_QUEUE
 from sim.redis_server import free_port
-from worker.clock import enqueue_full_sync, run_clock
+from worker.clock import enqueue_full_sync, enqueue_oncall_refresh, next_runs, run_clock
 
 
 def test_two_clocks_queue_one_sync_per_tick(redis_client: redis.Redis) -> None:
@@ -41,14 +41,38 @@ def test_the_clock_queues_at_each_cron_time_and_stops_on_request(
     fake_now = [datetime(2026, 11, 27, 2, 59, 30, tzinfo=UTC)]
     queue = Queue(SYNC_QUEUE, connection=redis_client)
 
+    def syncs() -> list[str]:
+        return [j for j in queue.job_ids if j.startswith("full-sync-")]
+
     def wait(seconds: float) -> None:  # time passes at once; two ticks, then stop
         fake_now[0] += timedelta(seconds=seconds)
-        if queue.count == 2:
+        if len(syncs()) == 2:
             stop.set()
 
     run_clock(settings, redis_client, stop, now=lambda: fake_now[0], wait=wait)
-    assert queue.job_ids == ["full-sync-20261127T0300Z", "full-sync-20261128T0300Z"]
+    assert syncs() == ["full-sync-20261127T0300Z", "full-sync-20261128T0300Z"]
     assert fake_now[0] >= datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    # ... and an on-call refresh every ONCALL_REFRESH_MINUTES (15) in between, once each.
+    refreshes = [j for j in queue.job_ids if j.startswith("oncall-refresh-")]
+    assert refreshes[:2] == ["oncall-refresh-20261127T0300Z", "oncall-refresh-20261127T0315Z"]
+    assert len(refreshes) == len(set(refreshes)) == 24 * 4 + 1
+
+
+def test_two_clocks_queue_one_oncall_refresh_per_tick(redis_client: redis.Redis) -> None:
+    tick = datetime(2026, 11, 27, 3, 15, tzinfo=UTC)
+    assert enqueue_oncall_refresh(redis_client, tick) is True
+    assert enqueue_oncall_refresh(redis_client, tick) is False
+    job = Queue(SYNC_QUEUE, connection=redis_client).jobs[0]
+    assert job.func_name == "worker.jobs.refresh_all_oncalls"
+
+
+def test_next_runs_for_the_status_page() -> None:
+    settings = Settings(full_sync_cron="0 3 * * *", oncall_refresh_minutes=10)
+    runs = next_runs(settings, datetime(2026, 11, 27, 4, 1, tzinfo=UTC))
+    assert runs == {
+        "full sync": datetime(2026, 11, 28, 3, 0, tzinfo=UTC),
+        "on-call refresh": datetime(2026, 11, 27, 4, 10, tzinfo=UTC),
+    }
 
 
 def test_redis_down_at_a_tick_is_logged_and_survived(

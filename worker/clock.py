@@ -1,8 +1,11 @@
-"""The Procfile's `clock` process: queues the full sync on FULL_SYNC_CRON (UTC).
+"""The Procfile's `clock` process: queues the full sync on FULL_SYNC_CRON (UTC) and the
+on-call safety refresh every ONCALL_REFRESH_MINUTES.
 
 Each run's job id is derived from the minute it is scheduled for, and RQ's unique
-enqueue refuses a second one, so two clocks queue one sync per tick; the full-sync lock
-(worker.full_sync) keeps it to one at a time against `pdgraph sync` as well.
+enqueue refuses a second one, so two clocks queue one run per tick; the full-sync lock
+(worker.full_sync) keeps the sync to one at a time against `pdgraph sync` as well.
+(Hand-off refreshes are not the clock's: they are scheduled from the on-call end times
+each read of /oncalls returns, see worker.oncall.)
 
     python -m worker.clock
 """
@@ -13,6 +16,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -51,6 +55,56 @@ def enqueue_full_sync(connection: redis.Redis, scheduled_for: datetime) -> bool:
     return True
 
 
+def enqueue_oncall_refresh(connection: redis.Redis, scheduled_for: datetime) -> bool:
+    """Queue the periodic on-call refresh of this tick; False when another clock did."""
+    job_id = f"oncall-refresh-{scheduled_for.astimezone(UTC):%Y%m%dT%H%MZ}"
+    try:
+        Queue(SYNC_QUEUE, connection=connection).enqueue_call(
+            "worker.jobs.refresh_all_oncalls",
+            job_id=job_id,
+            timeout=3600,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"on-call refresh for {scheduled_for.astimezone(UTC):%H:%M} UTC",
+            unique=True,
+        )
+    except DuplicateJobError:
+        return False
+    log.info("on-call refresh queued", extra={"job_id": job_id})
+    return True
+
+
+@dataclass(frozen=True)
+class Schedule:
+    what: str
+    next_after: Callable[[datetime], datetime]
+    enqueue: Callable[[redis.Redis, datetime], bool]
+
+
+def schedules(settings: Settings) -> list[Schedule]:
+    interval = settings.oncall_refresh_minutes * 60
+
+    def next_full_sync(after: datetime) -> datetime:
+        due: datetime = croniter(settings.full_sync_cron, after).get_next(datetime)
+        return due
+
+    def next_oncall_refresh(after: datetime) -> datetime:
+        # Aligned on the epoch, so every clock computes the same ticks (and job ids).
+        seconds = (int(after.timestamp()) // interval + 1) * interval
+        return datetime.fromtimestamp(seconds, UTC)
+
+    return [
+        Schedule("full sync", next_full_sync, enqueue_full_sync),
+        Schedule("on-call refresh", next_oncall_refresh, enqueue_oncall_refresh),
+    ]
+
+
+def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, datetime]:
+    """When the clock will next queue each of its runs (for /status)."""
+    now = now or datetime.now(UTC)
+    return {s.what: s.next_after(now) for s in schedules(settings)}
+
+
 def run_clock(
     settings: Settings,
     connection: redis.Redis,
@@ -58,23 +112,27 @@ def run_clock(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     wait: Callable[[float], object] | None = None,
 ) -> None:
-    """Until `stop` is set: wait for each FULL_SYNC_CRON time, then queue the sync."""
+    """Until `stop` is set: wait for the next due run, then queue it."""
     wait = wait or stop.wait
-    ticks = croniter(settings.full_sync_cron, now())
+    plan = schedules(settings)
+    start = now()
+    due = [s.next_after(start) for s in plan]
     while not stop.is_set():
-        due: datetime = ticks.get_next(datetime)
-        log.info("next full sync", extra={"at": due.isoformat()})
+        index = min(range(len(plan)), key=lambda i: due[i])
+        schedule, at = plan[index], due[index]
+        log.info(f"next {schedule.what}", extra={"at": at.isoformat()})
         while not stop.is_set():
-            remaining = (due - now()).total_seconds()
+            remaining = (at - now()).total_seconds()
             if remaining <= 0:
                 break
             wait(min(remaining, 60))  # wakes at least once a minute (clock drift, SIGTERM)
         if stop.is_set():
             return
         try:
-            enqueue_full_sync(connection, due)
+            schedule.enqueue(connection, at)
         except redis.RedisError as exc:  # the next tick tries again; say so now
-            log.error("could not queue the full sync: Redis unavailable (%s)", exc)
+            log.error("could not queue the %s: Redis unavailable (%s)", schedule.what, exc)
+        due[index] = schedule.next_after(at)
 
 
 def main() -> None:
@@ -90,7 +148,13 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    log.info("clock started", extra={"cron": settings.full_sync_cron})
+    log.info(
+        "clock started",
+        extra={
+            "cron": settings.full_sync_cron,
+            "oncall_refresh_minutes": settings.oncall_refresh_minutes,
+        },
+    )
     run_clock(settings, connect(settings.redis_url), stop)
 
 

@@ -1,0 +1,156 @@
+"""On-call freshness: hand-offs send no webhook, so pdgraph schedules its own re-reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+from common.config import Settings
+from common.graph import ChangeSet
+from common.queueing import WEBHOOK_QUEUE
+from sim.pagerduty import Account, PagerDutySim
+from tests.expected import expected_export
+from tests.stack import Stack, configure_env
+from worker import jobs, oncall
+
+SHIFT = 3600
+
+
+class Clock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(1_800_000_000.0)
+
+
+@pytest.fixture
+def stack(
+    make_sim: Callable[..., PagerDutySim],
+    redis_url: str,
+    redis_client: redis.Redis,
+    graph_path: str,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stack]:
+    account = Account.generate(seed=3, users=120, shift_seconds=SHIFT, clock=clock)
+    sim = make_sim(account)
+    configure_env(monkeypatch, sim.url, redis_url, graph_path)
+    stack = Stack(sim, redis_client, Settings())
+    stack.full_sync()
+    yield stack
+
+
+def oncall_edges(export: dict[str, Any]) -> set[str]:
+    return {r["_key"] for r in export["relationships"] if "|oncall|" in r["_key"]}
+
+
+def handoffs(account: Account) -> dict[str, float]:
+    return oncall.next_handoffs(account.oncalls_now())
+
+
+def test_the_full_sync_schedules_a_refresh_after_each_policys_next_handoff(
+    stack: Stack,
+) -> None:
+    ends = handoffs(stack.sim.account)
+    assert ends  # the account has rotating schedules
+    expected_dues = {int(end) + oncall.HANDOFF_SLACK for end in ends.values()}
+    registry = ScheduledJobRegistry(queue=Queue(WEBHOOK_QUEUE, connection=stack.redis))
+    scheduled = {j for j in registry.get_job_ids() if j.startswith("oncall-handoff-")}
+    assert scheduled == {f"oncall-handoff-{due}" for due in expected_dues}
+    # Coalesced: one job per hand-off second, however many policies hand off then.
+    for due in expected_dues:
+        policies = {p for p, end in ends.items() if int(end) + oncall.HANDOFF_SLACK == due}
+        members = {m.decode() for m in stack.redis.smembers(oncall.due_key(due))}
+        assert members == policies
+    # Seeing the same on-calls again (a webhook refresh, say) queues nothing new.
+    assert oncall.schedule_handoffs(stack.redis, stack.sim.account.oncalls_now()) == 0
+
+
+def test_a_handoff_refresh_makes_the_graph_right_with_one_oncalls_read(
+    stack: Stack, clock: Clock
+) -> None:
+    account = stack.sim.account
+    before = oncall_edges(stack.export())
+    due = min(int(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
+    clock.now = due  # the shift has ended; the refresh runs at its scheduled time
+    assert oncall_edges(expected_export(account)) != before  # someone else is on call now
+    stack.sim.reset_requests()
+
+    result = jobs.refresh_oncall_handoff(due)
+
+    assert stack.export() == expected_export(account)
+    assert result["services_changed"] > 0
+    assert stack.sim.request_counts() == {"/oncalls": 1}  # no service was read
+    assert not stack.redis.exists(oncall.due_key(due))
+    # ... and the hand-off after that one is scheduled from what this read returned.
+    later = min(int(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
+    registry = ScheduledJobRegistry(queue=Queue(WEBHOOK_QUEUE, connection=stack.redis))
+    assert f"oncall-handoff-{later}" in registry.get_job_ids()
+
+
+def test_the_periodic_refresh_catches_what_no_handoff_announced(stack: Stack) -> None:
+    account = stack.sim.account
+    policy_id = sorted(account.policies)[0]
+    account.rotate_oncall(policy_id, sorted(account.users)[7])  # a schedule edit: no end time
+    stack.sim.reset_requests()
+    result = jobs.refresh_all_oncalls()
+    assert stack.export() == expected_export(account)
+    assert result["policies"] == len({s["escalation_policy_id"] for s in account.services.values()})
+    assert stack.sim.request_counts() == {"/oncalls": 1}  # ≤ 100 policies per request
+    assert result["edges_created"] + result["edges_deleted"] + result["edges_updated"] > 0
+    # Nothing changed since: the next refresh writes nothing.
+    assert jobs.refresh_all_oncalls()["services_changed"] == 0
+
+
+def test_a_service_refresh_keeps_the_policy_map_current(stack: Stack) -> None:
+    account = stack.sim.account
+    service_id = sorted(account.services)[0]
+    current = account.services[service_id]["escalation_policy_id"]
+    other = next(p for p in sorted(account.policies) if p != current)
+    account.update_service(service_id, escalation_policy_id=other)
+    jobs.refresh_service(service_id)
+    assert service_id in oncall.services_by_policy(stack.redis)[other]
+    account.delete_service(service_id)
+    jobs.refresh_service(service_id)
+    assert all(service_id not in s for s in oncall.services_by_policy(stack.redis).values())
+
+
+def test_older_reads_never_overwrite_newer_writes(redis_client: redis.Redis) -> None:
+    context: Any = SimpleNamespace(connection=redis_client)
+    calls: list[str] = []
+
+    def write(name: str) -> Callable[[bool], ChangeSet]:
+        def run(keep_oncall: bool) -> ChangeSet:
+            calls.append(f"{name} keep_oncall={keep_oncall}")
+            return ChangeSet()
+
+        return run
+
+    def latest(name: str, seq: int, oncall_only: bool) -> ChangeSet | None:
+        return jobs._write_latest(context, "PSVC", seq, False, write(name), oncall_only=oncall_only)
+
+    # A service refresh read first, an on-call refresh read later and wrote first:
+    service_read, oncall_read = (jobs._begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
+    assert latest("oncall", oncall_read, True) is not None
+    assert latest("service", service_read, False) is not None  # its entity changes still land
+    # An on-call read older than a service write that already landed is dropped whole.
+    oncall_read, service_read = (jobs._begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
+    assert latest("service", service_read, False) is not None
+    assert latest("oncall", oncall_read, True) is None
+    assert calls == [
+        "oncall keep_oncall=False",
+        "service keep_oncall=True",  # ... but the newer ONCALL edges are kept
+        "service keep_oncall=False",
+    ]
