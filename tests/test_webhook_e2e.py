@@ -3,6 +3,7 @@ graph, compared with the expected graph of the account."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -292,10 +293,16 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
     )
     assert sum(report["graph"]["relationships"].values()) == len(counts["relationships"])
 
+    runs = report["next_runs"]
+    assert runs["full sync"].endswith("T03:00:00Z")  # FULL_SYNC_CRON's default
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:(00|15|30|45):00Z", runs["on-call refresh"])
+    assert runs["on-call hand-off refresh"] is not None  # from the sync's on-call end times
+
     page = requests.get(f"{base}/status", timeout=5)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "0 failed jobs" in " ".join(page.text.split())
     assert f"service.updated for {service_id}" in " ".join(page.text.split())
+    assert "Next scheduled runs" in page.text and runs["full sync"] in page.text
     for text in (page.text, before.text, str(report)):
         assert API_KEY not in text and WEBHOOK_SECRET not in text
 

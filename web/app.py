@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
         if not sinks:
             sinks.append(make_sink(settings, connection))
         try:
-            report = collect_status(connection, sinks[0])
+            report = collect_status(connection, sinks[0], settings)
         except redis.RedisError:
             return _reply(503, "Redis does not answer")
         wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])

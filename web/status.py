@@ -10,9 +10,12 @@ import redis
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from common.config import Settings
 from common.queueing import QUEUES
 from common.sinks import GraphSink
 from common.state import last_full_sync
+from worker.clock import next_runs
+from worker.oncall import next_handoff
 
 LAST_WEBHOOK = "pdgraph:webhooks:last"
 
@@ -23,7 +26,18 @@ def _when(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def collect_status(connection: redis.Redis, sink: GraphSink) -> dict[str, Any]:
+def next_scheduled_runs(connection: redis.Redis, settings: Settings) -> dict[str, str | None]:
+    """When the clock queues its next runs, and the next on-call hand-off refresh."""
+    runs: dict[str, str | None] = {
+        what: at.strftime("%Y-%m-%dT%H:%M:%SZ") for what, at in next_runs(settings).items()
+    }
+    runs["on-call hand-off refresh"] = _when(next_handoff(connection))
+    return runs
+
+
+def collect_status(
+    connection: redis.Redis, sink: GraphSink, settings: Settings | None = None
+) -> dict[str, Any]:
     queues = {}
     for name in QUEUES:
         queue = Queue(name, connection=connection)
@@ -46,6 +60,7 @@ def collect_status(connection: redis.Redis, sink: GraphSink) -> dict[str, Any]:
         "failed_jobs": sum(q["failed"] for q in queues.values()),
         "last_webhook": webhook,
         "last_full_sync": sync,
+        "next_runs": next_scheduled_runs(connection, settings) if settings else {},
         "graph": {
             "entities": {t: n for t, n in counts.items() if t in _ENTITY_TYPES},
             "relationships": {t: n for t, n in counts.items() if t not in _ENTITY_TYPES},
