@@ -21,6 +21,7 @@ from typing import Any
 import redis
 import requests
 
+from common import metrics
 from common.config import Settings
 from common.http import RETRYABLE_STATUS, RetryPolicy, header_seconds
 from common.ratelimit import LocalRequestBudget, RedisRequestBudget, RequestBudget
@@ -190,6 +191,7 @@ class PagerDutyClient:
         page_workers: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         progress: ProgressCallback | None = None,
+        on_request: Callable[[int], None] | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
@@ -199,6 +201,7 @@ class PagerDutyClient:
         self.page_workers = page_workers
         self._sleep = sleep
         self.progress = progress
+        self.on_request = on_request  # called with each answer's HTTP status (0: none)
         self._local = threading.local()
         self._count_lock = threading.Lock()
         self.requests_made = 0
@@ -243,6 +246,8 @@ class PagerDutyClient:
                     method, url, params=params, json=json, timeout=self.timeout
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if self.on_request is not None:
+                    self.on_request(0)
                 failures += 1
                 if failures >= self.retry.max_attempts:
                     raise PagerDutyError(
@@ -254,6 +259,8 @@ class PagerDutyClient:
                 raise PagerDutyError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
 
             status = response.status_code
+            if self.on_request is not None:
+                self.on_request(status)
             if status < 400:
                 remaining = response.headers.get("ratelimit-remaining")
                 if remaining == "0":
@@ -562,4 +569,5 @@ def client_from_settings(
         settings.pagerduty_api_url,
         budget=budget,
         progress=progress,
+        on_request=metrics.pagerduty_request,
     )

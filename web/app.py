@@ -15,16 +15,18 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
+from common import metrics
 from common.config import Settings, load_settings
 from common.logs import configure_logging
 from common.queueing import WEBHOOK_QUEUE, job_id_for
 from common.sinks import GraphSink, make_sink
 from common.state import connect
 from web.signature import InvalidSignature, MalformedHeader, verify_signature
-from web.status import LAST_WEBHOOK, collect_status
+from web.status import LAST_WEBHOOK, collect_status, status_gauges
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ def _read_body(max_bytes: int) -> bytes | None:
         chunks.append(chunk)
         size += len(chunk)
     return None if size > max_bytes else b"".join(chunks)
+
+
+def _answer(outcome: str, status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    """Reply to a webhook delivery, counted by outcome for /metrics."""
+    metrics.count("pdgraph_webhooks_total", {"outcome": outcome})
+    return _reply(status, message, **extra)
 
 
 def _event_summary(event: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +108,7 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     secrets = settings.require_webhook_secrets()
     connection = redis_client
     queue = Queue(WEBHOOK_QUEUE, connection=connection)  # once: Queue() asks Redis its version
+    metrics.recorder.bind(connection)
     last_recorded = [0.0]  # when this process last wrote LAST_WEBHOOK
     app = Flask(__name__)
 
@@ -107,21 +116,23 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     def pagerduty_webhook() -> tuple[Response, int]:
         body = _read_body(MAX_BODY_BYTES)
         if body is None:
-            return _reply(413, f"body larger than {MAX_BODY_BYTES // 1024} KiB")
+            return _answer("too_large", 413, f"body larger than {MAX_BODY_BYTES // 1024} KiB")
         try:
             verify_signature(body, request.headers.get("X-PagerDuty-Signature"), secrets)
         except MalformedHeader as exc:
-            return _reply(400, str(exc))
+            return _answer("bad_signature_header", 400, str(exc))
         except InvalidSignature as exc:
             log.warning("webhook signature rejected", extra={"remote": request.remote_addr})
-            return _reply(403, str(exc))
+            return _answer("bad_signature", 403, str(exc))
         try:
             payload = json.loads(body)
             event = payload["event"]
             if not (isinstance(event, dict) and event.get("id") and event.get("event_type")):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return _reply(400, "body is not a JSON object with an event that has id and event_type")
+            return _answer(
+                "bad_payload", 400, "body is not a JSON object with an event with id and event_type"
+            )
 
         summary = _event_summary(event)
         delivery_id = request.headers.get("X-Webhook-Id") or summary["id"]
@@ -139,12 +150,14 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
                 "webhook not stored: Redis unavailable",
                 extra={"event_id": summary["id"], "error": type(exc).__name__},
             )
-            return _reply(503, "queue unavailable; retry later")
+            return _answer("unavailable", 503, "queue unavailable; retry later")
         log.info(
             "webhook queued" if queued else "webhook duplicate",
             extra={"event_id": summary["id"], "job_id": job_id, "type": summary["event_type"]},
         )
-        return _reply(202, "queued" if queued else "duplicate delivery", job_id=job_id)
+        if queued:
+            return _answer("queued", 202, "queued", job_id=job_id)
+        return _answer("duplicate", 202, "duplicate delivery", job_id=job_id)
 
     sinks: list[GraphSink] = []  # made on the first /status, kept for the process
 
@@ -160,6 +173,16 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
         if wanted == "application/json":
             return jsonify(report)
         return render_template("status.html", status=report)
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Any:
+        if not sinks:
+            sinks.append(make_sink(settings, connection))
+        try:
+            body = metrics.render(connection, lambda: status_gauges(connection, sinks[0]))
+        except redis.RedisError:
+            return _reply(503, "Redis does not answer")
+        return Response(body, 200, content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

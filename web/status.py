@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from prometheus_client.core import GaugeMetricFamily, Metric
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
@@ -69,3 +71,48 @@ def collect_status(
 
 
 _ENTITY_TYPES = {"pagerduty_user", "pagerduty_team", "pagerduty_service"}
+
+
+def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
+    """The gauges of /metrics: what /status shows, read at scrape time."""
+    jobs = GaugeMetricFamily(
+        "pdgraph_queue_jobs", "RQ jobs by queue and state", labels=("queue", "state")
+    )
+    for name in QUEUES:
+        queue = Queue(name, connection=connection)
+        jobs.add_metric([name, "queued"], queue.count)
+        jobs.add_metric([name, "running"], StartedJobRegistry(queue=queue).count)
+        jobs.add_metric([name, "scheduled"], ScheduledJobRegistry(queue=queue).count)  # type: ignore[no-untyped-call]
+        jobs.add_metric([name, "failed"], FailedJobRegistry(queue=queue).count)
+    yield jobs
+    sync = last_full_sync(connection)
+    if sync is not None:
+        finished = (sync.get("started_at") or 0) + (sync.get("duration_s") or 0)
+        yield GaugeMetricFamily(
+            "pdgraph_full_sync_last_timestamp_seconds",
+            "When the last full sync finished (Unix time)",
+            value=finished,
+        )
+        yield GaugeMetricFamily(
+            "pdgraph_full_sync_last_duration_seconds",
+            "How long the last full sync took",
+            value=sync.get("duration_s") or 0,
+        )
+        yield GaugeMetricFamily(
+            "pdgraph_full_sync_last_success",
+            "1 if the last full sync succeeded (ok), else 0",
+            value=1 if sync.get("outcome") == "ok" else 0,
+        )
+        yield GaugeMetricFamily(
+            "pdgraph_full_sync_drift",
+            "Objects the webhook path had wrong, found by the last full sync",
+            value=sync.get("drift") or 0,
+        )
+    objects = GaugeMetricFamily(
+        "pdgraph_graph_objects",
+        "Entities and relationships in the graph by _type",
+        labels=("type",),
+    )
+    for type_, n in sink.counts_by_type().items():
+        objects.add_metric([type_], n)
+    yield objects

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from common import metrics
 from common.config import Settings, load_settings
 from common.graph import ChangeSet
 from common.logs import configure_logging
@@ -78,9 +79,11 @@ def job_context() -> JobContext:
             _context.close()
         configure_logging(settings.log_level, settings.secret_values())
         _context = JobContext(settings)
+        metrics.recorder.bind(_context.connection)
     return _context
 
 
+@metrics.timed("webhook")
 def process_webhook(event: dict[str, Any]) -> str:
     """Route one delivered event (SPEC §6). The payload is a signal: nothing in it is trusted."""
     context = job_context()
@@ -108,6 +111,7 @@ def process_webhook(event: dict[str, Any]) -> str:
     return f"refresh of {service_id} {'queued' if queued else 'already queued'}"
 
 
+@metrics.timed("refresh_service")
 def refresh_service(service_id: str) -> dict[str, Any]:
     """The trailing edge: re-read a service whose coalescing window had events."""
     context = job_context()
@@ -198,6 +202,7 @@ def _refresh(context: JobContext, service_id: str) -> dict[str, Any]:
     return changes.summary()
 
 
+@metrics.timed("oncall_handoff")
 def refresh_oncall_handoff(due: int) -> dict[str, Any]:
     """Re-read the on-calls of the policies whose shift ended at `due` (minus the slack)."""
     context = job_context()
@@ -207,6 +212,7 @@ def refresh_oncall_handoff(due: int) -> dict[str, Any]:
     return result
 
 
+@metrics.timed("oncall_refresh")
 def refresh_all_oncalls() -> dict[str, Any]:
     """The periodic safety refresh (ONCALL_REFRESH_MINUTES): every policy's on-calls."""
     context = job_context()
@@ -245,15 +251,16 @@ def _refresh_oncalls(context: JobContext, policy_ids: Sequence[str] | None) -> d
     return {"policies": len(by_policy), "services": len(services), **oncall.summarize(results)}
 
 
+@metrics.timed("full_sync")
 def full_sync(allow_mass_delete: bool = False) -> dict[str, Any]:
     """Reconcile the whole graph with PagerDuty; the run record is the job's result."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.secret_values())
+    connection = connect(settings.redis_url)
+    metrics.recorder.bind(connection)
     try:
         run, _ = run_full_sync(
-            settings,
-            redis_client=connect(settings.redis_url),
-            allow_mass_delete=allow_mass_delete,
+            settings, redis_client=connection, allow_mass_delete=allow_mass_delete
         )
     except FullSyncAlreadyRunning as exc:
         return {"outcome": "skipped", "reason": str(exc)}

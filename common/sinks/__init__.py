@@ -86,6 +86,7 @@ def make_sink(settings: Settings, connection: redis.Redis | None = None) -> Grap
         from common.sinks.local import LocalSink
 
         return LocalSink(settings.local_graph_path)
+    from common import metrics
     from common.jupiterone import JupiterOneClient
     from common.sinks.jupiterone import JupiterOneSink
     from common.state import connect
@@ -99,6 +100,7 @@ def make_sink(settings: Settings, connection: redis.Redis | None = None) -> Grap
         settings.jupiterone_api_key.get_secret_value(),
         settings.jupiterone_api_url,
         settings.jupiterone_graphql_url,
+        on_request=metrics.jupiterone_request,
     )
     return JupiterOneSink(
         client, connection or connect(settings.redis_url), settings.jupiterone_scope
