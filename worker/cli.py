@@ -17,6 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from common import metrics
 from common.config import ConfigError, Settings, load_settings
 from common.logs import configure_logging
 from common.pagerduty import PagerDutyError, client_from_settings
@@ -85,9 +86,11 @@ def sync(dry_run: bool, allow_mass_delete: bool) -> None:
     progress = ProgressBar(sys.stderr.isatty())
     try:
         settings.require_pagerduty_key()
+        connection = connect(settings.redis_url)
+        metrics.recorder.bind(connection)  # its requests count in /metrics too (flushed at exit)
         run, changes = run_full_sync(
             settings,
-            redis_client=connect(settings.redis_url),
+            redis_client=connection,
             dry_run=dry_run,
             allow_mass_delete=allow_mass_delete,
             progress=progress,
