@@ -24,6 +24,7 @@ from pathlib import Path
 
 import redis
 
+from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import Account, PagerDutySim, WebhookSender
 from sim.redis_server import RedisServer, free_port
 
@@ -103,6 +104,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--churn-every", type=float, default=2.0)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
+    parser.add_argument(
+        "--jupiterone",
+        action="store_true",
+        help="write the graph to the JupiterOne simulator (GRAPH_SINK=jupiterone)",
+    )
     args = parser.parse_args()
 
     workdir = args.workdir
@@ -113,7 +119,11 @@ def main() -> None:
     sim = PagerDutySim(account, api_key)
     sim.start()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PAGERDUTY_", "GRAPH_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PAGERDUTY_", "GRAPH_", "JUPITERONE_"))
+        },
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         "PAGERDUTY_API_KEY": api_key,
         "PAGERDUTY_API_URL": sim.url,
@@ -124,6 +134,18 @@ def main() -> None:
         "PORT": str(args.port),
         "FULL_SYNC_CRON": "*/10 * * * *",
     }
+    j1 = None
+    if args.jupiterone:
+        j1 = JupiterOneSim()
+        j1.start()
+        env.update(
+            GRAPH_SINK="jupiterone",
+            JUPITERONE_ACCOUNT_ID=j1.account_id,
+            JUPITERONE_API_KEY=j1.api_key,
+            JUPITERONE_API_URL=j1.api_url,
+            JUPITERONE_GRAPHQL_URL=j1.graphql_url,
+        )
+        print(f"demo   | JupiterOne simulator at {j1.url}")
     print(
         f"demo   | PagerDuty simulator: {len(account.users):,} users, "
         f"{len(account.services):,} services at {sim.url}"
@@ -158,10 +180,14 @@ def main() -> None:
     threading.Thread(target=churn, args=(sim, sender, stop, args.churn_every), daemon=True).start()
 
     print(f"demo   | status page:  http://127.0.0.1:{args.port}/status")
-    print(
-        f"demo   | the graph:    LOCAL_GRAPH_PATH={env['LOCAL_GRAPH_PATH']} "
-        f".venv/bin/pdgraph export"
-    )
+    if j1 is not None:
+        print(f"demo   | the graph:    curl '{j1.url}/_sim/graph?scope=pagerduty'")
+    else:
+        print(
+            f"demo   | the graph:    LOCAL_GRAPH_PATH={env['LOCAL_GRAPH_PATH']} "
+            f".venv/bin/pdgraph export"
+        )
+    print(f"demo   | metrics:      http://127.0.0.1:{args.port}/metrics")
     print("demo   | Ctrl-C stops everything")
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -184,6 +210,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         sim.stop()
+        if j1 is not None:
+            j1.stop()
         if isinstance(redis_owned, RedisServer):
             redis_owned.stop()
         elif redis_owned is not None:

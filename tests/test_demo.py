@@ -8,12 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from sim.redis_server import free_port
 
 
-def test_demo_processes_webhooks_and_stops(redis_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sink_flags", [[], ["--jupiterone"]], ids=["local", "jupiterone"])
+def test_demo_processes_webhooks_and_stops(
+    redis_url: str, tmp_path: Path, sink_flags: list[str]
+) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -30,6 +34,7 @@ def test_demo_processes_webhooks_and_stops(redis_url: str, tmp_path: Path) -> No
             "0.3",
             "--workdir",
             str(tmp_path),
+            *sink_flags,
         ],
         env={**os.environ, "REDIS_URL": redis_url},
         stdout=subprocess.PIPE,
