@@ -411,3 +411,29 @@ def test_lost_redis_records_converge_instead_of_failing(
     refresh(service_id)
     assert j1.graph().to_j1() == expected_export(account)
     assert sink.read_graph().to_j1() == expected_export(account)
+
+
+def test_the_jupiterone_key_never_reaches_logs_status_or_metrics(
+    j1_stack: Stack,
+    j1: JupiterOneSim,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import requests
+    from rq import Retry
+
+    import common.queueing
+    import web.app
+
+    monkeypatch.setattr(web.app, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    j1.inject("/persister", 401, times=100)
+    j1_stack.sim.account.update_service(service_of(j1_stack), name="fails at JupiterOne")
+    j1_stack.drain()
+    base = j1_stack.receiver_url.removesuffix("/webhooks/pagerduty")
+    pages = [requests.get(f"{base}/{page}", timeout=5).text for page in ("status", "metrics")]
+    out, err = capfd.readouterr()
+    assert "JupiterOne rejected the credentials" in out + err  # the failure is logged ...
+    for text in (out, err, *pages):
+        assert J1_KEY not in text  # ... without the key
