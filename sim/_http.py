@@ -135,3 +135,14 @@ class SimServer:
         if isinstance(body, str):  # raw text, e.g. an HTML error page from a proxy
             return Response(body, fault.status, fault.headers, content_type="text/html")
         return json_response(body, fault.status, fault.headers)
+
+
+def serve_until_interrupted(sim: SimServer, port: int, banner: str) -> None:
+    """`python -m sim.X`: serve on `port`, print `banner` (may use {url}), until Ctrl-C."""
+    sim.start(port=port)
+    print(banner.format(url=sim.url), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sim.stop()

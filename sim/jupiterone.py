@@ -24,7 +24,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from common.graph import Graph
-from sim._http import SimServer, json_response
+from sim._http import SimServer, json_response, serve_until_interrupted
 
 MAX_BODY = 5_000_000
 PAGE_ROWS = 250  # J1QL rows per queryV1 page (then a cursor)
@@ -466,17 +466,12 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=None)
     args = parser.parse_args()
     sim = JupiterOneSim(args.account_id, args.api_key, rate_limit=args.rate_limit)
-    sim.start(port=args.port)
-    print(
-        f"JupiterOne simulator at {sim.url} (GraphQL {sim.graphql_url}); "
-        f"graph at {sim.url}/_sim/graph?scope=pagerduty",
-        flush=True,
+    serve_until_interrupted(
+        sim,
+        args.port,
+        "JupiterOne simulator at {url} (GraphQL {url}/graphql); "
+        "graph at {url}/_sim/graph?scope=pagerduty",
     )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        sim.stop()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
-from sim._http import SimServer, json_response
+from sim._http import SimServer, json_response, serve_until_interrupted
 
 OFFSET_CAP = 10_000
 HOST = "https://sim.pagerduty.test"
@@ -825,13 +825,9 @@ def main() -> None:
     sim = PagerDutySim(
         Account.generate(args.seed, args.users), args.api_key, rate_limit=args.rate_limit
     )
-    sim.start(port=args.port)
-    print(f"PagerDuty simulator with {args.users} users at {sim.url}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        sim.stop()
+    serve_until_interrupted(
+        sim, args.port, f"PagerDuty simulator with {args.users} users at {{url}}"
+    )
 
 
 if __name__ == "__main__":

@@ -74,3 +74,35 @@ def settings(sim: PagerDutySim, redis_url: str, graph_path: str) -> Settings:
         redis_url=redis_url,
         local_graph_path=graph_path,
     )
+
+
+@pytest.fixture
+def make_stack(
+    make_sim: Callable[..., PagerDutySim],
+    redis_url: str,
+    redis_client: redis.Redis,
+    graph_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., Any]]:
+    """The webhook stack over real sockets, after a first full sync; `env` adds variables."""
+    from tests.stack import Stack, configure_env
+
+    stacks: list[Stack] = []
+
+    def _make(
+        account: Account, *, receiver: bool = True, env: dict[str, str] | None = None
+    ) -> Stack:
+        sim = make_sim(account)
+        configure_env(monkeypatch, sim.url, redis_url, graph_path)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        stack = Stack(sim, redis_client, Settings())
+        if receiver:
+            stack.start_receiver()
+        stacks.append(stack)
+        stack.full_sync()
+        return stack
+
+    yield _make
+    for stack in stacks:
+        stack.stop()

@@ -21,7 +21,7 @@ from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
 from tests.expected import expected_export
-from tests.stack import Stack, configure_env
+from tests.stack import Stack
 from worker.full_sync import run_full_sync
 
 J1_ACCOUNT = "j1-test-account"
@@ -182,24 +182,10 @@ def test_the_simulator_enforces_the_validation_rules(j1: JupiterOneSim) -> None:
 
 
 @pytest.fixture
-def j1_stack(
-    make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    redis_client: redis.Redis,
-    graph_path: str,
-    j1: JupiterOneSim,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Stack]:
-    sim = make_sim(Account.generate(seed=21, users=80))
-    configure_env(monkeypatch, sim.url, redis_url, graph_path)
-    for name, value in j1_env(j1).items():
-        monkeypatch.setenv(name, value)
-    stack = Stack(sim, redis_client, Settings())
-    stack.start_receiver()
-    stack.full_sync()
+def j1_stack(make_stack: Callable[..., Stack], j1: JupiterOneSim) -> Stack:
+    stack = make_stack(Account.generate(seed=21, users=80), env=j1_env(j1))
     j1.reset_calls()
-    yield stack
-    stack.stop()
+    return stack
 
 
 def graph_of(j1: JupiterOneSim) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -12,27 +12,14 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from common import metrics
-from common.config import Settings
-from sim.pagerduty import Account, PagerDutySim
+from sim.pagerduty import Account
 from tests.conftest import API_KEY
-from tests.stack import WEBHOOK_SECRET, Stack, configure_env
+from tests.stack import WEBHOOK_SECRET, Stack
 
 
 @pytest.fixture
-def stack(
-    make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    redis_client: redis.Redis,
-    graph_path: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Stack]:
-    sim = make_sim(Account.generate(seed=4, users=40))
-    configure_env(monkeypatch, sim.url, redis_url, graph_path)
-    stack = Stack(sim, redis_client, Settings())
-    stack.start_receiver()
-    stack.full_sync()
-    yield stack
-    stack.stop()
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    return make_stack(Account.generate(seed=4, users=40))
 
 
 def scrape(stack: Stack) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,12 +11,11 @@ import redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from common.config import Settings
 from common.graph import ChangeSet
 from common.queueing import WEBHOOK_QUEUE
-from sim.pagerduty import Account, PagerDutySim
+from sim.pagerduty import Account
 from tests.expected import expected_export
-from tests.stack import Stack, configure_env
+from tests.stack import Stack
 from worker import jobs, oncall
 
 SHIFT = 3600
@@ -36,20 +35,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def stack(
-    make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    redis_client: redis.Redis,
-    graph_path: str,
-    clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Stack]:
+def stack(make_stack: Callable[..., Stack], clock: Clock) -> Stack:
     account = Account.generate(seed=3, users=120, shift_seconds=SHIFT, clock=clock)
-    sim = make_sim(account)
-    configure_env(monkeypatch, sim.url, redis_url, graph_path)
-    stack = Stack(sim, redis_client, Settings())
-    stack.full_sync()
-    yield stack
+    return make_stack(account, receiver=False)
 
 
 def oncall_edges(export: dict[str, Any]) -> set[str]:

@@ -26,20 +26,8 @@ from tests.stack import WEBHOOK_SECRET, Stack, configure_env
 
 
 @pytest.fixture
-def stack(
-    make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    redis_client: redis.Redis,
-    graph_path: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Stack]:
-    sim = make_sim(Account.generate(seed=21, users=80))
-    configure_env(monkeypatch, sim.url, redis_url, graph_path)
-    stack = Stack(sim, redis_client, Settings())
-    stack.start_receiver()
-    stack.full_sync()
-    yield stack
-    stack.stop()
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    return make_stack(Account.generate(seed=21, users=80))
 
 
 def some_service(stack: Stack, index: int = 0) -> str:

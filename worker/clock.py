@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 import redis
 from croniter import croniter
@@ -35,43 +36,52 @@ log = logging.getLogger(__name__)
 FULL_SYNC_TIMEOUT = 4 * 3600  # RQ kills a job past its timeout; a 50k-user sync takes minutes
 
 
-def enqueue_full_sync(connection: redis.Redis, scheduled_for: datetime) -> bool:
-    """Queue the full sync of this tick; False when another clock already did."""
-    job_id = f"full-sync-{scheduled_for.astimezone(UTC):%Y%m%dT%H%MZ}"
+def _enqueue_tick(
+    connection: redis.Redis, what: str, func: str, prefix: str, tick: datetime, **options: Any
+) -> bool:
+    """Queue `func` once for this tick (job id from the tick); False if a clock already did."""
+    job_id = f"{prefix}-{tick.astimezone(UTC):%Y%m%dT%H%MZ}"
     try:
         Queue(SYNC_QUEUE, connection=connection).enqueue_call(
-            "worker.jobs.full_sync",
+            func,
             job_id=job_id,
-            timeout=FULL_SYNC_TIMEOUT,
-            result_ttl=7 * 24 * 3600,
-            failure_ttl=30 * 24 * 3600,
-            description=f"full sync for {scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            description=f"{what} for {tick.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
             unique=True,
+            **options,
         )
     except DuplicateJobError:
-        log.info("full sync already queued for this tick", extra={"job_id": job_id})
+        log.info(f"{what} already queued for this tick", extra={"job_id": job_id})
         return False
-    log.info("full sync queued", extra={"job_id": job_id})
+    log.info(f"{what} queued", extra={"job_id": job_id})
     return True
+
+
+def enqueue_full_sync(connection: redis.Redis, scheduled_for: datetime) -> bool:
+    """Queue the full sync of this tick; False when another clock already did."""
+    return _enqueue_tick(
+        connection,
+        "full sync",
+        "worker.jobs.full_sync",
+        "full-sync",
+        scheduled_for,
+        timeout=FULL_SYNC_TIMEOUT,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=30 * 24 * 3600,
+    )
 
 
 def enqueue_oncall_refresh(connection: redis.Redis, scheduled_for: datetime) -> bool:
     """Queue the periodic on-call refresh of this tick; False when another clock did."""
-    job_id = f"oncall-refresh-{scheduled_for.astimezone(UTC):%Y%m%dT%H%MZ}"
-    try:
-        Queue(SYNC_QUEUE, connection=connection).enqueue_call(
-            "worker.jobs.refresh_all_oncalls",
-            job_id=job_id,
-            timeout=3600,
-            result_ttl=24 * 3600,
-            failure_ttl=7 * 24 * 3600,
-            description=f"on-call refresh for {scheduled_for.astimezone(UTC):%H:%M} UTC",
-            unique=True,
-        )
-    except DuplicateJobError:
-        return False
-    log.info("on-call refresh queued", extra={"job_id": job_id})
-    return True
+    return _enqueue_tick(
+        connection,
+        "on-call refresh",
+        "worker.jobs.refresh_all_oncalls",
+        "oncall-refresh",
+        scheduled_for,
+        timeout=3600,
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+    )
 
 
 @dataclass(frozen=True)

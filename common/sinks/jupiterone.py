@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -435,7 +435,7 @@ class JupiterOneSink(GraphSink):
             | {k for r in created for k in (r.from_key, r.to_key)}
         )
         entity_ids = self._entity_ids(entity_keys)
-        relationship_ids = self._relationship_ids(list(ends), entity_ids)
+        relationship_ids = self._relationship_ids(list(ends))
 
         gone: list[str] = [k for k in removed if k not in relationship_ids]  # not in J1
         gone += [k for k in deleted_entities if k not in entity_ids]
@@ -549,36 +549,39 @@ class JupiterOneSink(GraphSink):
         return answer.get("data") or {}, errors
 
     def _entity_ids(self, keys: Sequence[str]) -> dict[str, str]:
-        ids = self.mirror.ids(keys)
-        unknown = [k for k in keys if k not in ids]
-        found: dict[str, str] = {}
-        scope = j1ql_string(self.scope)
-        for start in range(0, len(unknown), LOOKUP_CHUNK):
-            chunk = unknown[start : start + LOOKUP_CHUNK]
-            keys_expr = " OR ".join(j1ql_string(k) for k in chunk)
-            rows = self._query(f"FIND * WITH _scope = {scope} AND _key = ({keys_expr})")
-            for row in rows:
-                entity = row.get("entity") or {}
-                if entity.get("_key") in chunk and entity.get("_id"):
-                    found[entity["_key"]] = entity["_id"]
-        self.mirror.remember_ids(found)
-        return {**ids, **found}
+        def row_id(row: dict[str, Any]) -> tuple[Any, Any]:
+            entity = row.get("entity") or {}
+            return entity.get("_key"), entity.get("_id")
 
-    def _relationship_ids(self, keys: Sequence[str], entity_ids: dict[str, str]) -> dict[str, str]:
+        return self._ids(keys, "AND _key = ({keys})", row_id)
+
+    def _relationship_ids(self, keys: Sequence[str]) -> dict[str, str]:
+        return self._ids(
+            keys,
+            "THAT RELATES TO AS r * WHERE r._key = ({keys}) RETURN r._id, r._key",
+            lambda row: (row.get("r._key"), row.get("r._id")),
+        )
+
+    def _ids(
+        self,
+        keys: Sequence[str],
+        condition: str,
+        row_id: Callable[[dict[str, Any]], tuple[Any, Any]],
+    ) -> dict[str, str]:
+        """JupiterOne `_id`s of `keys`: cached ones, the rest by J1QL (100 keys a query)."""
         ids = self.mirror.ids(keys)
         unknown = [k for k in keys if k not in ids]
         found: dict[str, str] = {}
-        scope = j1ql_string(self.scope)
         for start in range(0, len(unknown), LOOKUP_CHUNK):
             chunk = unknown[start : start + LOOKUP_CHUNK]
             keys_expr = " OR ".join(j1ql_string(k) for k in chunk)
-            rows = self._query(
-                f"FIND * WITH _scope = {scope} THAT RELATES TO AS r * "
-                f"WHERE r._key = ({keys_expr}) RETURN r._id, r._key"
+            j1ql = f"FIND * WITH _scope = {j1ql_string(self.scope)} " + condition.format(
+                keys=keys_expr
             )
-            for row in rows:
-                if row.get("r._key") in chunk and row.get("r._id"):
-                    found[row["r._key"]] = row["r._id"]
+            for row in self._query(j1ql):
+                key, object_id = row_id(row)
+                if key in chunk and object_id:
+                    found[key] = object_id
         self.mirror.remember_ids(found)
         return {**ids, **found}
 
