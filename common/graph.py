@@ -228,6 +228,19 @@ class ChangeSet:
     def __bool__(self) -> bool:
         return self.total > 0
 
+    @classmethod
+    def merge(cls, change_sets: Iterable[ChangeSet]) -> ChangeSet:
+        """One change set doing what all of these do (they touch disjoint objects)."""
+        merged = cls()
+        for c in change_sets:
+            merged.create_entities += c.create_entities
+            merged.update_entities += c.update_entities
+            merged.delete_entities += c.delete_entities
+            merged.create_relationships += c.create_relationships
+            merged.update_relationships += c.update_relationships
+            merged.delete_relationships += c.delete_relationships
+        return merged
+
     @property
     def total(self) -> int:
         return (

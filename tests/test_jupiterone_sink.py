@@ -423,3 +423,20 @@ def test_the_jupiterone_key_never_reaches_logs_status_or_metrics(
     assert "JupiterOne rejected the credentials" in out + err  # the failure is logged ...
     for text in (out, err, *pages):
         assert J1_KEY not in text  # ... without the key
+
+
+def test_an_oncall_refresh_writes_every_service_in_one_graphql_request(
+    j1_stack: Stack, j1: JupiterOneSim
+) -> None:
+    from worker import jobs
+
+    account = j1_stack.sim.account
+    policies = sorted({s["escalation_policy_id"] for s in account.services.values()})[:3]
+    for n, policy_id in enumerate(policies):
+        account.rotate_oncall(policy_id, sorted(account.users)[20 + n])
+    result = jobs.refresh_all_oncalls()
+    assert result["services_changed"] >= 3
+    assert graph_of(j1) == expected_export(account)
+    assert j1.calls["graphql mutations"] == 1  # all services' edges in one request
+    assert j1.calls["graphql queryV1"] <= 2  # one _id lookup per kind
+    assert j1.calls["POST jobs"] == 0

@@ -127,7 +127,14 @@ def test_older_reads_never_overwrite_newer_writes(redis_client: redis.Redis) -> 
         return run
 
     def latest(name: str, seq: int, oncall_only: bool) -> ChangeSet | None:
-        return jobs._write_latest(context, "PSVC", seq, False, write(name), oncall_only=oncall_only)
+        written, changes = jobs._write_latest(
+            context,
+            {"PSVC": seq},
+            False,
+            lambda keep: write(name)(keep["PSVC"]),
+            oncall_only=oncall_only,
+        )
+        return changes if written else None
 
     # A service refresh read first, an on-call refresh read later and wrote first:
     service_read, oncall_read = (jobs._begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import redis
@@ -139,60 +140,77 @@ def _keys(service_id: str) -> str:
 
 def _write_latest(
     context: JobContext,
-    service_id: str,
-    read_seq: int,
+    reads: Mapping[str, int],
     window_at_read: bool,
-    write: Callable[[bool], ChangeSet],
+    write: Callable[[dict[str, bool]], ChangeSet],
     *,
     oncall_only: bool,
-) -> ChangeSet | None:
-    """Run `write` unless a later read of the service was written already (None then).
+) -> tuple[list[str], ChangeSet]:
+    """Write what `reads` (service id → read sequence) found, unless a later read of a
+    service was written already; returns the services written and what changed.
 
-    Two sequences: `written-seq` (whole service) and `oncall-seq` (its ONCALL edges, also
-    written by on-call refreshes). `write(True)` means: keep the ONCALL edges, a later read
-    wrote them. The lock covers only check-and-write: a killed worker blocks nothing long.
+    Two sequences per service: `written-seq` (the whole service) and `oncall-seq` (its
+    ONCALL edges, which on-call refreshes write too). `write` gets service id → True when
+    a later read wrote the service's ONCALL edges (keep them). The services' locks are
+    taken in sorted order (no deadlock) and cover only check-and-write: a killed worker
+    blocks nothing for long. One `write` for all: one sink write for a whole hand-off.
     """
-    connection, keys = context.connection, _keys(service_id)
-    with connection.lock(
-        f"{keys}:write-lock", timeout=WRITE_LOCK_TIMEOUT, blocking_timeout=WRITE_LOCK_TIMEOUT * 2
-    ):
-        seqs = connection.mget(f"{keys}:written-seq", f"{keys}:oncall-seq")
-        whole_seq, oncall_seq = (int(v or 0) for v in seqs)
-        if whole_seq > read_seq or (oncall_only and oncall_seq > read_seq):
-            log.info("refresh superseded by a later read", extra={"service_id": service_id})
-            return None
-        newer_oncall = oncall_seq > read_seq
-        changes = write(newer_oncall)
+    connection = context.connection
+    services = sorted(reads)
+    with ExitStack() as locks:
+        for service_id in services:
+            locks.enter_context(
+                connection.lock(
+                    f"{_keys(service_id)}:write-lock",
+                    timeout=WRITE_LOCK_TIMEOUT,
+                    blocking_timeout=WRITE_LOCK_TIMEOUT * 2,
+                )
+            )
+        names = [f"{_keys(sid)}:{seq}" for sid in services for seq in ("written-seq", "oncall-seq")]
+        seqs = [int(v or 0) for v in connection.mget(names)]
+        keep: dict[str, bool] = {}
+        for n, service_id in enumerate(services):
+            whole_seq, oncall_seq, read_seq = seqs[2 * n], seqs[2 * n + 1], reads[service_id]
+            if whole_seq > read_seq or (oncall_only and oncall_seq > read_seq):
+                log.info("refresh superseded by a later read", extra={"service_id": service_id})
+                continue
+            keep[service_id] = oncall_seq > read_seq
+        if not keep:
+            return [], ChangeSet()
+        changes = write(keep)
         with connection.pipeline() as pipe:
-            if not oncall_only:
-                pipe.set(f"{keys}:written-seq", read_seq, ex=86400)
-            if not newer_oncall:
-                pipe.set(f"{keys}:oncall-seq", read_seq, ex=86400)
+            for service_id, newer_oncall in keep.items():
+                if not oncall_only:
+                    pipe.set(f"{_keys(service_id)}:written-seq", reads[service_id], ex=86400)
+                if not newer_oncall:
+                    pipe.set(f"{_keys(service_id)}:oncall-seq", reads[service_id], ex=86400)
             pipe.execute()
-    if sync_window_is_open(connection):
-        mark_touched_during_sync(connection, service_id)
-    elif window_at_read:  # a full sync wrote after we read: read again
-        request_service_refresh(connection, service_id)
-    return changes
+    for service_id in keep:
+        if sync_window_is_open(connection):
+            mark_touched_during_sync(connection, service_id)
+        elif window_at_read:  # a full sync wrote after we read: read again
+            request_service_refresh(connection, service_id)
+    return list(keep), changes
 
 
 def _refresh(context: JobContext, service_id: str) -> dict[str, Any]:
     """Re-read one service and write what changed in its entity and edges."""
     connection, sink = context.connection, context.sink
-    read_seq = _begin_reads(connection, [service_id])[service_id]
+    reads = _begin_reads(connection, [service_id])
     window_at_read = sync_window_is_open(connection)
     graph, oncalls = incremental.read_service_graph(
         context.client, sink, service_id, context.settings.account_name
     )
-    changes = _write_latest(
+    written, changes = _write_latest(
         context,
-        service_id,
-        read_seq,
+        reads,
         window_at_read,
-        lambda keep: incremental.write_service_graph(sink, service_id, graph, keep_oncall=keep),
+        lambda keep: incremental.write_service_graph(
+            sink, service_id, graph, keep_oncall=keep[service_id]
+        ),
         oncall_only=False,
     )
-    if changes is None:
+    if not written:
         return {"superseded": True}
     entity = graph.entities.get(service_key(service_id))
     policy_id = entity.properties.get("escalationPolicyId") if entity else None
@@ -202,7 +220,6 @@ def _refresh(context: JobContext, service_id: str) -> dict[str, Any]:
     return changes.summary()
 
 
-@metrics.timed("oncall_handoff")
 def refresh_oncall_handoff(due: int) -> dict[str, Any]:
     """Re-read the on-calls of the policies whose shift ended at `due` (minus the slack)."""
     context = job_context()
@@ -222,33 +239,39 @@ def refresh_all_oncalls() -> dict[str, Any]:
 
 
 def _refresh_oncalls(context: JobContext, policy_ids: Sequence[str] | None) -> dict[str, Any]:
-    """Rewrite the ONCALL edges of the services of these policies (None: of all)."""
+    """Rewrite the ONCALL edges of the services of these policies (None: of all), in one
+    sink write (JupiterOne: one GraphQL request of mutations for the whole hand-off)."""
     connection, sink = context.connection, context.sink
     by_policy = oncall.services_by_policy(connection)
     if policy_ids is not None:
         by_policy = {p: by_policy[p] for p in policy_ids if p in by_policy}
-    services = [(sid, pid) for pid, sids in sorted(by_policy.items()) for sid in sids]
-    if not services:
+    policy_of = {sid: pid for pid, sids in by_policy.items() for sid in sids}
+    if not policy_of:
         return {"policies": 0, "services": 0, **oncall.summarize([])}
-    seqs = _begin_reads(connection, [sid for sid, _ in services])
+    seqs = _begin_reads(connection, sorted(policy_of))
     window_at_read = sync_window_is_open(connection)
     levels = oncall.read_oncalls(context.client, connection, by_policy)
-    results: list[ChangeSet | None] = []
-    for service_id, policy_id in services:
-        if not oncall.oncall_changes(sink, service_id, policy_id, levels):
-            continue  # the common case, checked without the lock
+    # Most services did not change: found without any lock, then checked again under it.
+    changed = [
+        sid for sid in sorted(policy_of) if oncall.oncall_changes(sink, sid, policy_of[sid], levels)
+    ]
+    per_service: list[ChangeSet] = []
 
-        def write(newer: bool, sid: str = service_id, pid: str = policy_id) -> ChangeSet:
-            changes = oncall.oncall_changes(sink, sid, pid, levels)
-            sink.apply(changes)
-            return changes
+    def write(keep: dict[str, bool]) -> ChangeSet:
+        per_service.extend(oncall.oncall_changes(sink, sid, policy_of[sid], levels) for sid in keep)
+        merged = ChangeSet.merge(per_service)
+        sink.apply(merged)
+        return merged
 
-        results.append(
-            _write_latest(
-                context, service_id, seqs[service_id], window_at_read, write, oncall_only=True
-            )
+    if changed:
+        _write_latest(
+            context, {sid: seqs[sid] for sid in changed}, window_at_read, write, oncall_only=True
         )
-    return {"policies": len(by_policy), "services": len(services), **oncall.summarize(results)}
+    return {
+        "policies": len(by_policy),
+        "services": len(policy_of),
+        **oncall.summarize(per_service),
+    }
 
 
 @metrics.timed("full_sync")
