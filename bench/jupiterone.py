@@ -13,6 +13,7 @@ through PATCH at all) against what pdgraph spends.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ from common.sinks import make_sink  # noqa: E402
 from common.sinks.jupiterone import JupiterOneSink  # noqa: E402
 from sim.jupiterone import JupiterOneSim  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
-from worker import incremental  # noqa: E402
+from worker import incremental, jobs  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402
 
 PD_KEY = "bench-pd-key"
@@ -47,7 +48,7 @@ def refresh(client: PagerDutyClient, sink: JupiterOneSink, service_id: str) -> N
     incremental.write_service_graph(sink, service_id, graph)
 
 
-def measure(users: int, connection: redis.Redis) -> None:
+def measure(users: int, connection: redis.Redis, redis_url: str) -> None:
     account = Account.generate(seed=5, users=users)
     with PagerDutySim(account, PD_KEY) as pd, JupiterOneSim(J1_ACCOUNT, J1_KEY) as j1:
         settings = Settings(
@@ -59,6 +60,7 @@ def measure(users: int, connection: redis.Redis) -> None:
             jupiterone_api_url=j1.api_url,
             jupiterone_graphql_url=j1.graphql_url,
             pagerduty_requests_per_minute=100_000,
+            redis_url=redis_url,
         )
         connection.flushdb()
         sink = make_sink(settings, connection)
@@ -105,6 +107,24 @@ def measure(users: int, connection: redis.Redis) -> None:
                 None,
                 *on_policy,
             )
+        # The on-call refresh job (hand-off or periodic): every changed service at once.
+        os.environ.update(
+            {
+                k.upper(): str(v)
+                for k, v in settings.model_dump(mode="json").items()
+                if v is not None
+            },
+            PAGERDUTY_API_KEY=PD_KEY,
+            JUPITERONE_API_KEY=J1_KEY,
+            LOG_LEVEL="WARNING",
+        )
+        rotated = sorted(account.policies)[:5]
+        for n, policy in enumerate(rotated):
+            account.rotate_oncall(policy, sorted(account.users)[30 + n])
+        j1.reset_calls()
+        result = jobs.refresh_all_oncalls()
+        label = f"on-call refresh, {result['services_changed']} services"
+        print(f"  {label:<30} {describe(j1.calls)}")
         # Micro-batching: 20 renames written by 4 workers at once.
         renamed = services[3:23]
         for service_id in renamed:
@@ -138,7 +158,7 @@ def main() -> None:
     try:
         connection = redis.Redis.from_url(url)
         for users in args.sizes:
-            measure(users, connection)
+            measure(users, connection, url)
     finally:
         server.stop()
 
