@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -53,13 +54,13 @@ def test_the_full_sync_schedules_a_refresh_after_each_policys_next_handoff(
 ) -> None:
     ends = handoffs(stack.sim.account)
     assert ends  # the account has rotating schedules
-    expected_dues = {int(end) + oncall.HANDOFF_SLACK for end in ends.values()}
+    expected_dues = {math.ceil(end) + oncall.HANDOFF_SLACK for end in ends.values()}
     registry = ScheduledJobRegistry(queue=Queue(WEBHOOK_QUEUE, connection=stack.redis))
     scheduled = {j for j in registry.get_job_ids() if j.startswith("oncall-handoff-")}
     assert scheduled == {f"oncall-handoff-{due}" for due in expected_dues}
     # Coalesced: one job per hand-off second, however many policies hand off then.
     for due in expected_dues:
-        policies = {p for p, end in ends.items() if int(end) + oncall.HANDOFF_SLACK == due}
+        policies = {p for p, end in ends.items() if math.ceil(end) + oncall.HANDOFF_SLACK == due}
         members = {m.decode() for m in stack.redis.smembers(oncall.due_key(due))}
         assert members == policies
     # Seeing the same on-calls again (a webhook refresh, say) queues nothing new.
@@ -71,7 +72,7 @@ def test_a_handoff_refresh_makes_the_graph_right_with_one_oncalls_read(
 ) -> None:
     account = stack.sim.account
     before = oncall_edges(stack.export())
-    due = min(int(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
+    due = min(math.ceil(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
     clock.now = due  # the shift has ended; the refresh runs at its scheduled time
     assert oncall_edges(expected_export(account)) != before  # someone else is on call now
     stack.sim.reset_requests()
@@ -83,7 +84,7 @@ def test_a_handoff_refresh_makes_the_graph_right_with_one_oncalls_read(
     assert stack.sim.request_counts() == {"/oncalls": 1}  # no service was read
     assert not stack.redis.exists(oncall.due_key(due))
     # ... and the hand-off after that one is scheduled from what this read returned.
-    later = min(int(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
+    later = min(math.ceil(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
     registry = ScheduledJobRegistry(queue=Queue(WEBHOOK_QUEUE, connection=stack.redis))
     assert f"oncall-handoff-{later}" in registry.get_job_ids()
 
@@ -149,3 +150,39 @@ def test_older_reads_never_overwrite_newer_writes(redis_client: redis.Redis) -> 
         "service keep_oncall=True",  # ... but the newer ONCALL edges are kept
         "service keep_oncall=False",
     ]
+
+
+def test_a_real_handoff_is_in_the_graph_seconds_later_through_rqs_scheduler(
+    make_stack: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real time, a real RQ worker with its scheduler: the path a deployment runs."""
+    import time
+
+    from rq import SimpleWorker
+    from rq.job import Job
+
+    monkeypatch.setattr(oncall, "HANDOFF_SLACK", 1)
+    frozen: list[float] = []  # PagerDuty's time stops just after the first hand-off
+
+    def pagerduty_now() -> float:
+        return min([time.time(), *frozen])
+
+    account = Account.generate(seed=9, users=60, shift_seconds=4, clock=pagerduty_now)
+    stack = make_stack(account, receiver=False)
+    first_end = min(handoffs(account).values())  # shifts of other schedules end ≥ 1 s later
+    due = math.ceil(first_end) + 1
+    frozen.append(first_end + 0.5)
+    job_id = f"oncall-handoff-{due}"
+    before = oncall_edges(stack.export())
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        SimpleWorker(stack.queues(), connection=stack.redis).work(
+            burst=True, with_scheduler=True, logging_level="WARNING"
+        )
+        if Job.fetch(job_id, connection=stack.redis).is_finished:
+            break
+        time.sleep(0.2)
+    assert Job.fetch(job_id, connection=stack.redis).is_finished
+    assert time.time() - due < 10  # it ran on time, not at the next safety refresh
+    assert oncall_edges(stack.export()) != before  # shifts moved ...
+    assert stack.export() == expected_export(account)  # ... and the graph follows
