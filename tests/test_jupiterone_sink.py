@@ -115,6 +115,26 @@ def test_an_upload_failure_aborts_the_job_and_leaves_the_previous_graph(
     assert sink.read_graph().to_j1() == before  # the mirror was not moved either
 
 
+def test_a_job_that_ends_in_error_fails_the_sync_and_says_so(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(j1_settings, redis_client, sink)
+    before = j1.graph().to_j1()
+    sim.account.delete_service(sorted(sim.account.services)[0])
+    j1.inject(
+        "/persister/synchronization/jobs/",
+        200,
+        after=3,  # entities, relationships, finalize pass; the first poll says ERROR_BAD_DATA
+        body={"job": {"id": "x", "status": "ERROR_BAD_DATA"}},
+    )
+    with pytest.raises(SinkError, match="finalized but did not finish .*ERROR_BAD_DATA"):
+        full_sync(j1_settings, redis_client, sink)
+    assert list(j1.jobs.values())[-1].status == "ABORTED"
+    assert j1.graph().to_j1() == before
+    assert sink.read_graph().to_j1() == before
+
+
 def test_a_413_splits_the_batch_and_every_object_still_arrives(
     j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
 ) -> None:

@@ -276,6 +276,7 @@ class JupiterOneSink(GraphSink):
     def replace_all(self, graph: Graph) -> None:
         client = self.client
         job_id = client.start_job(self.scope, "DIFF")
+        finalized = False
         try:
             entities = [graph.entities[k].to_j1() for k in sorted(graph.entities)]
             client.upload(job_id, "entities", entities)
@@ -284,6 +285,7 @@ class JupiterOneSink(GraphSink):
             client.upload(job_id, "relationships", relationships)
             del relationships
             client.finalize(job_id)
+            finalized = True
             client.wait_for_job(job_id)
         except BaseException as exc:
             reason = f"pdgraph full sync failed: {type(exc).__name__}: {exc}"
@@ -291,6 +293,11 @@ class JupiterOneSink(GraphSink):
                 client.abort(job_id, reason)
             except JupiterOneError as abort_exc:
                 log.error("could not abort JupiterOne job %s: %s", job_id, abort_exc)
+            if finalized:  # JupiterOne may be applying it: say only what is known
+                raise SinkError(
+                    f"JupiterOne DIFF job {job_id} was finalized but did not finish ({exc}); "
+                    "abort requested. The next full sync re-asserts the scope."
+                ) from exc
             raise SinkError(
                 f"JupiterOne DIFF job {job_id} aborted, nothing in scope {self.scope!r} was "
                 f"deleted: {exc}"
