@@ -203,11 +203,11 @@ class JupiterOneClient:
         job = self.persister("POST", "/jobs", body, "start sync job")["job"]
         return str(job["id"])
 
-    def upload(self, job_id: str, kind: str, objects: Sequence[JsonObject]) -> int:
+    def upload(self, job_id: str, kind: str, objects: Iterable[JsonObject]) -> int:
         """Upload `objects` ("entities" or "relationships") in bodies under the size limit.
 
-        Batches are cut by encoded size; a 413 anyway (a smaller server limit) halves the
-        batch and retries. Returns the number of upload requests that succeeded.
+        Each object is encoded once; batches are cut by encoded size; a 413 anyway (a
+        smaller server limit) halves the batch and retries. Returns the uploads made.
         """
         uploads = 0
         pending = list(_batches(objects, kind, MAX_BODY_BYTES))
@@ -217,15 +217,16 @@ class JupiterOneClient:
                 self.request(
                     "POST",
                     f"{self.api_url}/persister/synchronization/jobs/{job_id}/{kind}",
-                    _encode(kind, batch),
+                    _body(kind, batch),
                     f"upload {kind}",
                 )
                 uploads += 1
             except PayloadTooLarge:
                 if len(batch) == 1:
+                    key = json.loads(batch[0]).get("_key")
                     raise JupiterOneError(
-                        f"JupiterOne upload: one {kind[:-1]} ({batch[0].get('_key')}) is larger "
-                        "than the request limit"
+                        f"JupiterOne upload: one {kind[:-1]} ({key}) is larger than the "
+                        "request limit"
                     ) from None
                 half = len(batch) // 2
                 pending[:0] = [batch[:half], batch[half:]]
@@ -292,22 +293,22 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _encode(kind: str, objects: Sequence[JsonObject]) -> bytes:
-    return _dumps({kind: list(objects)})
+def _body(kind: str, encoded: Sequence[bytes]) -> bytes:
+    return b'{"' + kind.encode() + b'":[' + b",".join(encoded) + b"]}"
 
 
-def _batches(objects: Iterable[JsonObject], kind: str, limit: int) -> Iterator[list[JsonObject]]:
-    """Lists of objects whose encoded `{"<kind>": [...]}` body stays under `limit` bytes."""
-    envelope = len(_encode(kind, []))
-    batch: list[JsonObject] = []
+def _batches(objects: Iterable[JsonObject], kind: str, limit: int) -> Iterator[list[bytes]]:
+    """The objects, encoded, in lists whose `{"<kind>": [...]}` body stays under `limit`."""
+    envelope = len(_body(kind, []))
+    batch: list[bytes] = []
     size = envelope
     for obj in objects:
-        encoded = len(_dumps(obj)) + 1  # the comma
-        if batch and size + encoded > limit:
+        encoded = _dumps(obj)
+        if batch and size + len(encoded) + 1 > limit:  # + the comma
             yield batch
             batch, size = [], envelope
-        batch.append(obj)
-        size += encoded
+        batch.append(encoded)
+        size += len(encoded) + 1
     if batch:
         yield batch
 

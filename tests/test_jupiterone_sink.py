@@ -128,7 +128,7 @@ def test_a_job_that_ends_in_error_fails_the_sync_and_says_so(
         after=3,  # entities, relationships, finalize pass; the first poll says ERROR_BAD_DATA
         body={"job": {"id": "x", "status": "ERROR_BAD_DATA"}},
     )
-    with pytest.raises(SinkError, match="finalized but did not finish .*ERROR_BAD_DATA"):
+    with pytest.raises(SinkError, match=r"finalized but did not finish .*ERROR_BAD_DATA"):
         full_sync(j1_settings, redis_client, sink)
     assert list(j1.jobs.values())[-1].status == "ABORTED"
     assert j1.graph().to_j1() == before

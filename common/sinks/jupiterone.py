@@ -278,12 +278,14 @@ class JupiterOneSink(GraphSink):
         job_id = client.start_job(self.scope, "DIFF")
         finalized = False
         try:
-            entities = [graph.entities[k].to_j1() for k in sorted(graph.entities)]
-            client.upload(job_id, "entities", entities)
-            del entities
-            relationships = [graph.relationships[k].to_j1() for k in sorted(graph.relationships)]
-            client.upload(job_id, "relationships", relationships)
-            del relationships
+            client.upload(
+                job_id, "entities", (graph.entities[k].to_j1() for k in sorted(graph.entities))
+            )
+            client.upload(
+                job_id,
+                "relationships",
+                (graph.relationships[k].to_j1() for k in sorted(graph.relationships)),
+            )
             client.finalize(job_id)
             finalized = True
             client.wait_for_job(job_id)
