@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any
 
+from rq import get_current_job
+
 # Attributes every LogRecord has; anything else came in through `extra=` and is logged.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -31,6 +33,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        job = get_current_job()  # inside an RQ job: every line says which
+        if job is not None:
+            entry["job_id"] = job.id
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

@@ -3,6 +3,7 @@ graph, compared with the expected graph of the account."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -323,3 +324,6 @@ def test_no_secret_in_any_log_line_even_at_debug(
     assert "PagerDuty rejected the API key" in logs  # including the failure
     assert API_KEY not in logs
     assert WEBHOOK_SECRET not in logs
+    # Lines logged inside a job carry its id.
+    refreshed = [json.loads(line) for line in logs.splitlines() if "service refreshed" in line]
+    assert refreshed and all(r["job_id"].startswith("webhook-") for r in refreshed)
