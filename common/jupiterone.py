@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from common.http import RETRYABLE_STATUS, RetryPolicy, header_seconds
+from common.ratelimit import LocalRequestBudget, RequestBudget
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class JupiterOneClient:
         timeout: tuple[float, float] = (5.0, 60.0),
         sleep: Callable[[float], None] = time.sleep,
         on_request: RequestHook | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.account_id = account_id
         self._api_key = api_key
@@ -80,6 +82,9 @@ class JupiterOneClient:
         self.timeout = timeout
         self._sleep = sleep
         self.on_request = on_request
+        # Only its pause matters (JupiterOne publishes no fixed limit): a 429 seen by one
+        # process holds back every process sharing the budget (RedisRequestBudget).
+        self.budget: RequestBudget = budget or LocalRequestBudget(limit=1_000_000, sleep=sleep)
         self._local = threading.local()
         self._count_lock = threading.Lock()
         self.requests_made = 0
@@ -99,6 +104,7 @@ class JupiterOneClient:
             timeout=(3.0, 10.0),
             sleep=self._sleep,
             on_request=self.on_request,
+            budget=self.budget,
         )
 
     def _session(self) -> requests.Session:
@@ -129,6 +135,7 @@ class JupiterOneClient:
         failures = 0
         waited_on_rate_limit = 0.0
         while True:
+            self.budget.acquire()
             with self._count_lock:
                 self.requests_made += 1
             try:
@@ -148,6 +155,8 @@ class JupiterOneClient:
             status = response.status_code
             self._hook(api, op, status)
             if status < 400:
+                if response.headers.get("RateLimit-Remaining") == "0":
+                    self.budget.pause(header_seconds(response, "RateLimit-Reset") or 1.0)
                 try:
                     decoded: JsonObject = response.json() if response.content else {}
                 except ValueError:
@@ -170,7 +179,7 @@ class JupiterOneClient:
                         f"{waited_on_rate_limit:.0f}s"
                     )
                 log.warning("jupiterone rate limited", extra={"op": op, "wait_s": wait})
-                self._sleep(wait)
+                self.budget.pause(wait)
                 continue
             if status in (401, 403):
                 raise JupiterOneAuthError(

@@ -88,6 +88,7 @@ def make_sink(settings: Settings, connection: redis.Redis | None = None) -> Grap
         return LocalSink(settings.local_graph_path)
     from common import metrics
     from common.jupiterone import JupiterOneClient
+    from common.ratelimit import RedisRequestBudget
     from common.sinks.jupiterone import JupiterOneSink
     from common.state import connect
 
@@ -95,13 +96,15 @@ def make_sink(settings: Settings, connection: redis.Redis | None = None) -> Grap
         raise ConfigError(
             "JUPITERONE_ACCOUNT_ID and JUPITERONE_API_KEY required when GRAPH_SINK=jupiterone"
         )
+    connection = connection or connect(settings.redis_url)
     client = JupiterOneClient(
         settings.jupiterone_account_id,
         settings.jupiterone_api_key.get_secret_value(),
         settings.jupiterone_api_url,
         settings.jupiterone_graphql_url,
         on_request=metrics.jupiterone_request,
+        budget=RedisRequestBudget(
+            connection, f"jupiterone:{settings.jupiterone_account_id}", limit=1_000_000
+        ),
     )
-    return JupiterOneSink(
-        client, connection or connect(settings.redis_url), settings.jupiterone_scope
-    )
+    return JupiterOneSink(client, connection, settings.jupiterone_scope)
