@@ -17,6 +17,7 @@ import atexit
 import functools
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -118,9 +119,15 @@ class Recorder:
                 for key, amount in pending.items():
                     self._counts[key] = self._counts.get(key, 0) + amount
 
+    def forget(self) -> None:
+        """Drop the buffer (a forked child: its parent writes what it had counted)."""
+        with self._lock:
+            self._counts = {}
+
 
 recorder = Recorder()
 atexit.register(recorder.flush)
+os.register_at_fork(after_in_child=recorder.forget)
 
 
 def count(name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:

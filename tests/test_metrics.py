@@ -105,3 +105,19 @@ def test_a_down_redis_costs_the_counting_process_nothing(fake_redis: redis.Redis
     recorder.count("pdgraph_webhooks_total", {"outcome": "queued"})
     stored = fake_redis.hgetall(f"{metrics.PREFIX}pdgraph_webhooks_total")
     assert {k.decode(): float(v) for k, v in stored.items()} == {'{"outcome":"queued"}': 2.0}
+
+
+def test_a_forked_job_does_not_count_its_parents_buffer_twice(redis_client: redis.Redis) -> None:
+    import os
+
+    metrics.recorder.bind(redis_client)
+    metrics.recorder.flush()
+    metrics.count("pdgraph_webhooks_total", {"outcome": "fork-test"})  # buffered, unwritten
+    pid = os.fork()
+    if pid == 0:  # the work horse flushes at its job's end: the parent's count is not its
+        metrics.recorder.flush()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    metrics.recorder.flush()
+    stored = redis_client.hget(f"{metrics.PREFIX}pdgraph_webhooks_total", '{"outcome":"fork-test"}')
+    assert stored is not None and float(stored) == 1.0
