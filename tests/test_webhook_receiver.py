@@ -213,10 +213,34 @@ def test_queued_job_carries_what_the_worker_needs(
     client.post(
         "/webhooks/pagerduty", data=body, headers={"X-PagerDuty-Signature": sign(body, NEW)}
     )
-    job = Queue(WEBHOOK_QUEUE, connection=redis_client).jobs[0]
+    queue = Queue(WEBHOOK_QUEUE, connection=redis_client)
+    job = queue.jobs[0]
     assert job.func_name == "worker.jobs.process_webhook"
     assert job.args[0]["event_type"] == "incident.escalated"
     assert job.args[0]["service_id"] == "PSVC9"
+    assert queue in Queue.all(connection=redis_client)  # `rq info` lists it
+
+
+def test_the_queue_registration_round_trip_is_made_once(
+    client: FlaskClient, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ re-adds the queue to rq:queues on every enqueue; the receiver does it once."""
+    commands: list[str] = []
+    original = redis.client.Pipeline.execute
+
+    def counting(self: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        commands.extend(str(c[0][0]) for c in self.command_stack)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
+    for n in range(3):
+        body = event_body("service.updated", event_id=f"EVT-{n}")
+        response = client.post(
+            "/webhooks/pagerduty", data=body, headers={"X-PagerDuty-Signature": sign(body, NEW)}
+        )
+        assert response.status_code == 202
+    assert commands.count("SADD") == 0  # the per-request SADD round trip is gone
+    assert Queue(WEBHOOK_QUEUE, connection=redis_client).count == 3
 
 
 def test_redis_down_answers_503_and_never_2xx(redis_url: str) -> None:

@@ -81,9 +81,15 @@ def store_delivery(queue: Queue, job_id: str, summary: dict[str, Any]) -> bool:
     """Write the delivery as an RQ job; False if a job with its id exists (a duplicate).
 
     RQ's unique enqueue checks, saves and pushes in one Lua script: atomic, so a delivery
-    is stored exactly once, and one round trip. The job record is the de-dup record, so
+    is stored exactly once, in one round trip. The job record is the de-dup record, so
     it is kept for DELIVERY_SEEN_TTL after it ran.
+
+    RQ also re-adds the queue to its `rq:queues` set on every enqueue, in a round trip of
+    its own (a third of the receiver's Redis time). The app does that once per process
+    (register_queue); the SADD is collected in a pipeline here and dropped. Should a
+    future RQ put anything else in that pipeline, it is executed, never dropped.
     """
+    side = queue.connection.pipeline(transaction=False)
     try:
         queue.enqueue_call(
             "worker.jobs.process_webhook",
@@ -94,10 +100,20 @@ def store_delivery(queue: Queue, job_id: str, summary: dict[str, Any]) -> bool:
             failure_ttl=DELIVERY_SEEN_TTL * 4,
             description=f"{summary['event_type']} {summary['resource_id'] or ''}".strip(),
             unique=True,
+            pipeline=side,
         )
     except DuplicateJobError:
         return False
+    finally:
+        if any(args[0] != "SADD" for args, _ in side.command_stack):
+            side.execute()
+        side.reset()
     return True
+
+
+def register_queue(queue: Queue) -> None:
+    """Put the queue in RQ's `rq:queues` set (what `rq info` lists), once per process."""
+    queue.connection.sadd(queue.redis_queues_keys, queue.key)
 
 
 def create_app(settings: Settings | None = None, redis_client: redis.Redis | None = None) -> Flask:
@@ -108,6 +124,7 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     secrets = settings.require_webhook_secrets()
     connection = redis_client
     queue = Queue(WEBHOOK_QUEUE, connection=connection)  # once: Queue() asks Redis its version
+    registered = [False]  # the queue is in rq:queues (done on the first delivery)
     metrics.recorder.bind(connection)
     last_recorded = [0.0]  # when this process last wrote LAST_WEBHOOK
     app = Flask(__name__)
@@ -138,6 +155,9 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
         delivery_id = request.headers.get("X-Webhook-Id") or summary["id"]
         job_id = job_id_for("webhook", delivery_id)
         try:
+            if not registered[0]:
+                register_queue(queue)
+                registered[0] = True
             queued = store_delivery(queue, job_id, summary)
             if queued and time.monotonic() - last_recorded[0] >= LAST_WEBHOOK_INTERVAL:
                 last_recorded[0] = time.monotonic()
