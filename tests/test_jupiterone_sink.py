@@ -135,6 +135,17 @@ def test_a_job_that_ends_in_error_fails_the_sync_and_says_so(
     assert sink.read_graph().to_j1() == before
 
 
+def test_a_slow_finalize_is_polled_until_finished(
+    j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> None:
+    j1.finalize_seconds = 0.4  # FINALIZE_PENDING for a while, as JupiterOne takes its time
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(j1_settings, redis_client, sink)
+    assert j1.graph().to_j1() == expected_export(sim.account)
+    assert j1.calls["GET job"] >= 3  # polled with growing pauses, not hammered
+    assert j1.calls["GET job"] <= 6
+
+
 def test_a_413_splits_the_batch_and_every_object_still_arrives(
     j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
 ) -> None:
