@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import free_port, procfile_command, start_redis, without_option  # noqa: E402
 from common.config import Settings  # noqa: E402
+from sim.jupiterone import JupiterOneSim  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402
 
@@ -51,6 +52,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2, help="rq worker processes")
     parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument(
+        "--jupiterone",
+        action="store_true",
+        help="write to the JupiterOne simulator (PATCH jobs shared within 0.5 s) instead",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp())
@@ -62,7 +68,22 @@ def main() -> None:
     sim = PagerDutySim(Account.generate(seed=5, users=args.users), API_KEY)
     sim.start()
     graph_path = str(tmp / "graph.sqlite3")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERDUTY_", "GRAPH_"))}
+    j1 = JupiterOneSim() if args.jupiterone else None
+    j1_env: dict[str, str] = {}
+    if j1 is not None:
+        j1.start()
+        j1_env = {
+            "GRAPH_SINK": "jupiterone",
+            "JUPITERONE_ACCOUNT_ID": j1.account_id,
+            "JUPITERONE_API_KEY": j1.api_key,
+            "JUPITERONE_API_URL": j1.api_url,
+            "JUPITERONE_GRAPHQL_URL": j1.graphql_url,
+        }
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PAGERDUTY_", "GRAPH_", "JUPITERONE_"))
+    }
     env.update(
         PAGERDUTY_API_KEY=API_KEY,
         PAGERDUTY_API_URL=sim.url,
@@ -74,14 +95,29 @@ def main() -> None:
         WEB_CONCURRENCY="2",
         # The pipeline is measured here, not PagerDuty's budget (its meaning is printed).
         PAGERDUTY_REQUESTS_PER_MINUTE="100000",
+        **j1_env,
     )
     settings = Settings(
         pagerduty_api_key=API_KEY,
         pagerduty_api_url=sim.url,
         redis_url=redis_url,
         local_graph_path=graph_path,
+        **{k.lower(): v for k, v in j1_env.items()},
     )
     run_full_sync(settings, redis_client=connection)
+
+    def names(keys: list[str], db: sqlite3.Connection) -> list[tuple[str, str | None]]:
+        """(key, name) of these service entities as the graph holds them now."""
+        if j1 is not None:
+            with j1.state_lock:
+                held = j1.scopes["pagerduty"].entities
+                return [(k, held[k].get("name")) for k in keys if k in held]
+        marks = ",".join("?" * len(keys))
+        rows = db.execute(
+            f"SELECT key, json_extract(properties, '$.name') FROM entities WHERE key IN ({marks})",
+            keys,
+        ).fetchall()
+        return [(key, name) for key, name in rows]
 
     try:
         web = without_option(procfile_command("web", env), "--access-logfile")
@@ -123,12 +159,7 @@ def main() -> None:
                 with lock:
                     watched = list(pending)
                 if watched:
-                    marks = ",".join("?" * len(watched))
-                    rows = db.execute(
-                        f"SELECT key, json_extract(properties, '$.name') FROM entities "
-                        f"WHERE key IN ({marks})",
-                        [f"service:{s}" for s in watched],
-                    ).fetchall()
+                    rows = names([f"service:{s}" for s in watched], db)
                     now = time.monotonic()
                     with lock:
                         for key, name in rows:
@@ -174,10 +205,7 @@ def main() -> None:
         pd_requests = sum(sim.request_counts().values())
         db = sqlite3.connect(graph_path)
         for service_id, waiting in list(pending.items())[:5]:
-            row = db.execute(
-                "SELECT json_extract(properties, '$.name') FROM entities WHERE key = ?",
-                (f"service:{service_id}",),
-            ).fetchone()
+            row = names([f"service:{service_id}"], db)
             print(
                 f"  unseen: {service_id} waiting for {[q for q, _ in waiting]}, graph has "
                 f"{row}, PagerDuty has {sim.account.services[service_id]['name']}"
@@ -193,6 +221,8 @@ def main() -> None:
                 proc.wait()
         redis_proc.stop()  # last: the workers and gunicorn needed it
         sim.stop()
+        if j1 is not None:
+            j1.stop()
 
     lost = total - len(latencies)
     print(
@@ -212,6 +242,9 @@ def main() -> None:
         f"{percentile(latencies, 99) / percentile(post_times, 99):.0f}x"
     )
     print(f"  not in the graph after 30 s: {lost}; deliveries not accepted: {rejected}")
+    if j1 is not None:
+        calls = dict(sorted(j1.calls.items()))
+        print(f"  JupiterOne requests: {sum(calls.values())} {calls}")
     per_event = pd_requests / total
     print(
         f"  PagerDuty requests: {pd_requests} ({per_event:.2f} per event, "

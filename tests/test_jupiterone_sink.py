@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import redis
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
 
 from common.config import Settings
 from common.graph import Entity, diff
@@ -323,21 +325,23 @@ def test_an_event_that_changes_nothing_makes_no_jupiterone_call(
     assert j1.total_calls() == 0
 
 
+def service_entity(n: int, name: str | None = None) -> Entity:
+    name = name or f"svc {n}"
+    return Entity(
+        key=f"service:PSHARED{n}",
+        type="pagerduty_service",
+        class_="Service",
+        properties={"name": name, "displayName": name},
+    )
+
+
 def test_writers_within_the_patch_window_share_one_job(
     j1: JupiterOneSim, redis_client: redis.Redis
 ) -> None:
-    def entity(n: int) -> Entity:
-        name = f"svc {n}"
-        return Entity(
-            key=f"service:PSHARED{n}",
-            type="pagerduty_service",
-            class_="Service",
-            properties={"name": name, "displayName": name},
-        )
-
+    """The synchronous path (an entity a new edge needs): concurrent writers, one job."""
     sinks = [make_j1_sink(j1, redis_client, patch_window=0.3) for _ in range(5)]
     threads = [
-        threading.Thread(target=s.apply, args=(diff(s.index(), _graph_with(entity(n))),))
+        threading.Thread(target=s.patch_entities, args=([service_entity(n)],))
         for n, s in enumerate(sinks)
     ]
     for t in threads:
@@ -346,23 +350,46 @@ def test_writers_within_the_patch_window_share_one_job(
         t.join()
     assert j1.calls["POST jobs"] == 1
     assert set(j1.graph().entities) == {f"service:PSHARED{n}" for n in range(5)}
-    assert set(sinks[0].index().entities) == set(j1.graph().entities)
 
 
-def test_a_failed_patch_job_fails_every_writer_that_shared_it(
+def test_updates_are_written_behind_in_one_patch_job_per_window(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    for n in range(20):  # 20 webhook jobs' changes, one of them twice
+        sink.apply(diff(sink.index(), _graph_with(service_entity(n))))
+    sink.apply(diff(sink.index(), _graph_with(service_entity(3, "renamed again"))))
+    assert j1.total_calls() == 0  # nothing sent yet: the webhook jobs are done already
+    registry = ScheduledJobRegistry(queue=Queue("pdgraph-webhooks", connection=redis_client))
+    assert len(registry.get_job_ids()) == 1  # one flush job for the window
+    assert sink.flush_pending() == 20
+    assert j1.calls == {"POST jobs": 1, "POST entities": 1, "POST finalize": 1, "GET job": 1}
+    assert j1.graph().entities["service:PSHARED3"].properties["name"] == "renamed again"
+    assert set(sink.index().entities) == set(j1.graph().entities)  # remembered once written
+    assert sink.flush_pending() == 0
+
+
+def test_a_failed_flush_keeps_the_changes_for_its_retry(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    sink.apply(diff(sink.index(), _graph_with(service_entity(1))))
+    j1.inject("/persister/synchronization/jobs/", 400, times=1)
+    with pytest.raises(SinkError, match="PATCH job"):
+        sink.flush_pending()
+    assert "service:PSHARED1" not in sink.index().entities  # not remembered as written
+    sink.apply(diff(sink.index(), _graph_with(service_entity(1, "newer"))))  # meanwhile
+    assert sink.flush_pending() == 1  # the retry sends the newest state of the key
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"
+
+
+def test_a_failed_shared_patch_job_fails_every_writer_that_shared_it(
     j1: JupiterOneSim, redis_client: redis.Redis
 ) -> None:
     sink = make_j1_sink(j1, redis_client, patch_window=0.01)
     j1.inject("/persister/synchronization/jobs/", 400, times=10)
-    entity = Entity(
-        key="service:PFAILED1",
-        type="pagerduty_service",
-        class_="Service",
-        properties={"name": "x", "displayName": "x"},
-    )
     with pytest.raises(SinkError, match="PATCH job"):
-        sink.apply(diff(sink.index(), _graph_with(entity)))
-    assert "service:PFAILED1" not in sink.index().entities  # not remembered as written
+        sink.patch_entities([service_entity(9)])
 
 
 def _graph_with(entity: Entity) -> Any:
@@ -430,9 +457,10 @@ def test_lost_redis_records_converge_instead_of_failing(
     account = sim.account
     pd = PagerDutyClient(API_KEY, sim.url)
 
-    def refresh(service_id: str) -> None:
+    def refresh(service_id: str) -> None:  # a webhook job, and the flush job after it
         graph, _ = incremental.read_service_graph(pd, sink, service_id, None)
         incremental.write_service_graph(sink, service_id, graph)
+        sink.flush_pending()
 
     def edges(service_id: str, kind: str) -> list[str]:
         around = sink.index_around(f"service:{service_id}").relationships

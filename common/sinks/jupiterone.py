@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import redis
+from rq import Queue, Retry
 
 from common.graph import (
     ChangeSet,
@@ -43,6 +44,7 @@ from common.jupiterone import (
     JupiterOneError,
     j1ql_string,
 )
+from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
 from common.sinks import GraphSink, SinkError
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ LOOKUP_CHUNK = 100  # keys per J1QL lookup
 MUTATIONS_PER_REQUEST = 50  # aliased mutations per GraphQL request
 PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch stays open for other workers
 PATCH_WAIT = 120.0  # how long a worker waits for another's PATCH job before doing its own
+FLUSH_RETRY = Retry(max=6, interval=[1, 5, 30, 120, 600, 1800])
 
 _JOIN = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -321,10 +324,19 @@ class JupiterOneSink(GraphSink):
     def apply(self, changes: ChangeSet) -> None:
         if not changes:
             return
-        upserts = [*changes.create_entities, *changes.update_entities]
-        if upserts:
-            self.patch_entities(upserts)
-            self.mirror.record(upserts, [])
+        # An entity created here that a new edge points at must exist (have an _id)
+        # before the edge is created: it goes through a PATCH job now. Every other create
+        # or update is written behind: buffered, and sent by one flush job per window.
+        ends = {k for r in changes.create_relationships for k in (r.from_key, r.to_key)}
+        now = [e for e in changes.create_entities if e.key in ends]
+        later = [e for e in [*changes.create_entities, *changes.update_entities] if e not in now]
+        if changes.delete_entities:  # a buffered update must not bring a deleted one back
+            self.mirror.r.hdel(self.mirror.key("patch:pending"), *changes.delete_entities)
+        if later:
+            self.defer_entities(later)
+        if now:
+            self.patch_entities(now)
+            self.mirror.record(now, [])
         # No relationship update exists in the API: an edge whose properties changed is
         # deleted and created again (GraphQL runs mutations of one request in order).
         updated = changes.update_relationships
@@ -349,6 +361,54 @@ class JupiterOneSink(GraphSink):
 
     def delete_relationships(self, keys: Iterable[str]) -> None:
         self._mutate(list(keys), [], [])
+
+    # Written behind: one PATCH job per window for every worker's creates and updates -----
+
+    def defer_entities(self, entities: Sequence[Entity]) -> None:
+        """Buffer creates/updates in Redis (the latest write of a key wins) and make sure
+        a flush job runs `patch_window` seconds from now."""
+        mirror = self.mirror
+        with mirror.r.pipeline(transaction=False) as pipe:
+            for entity in entities:
+                pipe.hset(mirror.key("patch:pending"), entity.key, json.dumps(entity.to_j1()))
+            pipe.execute()
+        enqueue_once(
+            Queue(WEBHOOK_QUEUE, connection=mirror.r),
+            mirror.key("patch:flush-queued"),
+            600,
+            "worker.jobs.flush_jupiterone",
+            (),
+            job_id_for("jupiterone-flush", uuid.uuid4().hex),
+            retry=FLUSH_RETRY,
+            description="write buffered entity changes to JupiterOne (PATCH job)",
+            delay=self.patch_window,
+        )
+
+    def flush_pending(self) -> int:
+        """Send every buffered create/update in one PATCH job; how many entities it sent.
+
+        On failure they go back to the buffer (unless a newer write of the key is there)
+        and the error is raised, so the job is retried.
+        """
+        mirror = self.mirror
+        with mirror.r.pipeline(transaction=True) as pipe:
+            pipe.delete(mirror.key("patch:flush-queued"))  # writes from now on: a new flush
+            pipe.hgetall(mirror.key("patch:pending"))
+            pipe.delete(mirror.key("patch:pending"))
+            _, taken, _ = pipe.execute()
+        if not taken:
+            return 0
+        objects = [json.loads(raw) for raw in taken.values()]
+        try:
+            self._run_patch_job(objects)
+        except Exception:
+            with mirror.r.pipeline(transaction=False) as pipe:
+                for key, raw in taken.items():
+                    pipe.hsetnx(mirror.key("patch:pending"), key, raw)
+                pipe.execute()
+            raise
+        mirror.record([Entity.from_j1(o) for o in objects], [])
+        return len(objects)
 
     # PATCH jobs, shared between workers -------------------------------------------------
 
