@@ -335,6 +335,11 @@ def service_entity(n: int, name: str | None = None) -> Entity:
     )
 
 
+def write(sink: JupiterOneSink, entity: Entity) -> Any:
+    """The change set a webhook job computes for one entity (diffed around its key)."""
+    return diff(sink.index_around(entity.key), _graph_with(entity))
+
+
 def test_writers_within_the_patch_window_share_one_job(
     j1: JupiterOneSim, redis_client: redis.Redis
 ) -> None:
@@ -357,8 +362,8 @@ def test_updates_are_written_behind_in_one_patch_job_per_window(
 ) -> None:
     sink = make_j1_sink(j1, redis_client)
     for n in range(20):  # 20 webhook jobs' changes, one of them twice
-        sink.apply(diff(sink.index(), _graph_with(service_entity(n))))
-    sink.apply(diff(sink.index(), _graph_with(service_entity(3, "renamed again"))))
+        sink.apply(write(sink, service_entity(n)))
+    sink.apply(write(sink, service_entity(3, "renamed again")))
     assert j1.total_calls() == 0  # nothing sent yet: the webhook jobs are done already
     registry = ScheduledJobRegistry(queue=Queue("pdgraph-webhooks", connection=redis_client))
     assert len(registry.get_job_ids()) == 1  # one flush job for the window
@@ -369,16 +374,30 @@ def test_updates_are_written_behind_in_one_patch_job_per_window(
     assert sink.flush_pending() == 0
 
 
+def test_a_change_undone_before_the_flush_is_not_written(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    sink.apply(write(sink, service_entity(1, "original")))
+    sink.flush_pending()
+    sink.apply(write(sink, service_entity(1, "renamed")))
+    back = diff(sink.index_around("service:PSHARED1"), _graph_with(service_entity(1, "original")))
+    assert back  # compared with the buffered rename, not with what was last written
+    sink.apply(back)
+    sink.flush_pending()
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "original"
+
+
 def test_a_failed_flush_keeps_the_changes_for_its_retry(
     j1: JupiterOneSim, redis_client: redis.Redis
 ) -> None:
     sink = make_j1_sink(j1, redis_client)
-    sink.apply(diff(sink.index(), _graph_with(service_entity(1))))
+    sink.apply(write(sink, service_entity(1)))
     j1.inject("/persister/synchronization/jobs/", 400, times=1)
     with pytest.raises(SinkError, match="PATCH job"):
         sink.flush_pending()
-    assert "service:PSHARED1" not in sink.index().entities  # not remembered as written
-    sink.apply(diff(sink.index(), _graph_with(service_entity(1, "newer"))))  # meanwhile
+    assert "service:PSHARED1" not in sink.mirror.index().entities  # not taken as written
+    sink.apply(write(sink, service_entity(1, "newer")))  # meanwhile
     assert sink.flush_pending() == 1  # the retry sends the newest state of the key
     assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"
 

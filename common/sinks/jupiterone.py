@@ -236,14 +236,32 @@ class JupiterOneSink(GraphSink):
     def read_graph(self) -> Graph:
         return self.mirror.read_graph()
 
+    # Diffs run against what JupiterOne holds *or will hold*: written, overlaid with the
+    # buffered writes not yet flushed (else a change undone before the flush was lost).
+
     def index(self) -> GraphIndex:
-        return self.mirror.index()
+        index = self.mirror.index()
+        index.entities.update(self._pending_fingerprints(None))
+        return index
 
     def index_around(self, entity_key: str) -> GraphIndex:
-        return self.mirror.index_around(entity_key)
+        index = self.mirror.index_around(entity_key)
+        index.entities.update(self._pending_fingerprints([entity_key]))
+        return index
 
     def existing(self, entity_keys: Iterable[str]) -> set[str]:
-        return self.mirror.existing(list(entity_keys))
+        keys = list(entity_keys)
+        return self.mirror.existing(keys) | set(self._pending_fingerprints(keys))
+
+    def _pending_fingerprints(self, keys: list[str] | None) -> dict[str, str]:
+        """`_key` → fingerprint of buffered entity writes (of `keys`, or all)."""
+        pending = self.mirror.key("patch:pending")
+        if keys is None:
+            raw = _text(self.mirror.r.hgetall(pending))
+        else:
+            values = self.mirror.r.hmget(pending, keys) if keys else []
+            raw = {k: _decode(v) for k, v in zip(keys, values, strict=True) if v is not None}
+        return {k: fingerprint(Entity.from_j1(json.loads(v))) for k, v in raw.items()}
 
     def counts_by_type(self) -> dict[str, int]:
         return self.mirror.counts_by_type()
