@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -547,3 +548,19 @@ def test_an_oncall_refresh_writes_every_service_in_one_graphql_request(
     assert j1.calls["graphql mutations"] == 1  # all services' edges in one request
     assert j1.calls["graphql queryV1"] <= 2  # one _id lookup per kind
     assert j1.calls["POST jobs"] == 0
+
+
+def test_flushes_never_overlap_so_the_newest_write_lands_last(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    """A slow PATCH job in flight; a newer write's flush waits for it instead of racing."""
+    sink, other = make_j1_sink(j1, redis_client), make_j1_sink(j1, redis_client)
+    sink.apply(write(sink, service_entity(1, "older")))
+    j1.slow_down("/persister/synchronization/jobs/", 0.5, times=1)  # the first upload
+    first = threading.Thread(target=sink.flush_pending)
+    first.start()
+    time.sleep(0.2)  # the first flush has taken "older" and is uploading it
+    other.apply(write(other, service_entity(1, "newer")))
+    assert other.flush_pending() == 1  # waited for the first, then sent "newer"
+    first.join(10)
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"

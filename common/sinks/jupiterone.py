@@ -53,6 +53,7 @@ LOOKUP_CHUNK = 100  # keys per J1QL lookup
 MUTATIONS_PER_REQUEST = 50  # aliased mutations per GraphQL request
 PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch stays open for other workers
 PATCH_WAIT = 120.0  # how long a worker waits for another's PATCH job before doing its own
+FLUSH_LOCK_TIMEOUT = 600  # a PATCH job is polled to FINISHED under it
 FLUSH_RETRY = Retry(max=6, interval=[1, 5, 30, 120, 600, 1800])
 
 _JOIN = """
@@ -408,6 +409,16 @@ class JupiterOneSink(GraphSink):
         On failure they go back to the buffer (unless a newer write of the key is there)
         and the error is raised, so the job is retried.
         """
+        mirror = self.mirror
+        # One flush at a time: of two flushes in flight, the older could land last.
+        with mirror.r.lock(
+            mirror.key("patch:flush-lock"),
+            timeout=FLUSH_LOCK_TIMEOUT,
+            blocking_timeout=FLUSH_LOCK_TIMEOUT,
+        ):
+            return self._flush_pending()
+
+    def _flush_pending(self) -> int:
         mirror = self.mirror
         with mirror.r.pipeline(transaction=True) as pipe:
             pipe.delete(mirror.key("patch:flush-queued"))  # writes from now on: a new flush
