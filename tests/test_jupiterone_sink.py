@@ -564,3 +564,16 @@ def test_flushes_never_overlap_so_the_newest_write_lands_last(
     assert other.flush_pending() == 1  # waited for the first, then sent "newer"
     first.join(10)
     assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"
+
+
+def test_status_shows_changes_waiting_for_the_next_patch_job(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    from web.status import collect_status
+
+    sink = make_j1_sink(j1, redis_client)
+    for n in range(3):
+        sink.apply(write(sink, service_entity(n)))
+    assert collect_status(redis_client, sink)["graph"]["waiting_writes"] == 3
+    sink.flush_pending()
+    assert collect_status(redis_client, sink)["graph"]["waiting_writes"] == 0

@@ -66,6 +66,7 @@ def collect_status(
         "graph": {
             "entities": {t: n for t, n in counts.items() if t in _ENTITY_TYPES},
             "relationships": {t: n for t, n in counts.items() if t not in _ENTITY_TYPES},
+            "waiting_writes": sink.waiting_writes(),
         },
     }
 
@@ -116,3 +117,8 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     for type_, n in sink.counts_by_type().items():
         objects.add_metric([type_], n)
     yield objects
+    yield GaugeMetricFamily(
+        "pdgraph_graph_waiting_writes",
+        "Entity changes buffered for the next JupiterOne PATCH job",
+        value=sink.waiting_writes(),
+    )

@@ -72,6 +72,10 @@ class GraphSink(ABC):
         """How many entities and relationships of each `_type` the sink holds."""
         return self.read_graph().counts_by_type()
 
+    def waiting_writes(self) -> int:
+        """Changes accepted but not yet written to the graph (a write-behind buffer)."""
+        return 0
+
     def check(self) -> None:
         """Raise SinkError with a one-line reason when the sink cannot be used."""
         self.read_graph()

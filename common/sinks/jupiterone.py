@@ -267,6 +267,9 @@ class JupiterOneSink(GraphSink):
     def counts_by_type(self) -> dict[str, int]:
         return self.mirror.counts_by_type()
 
+    def waiting_writes(self) -> int:
+        return int(self.mirror.r.hlen(self.mirror.key("patch:pending")))
+
     def check(self) -> None:
         """One J1QL query (key, account, GraphQL URL) and one job read (sync-job URL)."""
         client = self.client.impatient()
