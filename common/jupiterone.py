@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 
-from common.http import RETRYABLE_STATUS, RetryPolicy, header_seconds
+from common.http import RetryingClient, RetryPolicy
 from common.ratelimit import LocalRequestBudget, RequestBudget
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,11 @@ def _error_message(response: requests.Response) -> str:
     return response.reason or ""
 
 
-class JupiterOneClient:
+class JupiterOneClient(RetryingClient):
+    service = "jupiterone"
+    error = JupiterOneError
+    unreachable_hint = " (check JUPITERONE_API_URL / JUPITERONE_GRAPHQL_URL)"
+
     def __init__(
         self,
         account_id: str,
@@ -74,21 +77,19 @@ class JupiterOneClient:
         on_request: RequestHook | None = None,
         budget: RequestBudget | None = None,
     ) -> None:
+        # Only the budget's pause matters (JupiterOne publishes no fixed limit): a 429 seen
+        # by one process holds back every process sharing it (RedisRequestBudget).
+        super().__init__(
+            budget=budget or LocalRequestBudget(limit=1_000_000, sleep=sleep),
+            retry=retry,
+            timeout=timeout,
+            sleep=sleep,
+        )
         self.account_id = account_id
         self._api_key = api_key
         self.api_url = api_url.rstrip("/")
         self.graphql_url = graphql_url
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout
-        self._sleep = sleep
         self.on_request = on_request
-        # Only its pause matters (JupiterOne publishes no fixed limit): a 429 seen by one
-        # process holds back every process sharing the budget (RedisRequestBudget).
-        self.budget: RequestBudget = budget or LocalRequestBudget(limit=1_000_000, sleep=sleep)
-        self._local = threading.local()
-        self._count_lock = threading.Lock()
-        self.requests_made = 0
-        self.rate_limited = 0
 
     def __repr__(self) -> str:  # never show the key
         return f"JupiterOneClient({self.api_url!r}, account={self.account_id!r})"
@@ -107,99 +108,44 @@ class JupiterOneClient:
             budget=self.budget,
         )
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(
-                {
-                    "Authorization": f"Bearer {self._api_key}",
-                    "JupiterOne-Account": self.account_id,
-                    "Content-Type": "application/json",
-                    "User-Agent": "pdgraph/0.1",
-                }
-            )
-            self._local.session = session
-        return session
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "JupiterOne-Account": self.account_id,
+            "Content-Type": "application/json",
+        }
 
-    def close(self) -> None:
-        session = getattr(self._local, "session", None)
-        if session is not None:
-            session.close()
+    def answered(self, label: str, status: int) -> None:
+        if self.on_request is not None:
+            api = "graphql" if label.startswith("JupiterOne graphql") else "persister"
+            self.on_request(api, label, status)
 
     # -- one request ------------------------------------------------------------------
 
     def request(self, method: str, url: str, body: bytes | None, op: str) -> JsonObject:
         """One call with retries; `op` names it in errors and for the request hook."""
         api = "graphql" if url == self.graphql_url else "persister"
-        failures = 0
-        waited_on_rate_limit = 0.0
-        while True:
-            self.budget.acquire()
-            with self._count_lock:
-                self.requests_made += 1
+        label = f"JupiterOne {api} {op}"
+        response = self.send(method, url, label, data=body)
+        status = response.status_code
+        if status < 400:
             try:
-                response = self._session().request(method, url, data=body, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                self._hook(api, op, 0)
-                failures += 1
-                if failures >= self.retry.max_attempts:
-                    raise JupiterOneError(
-                        f"JupiterOne {op}: {type(exc).__name__} after {failures} attempts "
-                        f"(check JUPITERONE_API_URL / JUPITERONE_GRAPHQL_URL)"
-                    ) from None
-                self._sleep(self.retry.backoff(failures - 1))
-                continue
-            except requests.RequestException as exc:  # bad URL, redirect loop, ...
-                raise JupiterOneError(f"JupiterOne {op}: {type(exc).__name__}: {exc}") from None
-            status = response.status_code
-            self._hook(api, op, status)
-            if status < 400:
-                if response.headers.get("RateLimit-Remaining") == "0":
-                    self.budget.pause(header_seconds(response, "RateLimit-Reset") or 1.0)
-                try:
-                    decoded: JsonObject = response.json() if response.content else {}
-                except ValueError:
-                    raise JupiterOneError(
-                        f"JupiterOne {op}: HTTP {status} with a body that is not JSON "
-                        f"(is the URL a JupiterOne API?)"
-                    ) from None
-                return decoded
-            if status == 429:
-                with self._count_lock:
-                    self.rate_limited += 1
-                wait = header_seconds(response, "RateLimit-Reset", "Retry-After")
-                if wait is None:
-                    wait = self.retry.backoff(min(failures, 6) + 1)
-                failures += 1
-                waited_on_rate_limit += wait
-                if waited_on_rate_limit > self.retry.rate_limit_max_wait:
-                    raise JupiterOneError(
-                        f"JupiterOne {op}: still rate limited after waiting "
-                        f"{waited_on_rate_limit:.0f}s"
-                    )
-                log.warning("jupiterone rate limited", extra={"op": op, "wait_s": wait})
-                self.budget.pause(wait)
-                continue
-            if status in (401, 403):
-                raise JupiterOneAuthError(
-                    f"JupiterOne rejected the credentials on {op} ({status} "
-                    f"{_error_message(response)}): check JUPITERONE_API_KEY and "
-                    "JUPITERONE_ACCOUNT_ID"
-                )
-            if status == 413:
-                raise PayloadTooLarge(f"JupiterOne {op}: 413 request body too large")
-            if status in RETRYABLE_STATUS:
-                failures += 1
-                if failures >= self.retry.max_attempts:
-                    raise JupiterOneError(f"JupiterOne {op}: HTTP {status} after {failures} tries")
-                self._sleep(self.retry.backoff(failures - 1))
-                continue
-            raise JupiterOneError(f"JupiterOne {op}: HTTP {status} {_error_message(response)}")
-
-    def _hook(self, api: str, op: str, status: int) -> None:
-        if self.on_request is not None:
-            self.on_request(api, op, status)
+                decoded: JsonObject = response.json() if response.content else {}
+            except ValueError:
+                raise JupiterOneError(
+                    f"{label}: HTTP {status} with a body that is not JSON "
+                    "(is the URL a JupiterOne API?)"
+                ) from None
+            return decoded
+        if status in (401, 403):
+            raise JupiterOneAuthError(
+                f"JupiterOne rejected the credentials on {op} ({status} "
+                f"{_error_message(response)}): check JUPITERONE_API_KEY and "
+                "JUPITERONE_ACCOUNT_ID"
+            )
+        if status == 413:
+            raise PayloadTooLarge(f"{label}: 413 request body too large")
+        raise JupiterOneError(f"{label}: HTTP {status} {_error_message(response)}")
 
     def persister(self, method: str, path: str, body: Any, op: str) -> JsonObject:
         data = None if body is None else _dumps(body)

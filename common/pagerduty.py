@@ -10,7 +10,6 @@ reached through filters instead of silently truncated.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +22,7 @@ import requests
 
 from common import metrics
 from common.config import Settings
-from common.http import RETRYABLE_STATUS, RetryPolicy, header_seconds
+from common.http import RetryingClient, RetryPolicy
 from common.ratelimit import LocalRequestBudget, RedisRequestBudget, RequestBudget
 
 log = logging.getLogger(__name__)
@@ -179,7 +178,10 @@ class _QueryCover:
         return sorted(left - {"\n"}), sorted(right - {"\n"})
 
 
-class PagerDutyClient:
+class PagerDutyClient(RetryingClient):
+    service = "pagerduty"
+    error = PagerDutyError
+
     def __init__(
         self,
         api_key: str,
@@ -193,38 +195,30 @@ class PagerDutyClient:
         progress: ProgressCallback | None = None,
         on_request: Callable[[int], None] | None = None,
     ) -> None:
+        super().__init__(
+            budget=budget or LocalRequestBudget(), retry=retry, timeout=timeout, sleep=sleep
+        )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
-        self.budget: RequestBudget = budget or LocalRequestBudget()
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout
         self.page_workers = page_workers
-        self._sleep = sleep
         self.progress = progress
         self.on_request = on_request  # called with each answer's HTTP status (0: none)
-        self._local = threading.local()
-        self._count_lock = threading.Lock()
-        self.requests_made = 0
 
     def __repr__(self) -> str:  # never show the key
         return f"PagerDutyClient({self.base_url!r})"
 
-    # -- one request --------------------------------------------------------------
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Token token={self._api_key}",
+            "Accept": "application/vnd.pagerduty+json;version=2",
+            "Content-Type": "application/json",
+        }
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(
-                {
-                    "Authorization": f"Token token={self._api_key}",
-                    "Accept": "application/vnd.pagerduty+json;version=2",
-                    "Content-Type": "application/json",
-                    "User-Agent": "pdgraph/0.1",
-                }
-            )
-            self._local.session = session
-        return session
+    def answered(self, label: str, status: int) -> None:
+        if self.on_request is not None:
+            self.on_request(status)
+
+    # -- one request --------------------------------------------------------------
 
     def request(
         self,
@@ -234,73 +228,24 @@ class PagerDutyClient:
         json: Any = None,
     ) -> PagerDutyObject:
         """One API call with retries; returns the decoded JSON body."""
-        url = f"{self.base_url}{path}"
-        failures = 0
-        waited_on_rate_limit = 0.0
-        while True:
-            self.budget.acquire()
-            with self._count_lock:
-                self.requests_made += 1
+        label = f"{method} {path}"
+        response = self.send(method, f"{self.base_url}{path}", label, params=params, json=json)
+        status = response.status_code
+        if status < 400:
             try:
-                response = self._session().request(
-                    method, url, params=params, json=json, timeout=self.timeout
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if self.on_request is not None:
-                    self.on_request(0)
-                failures += 1
-                if failures >= self.retry.max_attempts:
-                    raise PagerDutyError(
-                        f"{method} {path}: {type(exc).__name__} after {failures} attempts"
-                    ) from None
-                self._sleep(self.retry.backoff(failures - 1))
-                continue
-            except requests.RequestException as exc:  # bad URL, redirect loop, ...
-                raise PagerDutyError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-
-            status = response.status_code
-            if self.on_request is not None:
-                self.on_request(status)
-            if status < 400:
-                remaining = response.headers.get("ratelimit-remaining")
-                if remaining == "0":
-                    self.budget.pause(header_seconds(response, "ratelimit-reset") or 1.0)
-                try:
-                    body: PagerDutyObject = response.json() if response.content else {}
-                except ValueError:
-                    raise PagerDutyError(
-                        f"{method} {path}: HTTP {status} with a body that is not JSON"
-                    ) from None
-                return body
-            if status == 429:
-                wait = header_seconds(response, "ratelimit-reset", "retry-after")
-                if wait is None:  # 429s sometimes come without headers
-                    wait = self.retry.backoff(min(failures, 6) + 1)
-                failures += 1
-                waited_on_rate_limit += wait
-                if waited_on_rate_limit > self.retry.rate_limit_max_wait:
-                    raise PagerDutyError(
-                        f"{method} {path}: still rate limited after waiting "
-                        f"{waited_on_rate_limit:.0f}s"
-                    )
-                log.warning("pagerduty rate limited", extra={"path": path, "wait_s": wait})
-                self.budget.pause(wait)
-                continue
-            if status in (401, 403):
-                raise PagerDutyAuthError(
-                    f"PagerDuty rejected the API key ({status} {_error_message(response)}): "
-                    "check PAGERDUTY_API_KEY (a General Access REST API key with read access)"
-                )
-            if status in RETRYABLE_STATUS:
-                failures += 1
-                if failures >= self.retry.max_attempts:
-                    raise PagerDutyError(
-                        f"{method} {path}: HTTP {status} after {failures} attempts"
-                    )
-                self._sleep(self.retry.backoff(failures - 1))
-                continue
-            error = PagerDutyNotFoundError if status == 404 else PagerDutyError
-            raise error(f"{method} {path}: HTTP {status} {_error_message(response)}")
+                body: PagerDutyObject = response.json() if response.content else {}
+            except ValueError:
+                raise PagerDutyError(
+                    f"{label}: HTTP {status} with a body that is not JSON"
+                ) from None
+            return body
+        if status in (401, 403):
+            raise PagerDutyAuthError(
+                f"PagerDuty rejected the API key ({status} {_error_message(response)}): "
+                "check PAGERDUTY_API_KEY (a General Access REST API key with read access)"
+            )
+        error = PagerDutyNotFoundError if status == 404 else PagerDutyError
+        raise error(f"{label}: HTTP {status} {_error_message(response)}")
 
     def get(self, path: str, params: Params | Mapping[str, Any] | None = None) -> PagerDutyObject:
         return self.request("GET", path, params)

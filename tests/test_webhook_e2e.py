@@ -4,6 +4,7 @@ graph, compared with the expected graph of the account."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import threading
@@ -120,9 +121,12 @@ def test_a_burst_for_one_service_costs_at_most_two_re_reads(stack: Stack) -> Non
             burst=True, with_scheduler=True, logging_level="WARNING"
         )
     sender.join()
-    assert timing[0] < COALESCE_SECONDS, "the premise: all 30 events inside one window"
     stack.drain()
-    assert stack.re_reads(service_id) <= 2
+    # Within one window (the usual case: 30 POSTs take ~0.2 s) that is at most two re-reads:
+    # the leading one and one trailing. A loaded machine may spread the burst over more
+    # windows: then one trailing re-read per window.
+    windows = math.ceil(timing[0] / COALESCE_SECONDS)
+    assert stack.re_reads(service_id) <= 1 + windows
     assert stack.export() == expected_export(stack.sim.account)
 
 
