@@ -101,13 +101,21 @@ def test_full_sync_writes_the_expected_graph_and_a_second_deletes_exactly_what_w
     assert all(ids_before[k] == v for k, v in ids_after.items())
 
 
+def synced_then_changed(
+    j1: JupiterOneSim, settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+) -> tuple[JupiterOneSink, dict[str, Any]]:
+    """A sink after one full sync, the graph it wrote, and PagerDuty changed since."""
+    sink = make_j1_sink(j1, redis_client)
+    full_sync(settings, redis_client, sink)
+    before = j1.graph().to_j1()
+    sim.account.delete_service(sorted(sim.account.services)[0])
+    return sink, before
+
+
 def test_an_upload_failure_aborts_the_job_and_leaves_the_previous_graph(
     j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
 ) -> None:
-    sink = make_j1_sink(j1, redis_client)
-    full_sync(j1_settings, redis_client, sink)
-    before = j1.graph().to_j1()
-    sim.account.delete_service(sorted(sim.account.services)[0])
+    sink, before = synced_then_changed(j1, j1_settings, redis_client, sim)
     # The entity upload passes, the relationship upload is refused.
     j1.inject("/persister/synchronization/jobs/", 400, after=1, body={"error": {"code": "X"}})
     with pytest.raises(SinkError, match="aborted, nothing in scope 'pagerduty' was deleted"):
@@ -121,10 +129,7 @@ def test_an_upload_failure_aborts_the_job_and_leaves_the_previous_graph(
 def test_a_job_that_ends_in_error_fails_the_sync_and_says_so(
     j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
 ) -> None:
-    sink = make_j1_sink(j1, redis_client)
-    full_sync(j1_settings, redis_client, sink)
-    before = j1.graph().to_j1()
-    sim.account.delete_service(sorted(sim.account.services)[0])
+    sink, before = synced_then_changed(j1, j1_settings, redis_client, sim)
     j1.inject(
         "/persister/synchronization/jobs/",
         200,
