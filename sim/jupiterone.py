@@ -104,20 +104,20 @@ def _check_properties(obj: dict[str, Any], what: str) -> None:
         raise BadData(f"{what} {key}: property {name!r} is not a flat value")
 
 
-def validate_entity(obj: Any) -> None:
+def _validate(obj: Any, what: str, class_pattern: re.Pattern[str], class_rule: str) -> None:
     if not isinstance(obj, dict):
-        raise BadData("entity must be an object")
-    _check_properties(obj, "entity")
-    if not isinstance(obj.get("_class"), str) or not _ENTITY_CLASS.match(obj["_class"]):
-        raise BadData(f"entity {obj['_key']}: _class must be TitleCase")
+        raise BadData(f"{what} must be an object")
+    _check_properties(obj, what)
+    if not isinstance(obj.get("_class"), str) or not class_pattern.match(obj["_class"]):
+        raise BadData(f"{what} {obj['_key']}: _class must be {class_rule}")
+
+
+def validate_entity(obj: Any) -> None:
+    _validate(obj, "entity", _ENTITY_CLASS, "TitleCase")
 
 
 def validate_relationship(obj: Any) -> None:
-    if not isinstance(obj, dict):
-        raise BadData("relationship must be an object")
-    _check_properties(obj, "relationship")
-    if not isinstance(obj.get("_class"), str) or not _RELATIONSHIP_CLASS.match(obj["_class"]):
-        raise BadData(f"relationship {obj['_key']}: _class must be UPPER_CASE")
+    _validate(obj, "relationship", _RELATIONSHIP_CLASS, "UPPER_CASE")
     for end in ("_fromEntityKey", "_toEntityKey"):
         if not isinstance(obj.get(end), str):
             raise BadData(f"relationship {obj['_key']}: {end} required")

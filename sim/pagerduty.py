@@ -183,16 +183,9 @@ class Account:
     def service_event_data(self, service: dict[str, Any]) -> dict[str, Any]:
         """A service webhook's `data`: no name, no escalation policy (re-read the service)."""
         return {
-            "id": service["id"],
-            "type": "service",
-            "summary": service["name"],
+            **self._ref("service", service["id"], service["name"], reference=False),
             "alert_creation": service["alert_creation"],
-            "teams": [
-                self._ref("team", t, self.teams[t]["name"])
-                for t in service["team_ids"]
-                if t in self.teams
-            ],
-            **self._links("service", service["id"]),
+            "teams": self._team_refs(service["team_ids"]),
         }
 
     def changed(self) -> None:
@@ -423,13 +416,19 @@ class Account:
 
     # -- the API's view -------------------------------------------------------------
 
-    def _ref(self, kind: str, obj_id: str, summary: str) -> dict[str, Any]:
+    def _ref(
+        self, kind: str, obj_id: str, summary: str, *, reference: bool = True
+    ) -> dict[str, Any]:
+        """What every PagerDuty object starts with: id, type, summary, self, html_url."""
         return {
             "id": obj_id,
-            "type": f"{kind}_reference",
+            "type": f"{kind}_reference" if reference else kind,
             "summary": summary,
             **self._links(kind, obj_id),
         }
+
+    def _team_refs(self, team_ids: list[str]) -> list[dict[str, Any]]:
+        return [self._ref("team", t, self.teams[t]["name"]) for t in team_ids if t in self.teams]
 
     def _links(self, kind: str, obj_id: str) -> dict[str, str]:
         plural = {"escalation_policy": "escalation_policies"}.get(kind, kind + "s")
@@ -440,22 +439,17 @@ class Account:
 
     def team_json(self, team: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": team["id"],
-            "type": "team",
-            "summary": team["name"],
+            **self._ref("team", team["id"], team["name"], reference=False),
             "name": team["name"],
             "description": team["description"],
             "default_role": team["default_role"],
-            **self._links("team", team["id"]),
         }
 
     def user_json(self, user: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in user.items() if k != "team_ids"}
         out["summary"] = user["name"]
         out["avatar_url"] = f"https://avatars.example.test/{user['id']}.png"
-        out["teams"] = [
-            self._ref("team", t, self.teams[t]["name"]) for t in user["team_ids"] if t in self.teams
-        ]
+        out["teams"] = self._team_refs(user["team_ids"])
         out.update(self._links("user", user["id"]))
         return out
 

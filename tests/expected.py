@@ -35,18 +35,30 @@ def expected_export(account: Account, account_name: str | None = None) -> dict[s
     def link(kind: str, oid: str) -> str:
         return account._links(kind, oid)["html_url"]
 
+    def team_edges(type_: str, class_: str, team_ids: list[str], to_key: str) -> None:
+        """An edge from each of the object's teams that still exists."""
+        for t in team_ids:
+            if t in account.teams:
+                relationships.append(_edge(type_, class_, f"team:{t}", to_key))
+
+    def named(kind: str, class_: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """What SPEC §5 gives every entity: key, type, class, id, names, description, link."""
+        return {
+            "_key": f"{kind}:{obj['id']}",
+            "_type": f"pagerduty_{kind}",
+            "_class": class_,
+            "id": obj["id"],
+            "name": obj["name"],
+            "displayName": obj["name"],
+            "summary": obj["name"],
+            "description": obj["description"],
+            "webLink": link(kind, obj["id"]),
+        }
+
     for u in account.users.values():
         entities.append(
             {
-                "_key": f"user:{u['id']}",
-                "_type": "pagerduty_user",
-                "_class": "User",
-                "id": u["id"],
-                "name": u["name"],
-                "displayName": u["name"],
-                "summary": u["name"],
-                "description": u["description"],
-                "webLink": link("user", u["id"]),
+                **named("user", "User", u),
                 "email": u["email"],
                 "username": u["email"],
                 "role": u["role"],
@@ -59,26 +71,9 @@ def expected_export(account: Account, account_name: str | None = None) -> dict[s
                 **tag,
             }
         )
-        for t in u["team_ids"]:
-            if t in account.teams:
-                relationships.append(
-                    _edge("pagerduty_team_has_user", "HAS", f"team:{t}", f"user:{u['id']}")
-                )
+        team_edges("pagerduty_team_has_user", "HAS", u["team_ids"], f"user:{u['id']}")
     for t in account.teams.values():
-        entities.append(
-            {
-                "_key": f"team:{t['id']}",
-                "_type": "pagerduty_team",
-                "_class": "Team",
-                "id": t["id"],
-                "name": t["name"],
-                "displayName": t["name"],
-                "summary": t["name"],
-                "description": t["description"],
-                "webLink": link("team", t["id"]),
-                **tag,
-            }
-        )
+        entities.append({**named("team", "Team", t), **tag})
     oncall_levels: dict[str, dict[str, int]] = {}
     for o in account.oncalls_now():
         levels = oncall_levels.setdefault(o["escalation_policy"]["id"], {})
@@ -88,15 +83,7 @@ def expected_export(account: Account, account_name: str | None = None) -> dict[s
         sid, pid = s["id"], s["escalation_policy_id"]
         entities.append(
             {
-                "_key": f"service:{sid}",
-                "_type": "pagerduty_service",
-                "_class": "Service",
-                "id": sid,
-                "name": s["name"],
-                "displayName": s["name"],
-                "summary": s["name"],
-                "description": s["description"],
-                "webLink": link("service", sid),
+                **named("service", "Service", s),
                 "status": s["status"],
                 "active": s["status"] != "disabled",
                 "category": ["software"],
@@ -111,13 +98,7 @@ def expected_export(account: Account, account_name: str | None = None) -> dict[s
                 **tag,
             }
         )
-        for t in s["team_ids"]:
-            if t in account.teams:
-                relationships.append(
-                    _edge(
-                        "pagerduty_team_assigned_service", "ASSIGNED", f"team:{t}", f"service:{sid}"
-                    )
-                )
+        team_edges("pagerduty_team_assigned_service", "ASSIGNED", s["team_ids"], f"service:{sid}")
         for uid, level in oncall_levels.get(pid, {}).items():
             if uid in account.users:
                 relationships.append(

@@ -38,26 +38,23 @@ def test_budget_grants_the_limit_then_waits_for_the_window(client: redis.Redis) 
     assert 0.0 < sum(sleeps.sleeps) <= 0.45
 
 
-def test_two_processes_share_one_budget(client: redis.Redis) -> None:
+@pytest.mark.parametrize(
+    ("name_a", "name_b", "shared"),
+    [("shared", "shared", True), ("key-a", "key-b", False)],
+    ids=["one-key-two-processes", "two-keys"],
+)
+def test_a_budget_is_shared_by_processes_of_one_key_only(
+    client: redis.Redis, name_a: str, name_b: str, shared: bool
+) -> None:
     sleeps = SleepRecorder()
-    a = RedisRequestBudget(client, "shared", limit=4, window_seconds=0.4, sleep=sleeps)
-    b = RedisRequestBudget(client, "shared", limit=4, window_seconds=0.4, sleep=sleeps)
+    a = RedisRequestBudget(client, name_a, limit=4, window_seconds=0.4, sleep=sleeps)
+    b = RedisRequestBudget(client, name_b, limit=4, window_seconds=0.4, sleep=sleeps)
     for _ in range(2):
         a.acquire()
         b.acquire()
     assert sleeps.sleeps == []
-    b.acquire()
-    assert sleeps.sleeps, "the fifth request of the shared budget had to wait"
-
-
-def test_other_keys_have_their_own_budget(client: redis.Redis) -> None:
-    sleeps = SleepRecorder()
-    a = RedisRequestBudget(client, "key-a", limit=2, window_seconds=5, sleep=sleeps)
-    b = RedisRequestBudget(client, "key-b", limit=2, window_seconds=5, sleep=sleeps)
-    for _ in range(2):
-        a.acquire()
-        b.acquire()
-    assert sleeps.sleeps == []
+    b.acquire()  # the fifth request of one key's budget waits; b's own third does not
+    assert bool(sleeps.sleeps) is shared
 
 
 def test_a_pause_from_one_process_holds_the_others(client: redis.Redis) -> None:
