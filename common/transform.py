@@ -35,6 +35,42 @@ def service_key(service_id: str) -> str:
     return f"service:{service_id}"
 
 
+# -- reading the graph back: what a key or object is, without matching substrings ----------
+
+_ENTITY_TYPES = {"user": USER, "team": TEAM, "service": SERVICE}
+_RELATIONSHIP_TYPES = {
+    (TEAM, "HAS", USER): TEAM_HAS_USER,
+    (TEAM, "ASSIGNED", SERVICE): TEAM_ASSIGNED_SERVICE,
+    (USER, "ONCALL", SERVICE): USER_ONCALL_SERVICE,
+}
+ENTITY_TYPES = frozenset(_ENTITY_TYPES.values())
+# What webhooks keep current: a full sync that changes these found drift (users, teams,
+# memberships and shift hand-offs send no webhook; their changes are expected).
+WEBHOOK_MAINTAINED_TYPES = frozenset({SERVICE, TEAM_ASSIGNED_SERVICE})
+
+
+def entity_type_of(key: str) -> str | None:
+    """The `_type` of the entity with this `_key` (`service:P1` → pagerduty_service)."""
+    prefix, _, rest = key.partition(":")
+    return _ENTITY_TYPES.get(prefix) if rest else None
+
+
+def type_of_key(key: str) -> str | None:
+    """The `_type` of the entity or relationship with this `_key` (None: not ours)."""
+    parts = key.split("|")
+    if len(parts) == 1:
+        return entity_type_of(key)
+    if len(parts) != 3:
+        return None
+    from_type, to_type = entity_type_of(parts[0]) or "", entity_type_of(parts[2]) or ""
+    return _RELATIONSHIP_TYPES.get((from_type, parts[1].upper(), to_type))
+
+
+def is_oncall_edge(key: str) -> bool:
+    """Whether `key` is a user ONCALL service relationship's `_key`."""
+    return type_of_key(key) == USER_ONCALL_SERVICE
+
+
 def epoch_ms(timestamp: str | None) -> int | None:
     """ISO 8601 (PagerDuty's format) → epoch milliseconds, as JupiterOne wants times."""
     if not timestamp:

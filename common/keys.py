@@ -1,0 +1,75 @@
+"""Every Redis key pdgraph writes (`pdgraph:*`), built in one place, and reply decoding.
+
+What each key holds is listed in docs/architecture.md. RQ's own keys (`rq:*`) are RQ's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+PREFIX = "pdgraph:"
+
+# -- full sync --------------------------------------------------------------------------
+FULL_SYNC_LAST = "pdgraph:fullsync:last"  # JSON record of the last run
+FULL_SYNC_HISTORY = "pdgraph:fullsync:history"  # list: the last runs, newest first
+FULL_SYNC_LOCK = "pdgraph:fullsync:lock"  # one full sync at a time
+FULL_SYNC_WINDOW = "pdgraph:fullsync:window"  # set while a full sync reads and writes
+FULL_SYNC_TOUCHED = "pdgraph:fullsync:touched"  # set: services refreshed inside the window
+
+# -- the webhook receiver ---------------------------------------------------------------
+LAST_WEBHOOK = "pdgraph:webhooks:last"  # JSON summary of the last delivery stored
+
+# -- on-call hand-offs ------------------------------------------------------------------
+SERVICE_POLICY = "pdgraph:oncall:service-policy"  # hash: service id → escalation policy id
+HANDOFFS = "pdgraph:oncall:handoffs"  # sorted set: due second → due second (for /status)
+
+
+def handoff_due(due: int) -> str:
+    """Set: the escalation policies whose shift hands off at `due` (epoch seconds)."""
+    return f"pdgraph:oncall:due:{due}"
+
+
+def handoff_queued(due: int) -> str:
+    """Marker: the hand-off job for `due` is queued (one job per hand-off second)."""
+    return f"{handoff_due(due)}:queued"
+
+
+# -- service refreshes: coalescing and read ordering ------------------------------------
+def service_refresh(service_id: str, part: str | None = None) -> str:
+    """`pdgraph:refresh:service:<id>` (the queued-refresh marker) or one of its parts:
+    `window` (coalescing), `read-seq`, `written-seq`, `oncall-seq`, `write-lock`."""
+    base = f"pdgraph:refresh:service:{service_id}"
+    return f"{base}:{part}" if part else base
+
+
+# -- shared request budgets -------------------------------------------------------------
+def ratelimit(name: str, part: str) -> str:
+    """`window` (sliding window of request times) or `paused` (a 429's pause)."""
+    return f"pdgraph:ratelimit:{name}:{part}"
+
+
+# -- metrics ----------------------------------------------------------------------------
+def metric(name: str) -> str:
+    """Hash: label set → value of one counter or histogram."""
+    return f"pdgraph:metrics:{name}"
+
+
+# -- the JupiterOne sink's record of what it wrote --------------------------------------
+def jupiterone_prefix(account_id: str, scope: str) -> str:
+    """Everything the JupiterOne sink keeps for one account and scope starts with this."""
+    return f"pdgraph:j1:{account_id}:{scope}:"
+
+
+# -- Redis replies ----------------------------------------------------------------------
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (clients may or may not decode responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def text_map(mapping: Mapping[Any, Any]) -> dict[str, str]:
+    return {text(k): text(v) for k, v in mapping.items()}
+
+
+def text_list(values: Iterable[Any]) -> list[str]:
+    return [text(v) for v in values]
