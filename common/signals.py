@@ -66,7 +66,8 @@ class WebhookSignal:
     @classmethod
     def from_job(cls, args: Mapping[str, Any]) -> WebhookSignal:
         """From the job argument `as_job()` wrote (unknown fields of older jobs ignored)."""
-        return cls(**{name: args.get(name) for name in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {name: args.get(name) for name in cls.__dataclass_fields__}
+        return cls(**fields)
 
     def as_job(self) -> dict[str, Any]:
         return asdict(self)
