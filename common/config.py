@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import urlsplit
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     full_sync_cron: str = "0 3 * * *"
     oncall_refresh_minutes: int = Field(default=15, ge=1, le=1440)
     port: int = Field(default=8000, ge=1, le=65535)
+    # gunicorn worker processes of `web` (Heroku sets it from the dyno size).
+    web_concurrency: int = Field(default=2, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("pagerduty_webhook_secrets", mode="before")
@@ -69,6 +72,21 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str) -> str:
         if not re.match(r"^(redis|rediss|unix)://", value):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if value.startswith("unix://"):
+            return value
+        # redis-py only finds a bad port or database when it connects, with a traceback.
+        parsed = urlsplit(value)
+        try:
+            port = parsed.port
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        if port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if not parsed.hostname:
+            raise ValueError("must name a host (redis://HOST:PORT/DB)")
+        database = parsed.path.lstrip("/")
+        if database and not database.isdigit():
+            raise ValueError("the database after the last / must be a number")
         return value
 
     @field_validator("jupiterone_scope", "local_graph_path", mode="after")
