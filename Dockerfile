@@ -1,4 +1,6 @@
-# pdgraph: one image, three processes (web, worker, clock) as in the Procfile.
+# pdgraph: one image, three processes (web, worker, clock) as in the Procfile. Each runs
+# its Procfile line through bin/procfile-run; configuration (REDIS_URL included) comes from
+# the environment, never from a command line.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOCAL_GRAPH_PATH=/data/pdgraph.sqlite3
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY common ./common
 COPY web ./web
 COPY worker ./worker

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -30,11 +31,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import start_redis  # noqa: E402
+from bench._common import BIN, configure, private_redis  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 
 API_KEY = "bench-api-key"
-LISTINGS = (
+LISTINGS: tuple[tuple[str, str, list[tuple[str, str]]], ...] = (
     ("/teams", "teams", []),
     ("/users", "users", []),
     ("/services", "services", [("include[]", "teams")]),
@@ -42,14 +43,12 @@ LISTINGS = (
 )
 
 
-def run_sync_measured(env: dict[str, str]) -> tuple[float, float, str]:
+def run_sync_measured() -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB, from wait4) and summary line of one `pdgraph sync`."""
     started = time.perf_counter()
     out = tempfile.TemporaryFile(mode="w+")
     err = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pdgraph"), "sync"], env=env, stdout=out, stderr=err
-    )
+    proc = subprocess.Popen([str(BIN / "pdgraph"), "sync"], stdout=out, stderr=err)
     _, status, rusage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -82,62 +81,76 @@ def naive_pager(base_url: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, pages, objects
 
 
-def bench(users: int, redis_url: str, workdir: Path) -> None:
-    t = time.perf_counter()
-    account = Account.generate(seed=42, users=users)
-    gen = time.perf_counter() - t
-    oncall_entries = len(account.oncalls_now())
-    sizes = {
-        "teams": len(account.teams),
-        "users": len(account.users),
-        "services": len(account.services),
-        "oncalls": oncall_entries,
-    }
-    minimum = sum(math.ceil(n / 100) for n in sizes.values())
-    sim = PagerDutySim(account, API_KEY)
-    sim.start()
-    try:
+@dataclass
+class Measured:
+    """Two `pdgraph sync` runs (into an empty graph, then with nothing changed) and the
+    naive pager, against one account."""
+
+    wall: float
+    rss: float
+    summary: str
+    requests: int
+    resync_wall: float
+    resync_rss: float
+    resync_requests: int
+    naive_seconds: float
+    naive_pages: int
+    naive_objects: int
+
+
+def measure(account: Account, redis_url: str, graph: Path) -> Measured:
+    with PagerDutySim(account, API_KEY) as sim:
         redis.Redis.from_url(redis_url).flushdb()
-        graph = workdir / f"graph-{users}.sqlite3"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERDUTY_", "GRAPH_"))}
-        env.update(
+        configure(
             PAGERDUTY_API_KEY=API_KEY,
             PAGERDUTY_API_URL=sim.url,
             REDIS_URL=redis_url,
             LOCAL_GRAPH_PATH=str(graph),
-            LOG_LEVEL="WARNING",
         )
         sim.reset_requests()
-        wall, rss, summary = run_sync_measured(env)
+        wall, rss, summary = run_sync_measured()
         made = sum(sim.request_counts().values())
         sim.reset_requests()
-        wall2, rss2, _ = run_sync_measured(env)
+        wall2, rss2, _ = run_sync_measured()
         made2 = sum(sim.request_counts().values())
-        naive_s, naive_pages, naive_objects = naive_pager(sim.url)
-    finally:
-        sim.stop()
-    total_objects = sum(sizes.values())
-    capped = " (capped at 10,000 per listing: incomplete)" if naive_objects < total_objects else ""
+        naive = naive_pager(sim.url)
+    return Measured(wall, rss, summary, made, wall2, rss2, made2, *naive)
+
+
+def bench(users: int, redis_url: str, workdir: Path) -> None:
+    t = time.perf_counter()
+    account = Account.generate(seed=42, users=users)
+    gen = time.perf_counter() - t
+    sizes = {
+        "teams": len(account.teams),
+        "users": len(account.users),
+        "services": len(account.services),
+        "oncalls": len(account.oncalls_now()),
+    }
+    minimum = sum(math.ceil(n / 100) for n in sizes.values())
+    m = measure(account, redis_url, workdir / f"graph-{users}.sqlite3")
+    complete = m.naive_objects >= sum(sizes.values())
+    capped = "" if complete else " (capped at 10,000 per listing: incomplete)"
     print(
         f"\n== {users:,} users, {sizes['teams']:,} teams, {sizes['services']:,} services, "
-        f"{oncall_entries:,} on-call entries (account generated in {gen:.1f}s)"
+        f"{sizes['oncalls']:,} on-call entries (account generated in {gen:.1f}s)"
     )
-    print(f"   {summary}")
+    print(f"   {m.summary}")
     print(
-        f"   requests: {made} (minimum Σ⌈n/100⌉ = {minimum}, +{made - minimum}); "
-        f"no-change resync: {made2}"
-    )
-    print(
-        f"   pdgraph sync: {wall:.2f}s wall, peak RSS {rss:.0f} MB; "
-        f"no-change resync {wall2:.2f}s, {rss2:.0f} MB"
+        f"   requests: {m.requests} (minimum Σ⌈n/100⌉ = {minimum}, +{m.requests - minimum}); "
+        f"no-change resync: {m.resync_requests}"
     )
     print(
-        f"   baseline naive pager: {naive_s:.2f}s for {naive_pages} pages, "
-        f"{naive_objects:,} objects{capped}"
+        f"   pdgraph sync: {m.wall:.2f}s wall, peak RSS {m.rss:.0f} MB; "
+        f"no-change resync {m.resync_wall:.2f}s, {m.resync_rss:.0f} MB"
     )
     print(
-        f"   ratio sync/baseline: {wall / naive_s:.2f}x "
-        f"({made / max(1, naive_pages):.2f}x the baseline's requests)"
+        f"   baseline naive pager: {m.naive_seconds:.2f}s for {m.naive_pages} pages, "
+        f"{m.naive_objects:,} objects{capped}"
+    )
+    print(
+        f"   ratio sync/baseline: {m.wall / m.naive_seconds:.2f}x "
+        f"({m.requests / max(1, m.naive_pages):.2f}x the baseline's requests)"
     )
 
 
@@ -145,13 +158,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="pdgraph full-sync benchmark")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     args = parser.parse_args()
-    proc, redis_url = start_redis()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for users in args.sizes:
-                bench(users, redis_url, Path(tmp))
-    finally:
-        proc.stop()
+    with private_redis() as redis_url, tempfile.TemporaryDirectory() as tmp:
+        for users in args.sizes:
+            bench(users, redis_url, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Webhook ingest benchmark: accepted webhooks/s, p50/p99 latency, lost events.
 
-Runs gunicorn with the Procfile's own `web:` flags (so the settings are the deployed
-ones) twice under the same bounded loopback load from wrk: once serving pdgraph's
+Runs the Procfile's web process (`python -m web`: gunicorn with the deployed settings,
+web.serve) twice under the same bounded loopback load from wrk: once serving pdgraph's
 receiver (signature check, de-dup, durable RQ enqueue in a private redis-server), once
-a hello-world Flask app on the same route as the baseline. Every request carries a fresh
-X-Webhook-Id, so each one must become a stored job. Prints both runs, the ratio, and
-lost events = 202 answers minus jobs stored.
+a hello-world Flask app on the same route as the baseline, under the same launcher.
+Every request carries a fresh X-Webhook-Id, so each one must become a stored job.
+Prints both runs, the ratio, and lost events = 202 answers minus jobs stored.
 
     .venv/bin/python bench/ingest.py [--seconds 10] [--connections 16] [--workers 2]
+                                     [--access-log]
 Needs wrk (Debian package `wrk`).
 """
 
@@ -33,8 +34,10 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port, procfile_command, start_redis, without_option  # noqa: E402
+from bench._common import free_port, start_redis  # noqa: E402
+from common.config import load_settings  # noqa: E402
 from common.queueing import WEBHOOK_QUEUE  # noqa: E402
+from web.serve import gunicorn_options  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 BODY = json.dumps(
@@ -84,12 +87,24 @@ end
 """
 
 
-def gunicorn_command(app: str, port: int, workers: int) -> list[str]:
-    """The Procfile's web command serving `app` on `port` (no access log in either run)."""
-    env = {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
-    command = without_option(procfile_command("web", env), "--access-logfile")
-    command[1] = app
-    return [*without_option(command, "--bind"), "--bind", f"127.0.0.1:{port}"]
+# web.serve.serve() is what `python -m web` runs; the hello-world app gets the same.
+LAUNCH = """
+import sys
+from common.config import load_settings
+from web.serve import serve
+
+app, access_log = sys.argv[1], sys.argv[2] == "on"
+if app == "hello":
+    from bench.hello_app import create_app
+    serve(load_settings(), lambda settings: create_app(), accesslog="-" if access_log else None)
+else:
+    serve(load_settings(), accesslog="-" if access_log else None)
+"""
+
+
+def web_command(app: str, access_log: bool) -> list[str]:
+    """The web process serving `app` (receiver or hello), access log on or off."""
+    return [sys.executable, "-c", LAUNCH, app, "on" if access_log else "off"]
 
 
 def children(pid: int) -> int:
@@ -109,11 +124,11 @@ def wait_until_serving(master: int, port: int, workers: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1, allow_redirects=False)
             if children(master) >= workers:
                 time.sleep(1.0)  # let the last one reach its accept loop
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     raise SystemExit("gunicorn did not start its workers")
@@ -131,8 +146,8 @@ def run_load(
     )
     port = free_port()
     gunicorn = subprocess.Popen(
-        gunicorn_command(app, port, args.workers),
-        env=env,
+        web_command(app, args.access_log),
+        env={**env, "PORT": str(port)},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -185,6 +200,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each app")
+    parser.add_argument(
+        "--access-log", action="store_true", help="keep the access log on (off in both runs)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
@@ -202,16 +220,21 @@ def main() -> None:
         # Alternate the two apps: this machine's speed drifts, and the ratio should not.
         baselines, runs = [], []
         for _ in range(args.rounds):
-            baselines.append(run_load("bench.hello_app:create_app()", env, args, signature))
-            runs.append(run_load("web.app:create_app()", env, args, signature))
+            baselines.append(run_load("hello", env, args, signature))
+            runs.append(run_load("receiver", env, args, signature))
         stored = redis.Redis.from_url(redis_url).llen(f"rq:queue:{WEBHOOK_QUEUE}")
         baseline, ours = median_run(baselines), median_run(runs)
         ours["accepted"] = sum(r["accepted"] for r in runs)
     finally:
         redis_proc.stop()
-    flags = " ".join(gunicorn_command("APP", 0, args.workers)[2:-2])
+    options = gunicorn_options(load_settings(web_concurrency=args.workers))
+    flags = ", ".join(
+        f"{name} {options[name]}" for name in ("workers", "worker_class", "threads", "timeout")
+    )
+    access = "access log on" if args.access_log else "no access log"
     print(
-        f"gunicorn {flags}; wrk -t2 -c{args.connections} -d{args.seconds}s, "
+        f"python -m web (gunicorn {flags}, {access}); "
+        f"wrk -t2 -c{args.connections} -d{args.seconds}s, "
         f"each request a fresh X-Webhook-Id ({len(BODY.encode())}-byte signed body); "
         f"medians of {args.rounds} alternating rounds"
     )

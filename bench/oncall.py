@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from bench._common import start_redis  # noqa: E402
-from common.sinks.local import LocalSink  # noqa: E402
+from bench._common import RAISED_BUDGET, configure, private_redis  # noqa: E402
+from common import keys  # noqa: E402
+from common.sinks import GraphSink, make_sink  # noqa: E402
+from common.transform import USER_ONCALL_SERVICE, service_key, user_key  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
-from worker import jobs, oncall  # noqa: E402
+from worker import jobs  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402
 
 API_KEY = "bench-api-key"
@@ -46,12 +49,17 @@ class Clock:
         return self.now
 
 
-def real_handoffs(account: Account, start: float, end: float) -> list[tuple[float, set[str]]]:
+OncallPair = tuple[str, str]  # (user entity key, service entity key) of an ONCALL edge
+
+
+def real_handoffs(
+    account: Account, start: float, end: float
+) -> list[tuple[float, set[OncallPair]]]:
     """Every hand-off in [start, end): when, and the ONCALL edges that must then exist
     (the incoming user to every service of every policy using the schedule)."""
     services_of: dict[str, set[str]] = {}
     for sid, service in account.services.items():
-        services_of.setdefault(service["escalation_policy_id"], set()).add(f"service:{sid}")
+        services_of.setdefault(service["escalation_policy_id"], set()).add(service_key(sid))
     moved: dict[str, set[str]] = {}  # schedule id → services of the policies using it
     for policy in account.policies.values():
         for level in policy.levels:
@@ -65,9 +73,64 @@ def real_handoffs(account: Account, start: float, end: float) -> list[tuple[floa
         while (at := schedule.epoch + k * schedule.shift_seconds) < end:
             incoming = schedule.on_call_at(at)[0]
             if services and incoming in account.users:
-                handoffs.append((at, {f"user:{incoming}|oncall|{key}" for key in services}))
+                handoffs.append((at, {(user_key(incoming), key) for key in services}))
             k += 1
     return sorted(handoffs, key=lambda h: h[0])
+
+
+def oncall_pairs(sink: GraphSink) -> set[OncallPair]:
+    """The ONCALL edges the graph holds."""
+    return {
+        (r.from_key, r.to_key)
+        for r in sink.read_graph().relationships.values()
+        if r.type == USER_ONCALL_SERVICE
+    }
+
+
+@dataclass
+class Day:
+    """One strategy's simulated day: what runs when, on the simulator's clock."""
+
+    strategy: str
+    clock: Clock
+    connection: redis.Redis
+    sink: GraphSink
+    start: float
+    end: float
+    interval: int  # seconds between periodic refreshes
+    checks: list[tuple[float, set[OncallPair]]]  # (when, the edges that must exist then)
+    done: set[int] = field(default_factory=set)  # hand-off refreshes run
+
+    def pending_handoffs(self) -> list[int]:
+        """The hand-off refreshes pdgraph scheduled that have not run yet."""
+        held = self.connection.zrangebyscore(keys.HANDOFFS, self.start, "+inf")
+        return [
+            due for due in (int(float(d)) for d in keys.text_list(held)) if due not in self.done
+        ]
+
+    def simulate(self) -> int:
+        """Run the refreshes and checks in time order; how many checks found the graph right."""
+        periodic = (int(self.start) // self.interval + 1) * self.interval
+        correct = 0
+        while True:
+            candidates: list[tuple[str, float]] = [("periodic", periodic)]
+            if self.strategy == "pdgraph" and (pending := self.pending_handoffs()):
+                candidates.append(("handoff", min(pending)))
+            if self.checks:
+                candidates.append(("check", self.checks[0][0]))
+            kind, at = min(candidates, key=lambda c: (c[1], c[0] != "check"))
+            if at >= self.end:
+                return correct
+            self.clock.now = at
+            if kind == "periodic":
+                jobs.refresh_all_oncalls()
+                periodic += self.interval
+            elif kind == "handoff":
+                self.done.add(int(at))
+                jobs.refresh_oncall_handoff(int(at))
+            else:
+                _, edges = self.checks.pop(0)
+                correct += edges <= oncall_pairs(self.sink)
 
 
 def run(strategy: str, args: argparse.Namespace, redis_url: str, db: int) -> dict[str, float]:
@@ -81,56 +144,30 @@ def run(strategy: str, args: argparse.Namespace, redis_url: str, db: int) -> dic
     connection.flushdb()
     graph_path = tempfile.mktemp(suffix=".sqlite3")
     with PagerDutySim(account, API_KEY) as sim:
-        os.environ.update(
+        settings = configure(
             PAGERDUTY_API_KEY=API_KEY,
             PAGERDUTY_API_URL=sim.url,
             REDIS_URL=url,
             LOCAL_GRAPH_PATH=graph_path,
-            PAGERDUTY_REQUESTS_PER_MINUTE="100000",
             ONCALL_REFRESH_MINUTES=str(args.refresh_minutes),
-            LOG_LEVEL="WARNING",
+            **RAISED_BUDGET,
         )
-        from common.config import load_settings
-
-        run_full_sync(load_settings(), redis_client=connection)
+        run_full_sync(settings, redis_client=connection)
         sim.reset_requests()
         end = start + args.hours * 3600
         handoffs = real_handoffs(account, start, end)
-        checks = [(at + 60, edges) for at, edges in handoffs]
-        interval = 60 if strategy == "baseline" else args.refresh_minutes * 60
-        periodic = (int(start) // interval + 1) * interval
-        done_dues: set[int] = set()
-        correct = 0
-        sink = LocalSink(graph_path)
-        while True:
-            pending = (
-                [
-                    int(float(d))
-                    for d in connection.zrangebyscore(oncall.HANDOFFS, start, "+inf")
-                    if int(float(d)) not in done_dues
-                ]
-                if strategy == "pdgraph"
-                else []
-            )
-            candidates = [("periodic", periodic)]
-            if pending:
-                candidates.append(("handoff", min(pending)))
-            if checks:
-                candidates.append(("check", checks[0][0]))
-            kind, at = min(candidates, key=lambda c: (c[1], c[0] != "check"))
-            if at >= end:
-                break
-            clock.now = at
-            if kind == "periodic":
-                jobs.refresh_all_oncalls()
-                periodic += interval
-            elif kind == "handoff":
-                done_dues.add(int(at))
-                jobs.refresh_oncall_handoff(int(at))
-            else:
-                _, edges = checks.pop(0)
-                held = {r["_key"] for r in sink.read_graph().to_j1()["relationships"]}
-                correct += edges <= held
+        day = Day(
+            strategy,
+            clock,
+            connection,
+            make_sink(settings),
+            start,
+            end,
+            interval=60 if strategy == "baseline" else args.refresh_minutes * 60,
+            checks=[(at + 60, edges) for at, edges in handoffs],
+        )
+        correct = day.simulate()
+        day.sink.close()
         requests = sum(sim.request_counts().values())
     os.unlink(graph_path)
     return {"requests": requests, "handoffs": len(handoffs), "correct": correct}
@@ -143,8 +180,7 @@ def main() -> None:
     parser.add_argument("--shift-hours", type=float, default=4)
     parser.add_argument("--refresh-minutes", type=int, default=15)
     args = parser.parse_args()
-    server, url = start_redis()
-    try:
+    with private_redis() as url:
         results = {}
         for db, strategy in enumerate(("pdgraph", "baseline"), start=1):
             started = time.perf_counter()
@@ -158,8 +194,6 @@ def main() -> None:
             )
         ratio = results["pdgraph"]["requests"] / max(1, results["baseline"]["requests"])
         print(f"ratio pdgraph / per-minute polling: {ratio:.3f}")
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

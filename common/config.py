@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import urlsplit
+import sys
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -181,3 +182,13 @@ def describe_validation_error(exc: ValidationError) -> str:
             message = "must be an integer"
         problems.append(f"{name}: {message}" if name else message)
     return "; ".join(problems)
+
+
+def settings_or_exit(process: str) -> Settings:
+    """The settings of a process's entry point; a configuration error is one line on
+    stderr naming the variable (never its value) and exit status 2, with no traceback."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"pdgraph {process}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

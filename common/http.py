@@ -31,6 +31,10 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+# For a person waiting at a terminal (`pdgraph check`): give up within seconds.
+INTERACTIVE_RETRY = RetryPolicy(max_attempts=2, backoff_base=0.2, rate_limit_max_wait=10)
+
+
 def header_seconds(response: requests.Response, *names: str) -> float | None:
     """The first of these headers that holds a number of seconds (never negative)."""
     for name in names:
@@ -81,6 +85,12 @@ class RetryingClient:
     def answered(self, label: str, status: int) -> None:
         """Called with each answer's HTTP status (0: none): the metrics hook."""
 
+    def no_answer(self, label: str, exc: Exception, attempts: int) -> Exception:
+        """The error once connection errors or timeouts used up every attempt."""
+        return self.error(
+            f"{label}: {type(exc).__name__} after {attempts} attempts{self.unreachable_hint}"
+        )
+
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
@@ -108,10 +118,7 @@ class RetryingClient:
                 self.answered(label, 0)
                 failures += 1
                 if failures >= self.retry.max_attempts:
-                    raise self.error(
-                        f"{label}: {type(exc).__name__} after {failures} attempts"
-                        f"{self.unreachable_hint}"
-                    ) from None
+                    raise self.no_answer(label, exc, failures) from None
                 self._sleep(self.retry.backoff(failures - 1))
                 continue
             except requests.RequestException as exc:  # bad URL, redirect loop, ...

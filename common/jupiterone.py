@@ -29,7 +29,16 @@ RequestHook = Callable[[str, str, int], None]  # (api "persister"|"graphql", op,
 
 
 class JupiterOneError(Exception):
-    """A JupiterOne request failed for good."""
+    """A JupiterOne request failed for good.
+
+    `status` (the HTTP status, None when there was no answer) and `code` (JupiterOne's
+    error code, e.g. NOT_FOUND) let callers decide without parsing the message.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class JupiterOneAuthError(JupiterOneError):
@@ -44,19 +53,20 @@ class GraphQLError(JupiterOneError):
     """HTTP 200 with `errors`: the query or a mutation was refused."""
 
 
-def _error_message(response: requests.Response) -> str:
+def _error_detail(response: requests.Response) -> tuple[str, str | None]:
+    """The error's message (with its code in front, as JupiterOne shows it) and its code."""
     try:
         body = response.json()
     except ValueError:
-        return response.reason or ""
+        return response.reason or "", None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        code = error.get("code")
+        code = str(error["code"]) if error.get("code") else None
         message = str(error.get("message") or "")
-        return f"{code}: {message}" if code else message
+        return (f"{code}: {message}" if code else message), code
     if isinstance(body, dict) and body.get("errors"):
-        return "; ".join(str(e.get("message", e)) for e in body["errors"])
-    return response.reason or ""
+        return "; ".join(str(e.get("message", e)) for e in body["errors"]), None
+    return response.reason or "", None
 
 
 class JupiterOneClient(RetryingClient):
@@ -137,15 +147,17 @@ class JupiterOneClient(RetryingClient):
                     "(is the URL a JupiterOne API?)"
                 ) from None
             return decoded
+        message, code = _error_detail(response)
         if status in (401, 403):
             raise JupiterOneAuthError(
-                f"JupiterOne rejected the credentials on {op} ({status} "
-                f"{_error_message(response)}): check JUPITERONE_API_KEY and "
-                "JUPITERONE_ACCOUNT_ID"
+                f"JupiterOne rejected the credentials on {op} ({status} {message}): check "
+                "JUPITERONE_API_KEY and JUPITERONE_ACCOUNT_ID",
+                status=status,
+                code=code,
             )
         if status == 413:
-            raise PayloadTooLarge(f"{label}: 413 request body too large")
-        raise JupiterOneError(f"{label}: HTTP {status} {_error_message(response)}")
+            raise PayloadTooLarge(f"{label}: 413 request body too large", status=status, code=code)
+        raise JupiterOneError(f"{label}: HTTP {status} {message}", status=status, code=code)
 
     def persister(self, method: str, path: str, body: Any, op: str) -> JsonObject:
         data = None if body is None else _dumps(body)

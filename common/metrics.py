@@ -25,16 +25,13 @@ from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+
+from common.keys import metric as metric_key
+from common.keys import text_map
 
 log = logging.getLogger(__name__)
 
-PREFIX = "pdgraph:metrics:"
 FLUSH_INTERVAL = 1.0
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
@@ -76,12 +73,19 @@ class Recorder:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], float] = {}
         self._last_flush = time.monotonic()
+        self._hooked = False
 
     def bind(self, connection: redis.Redis) -> None:
+        """Count into this Redis from now on; the process writes what is left at exit, and a
+        forked child drops what it inherited (its parent writes those counts)."""
         self.connection = connection
+        if not self._hooked:
+            self._hooked = True
+            atexit.register(self.flush, quiet=True)
+            os.register_at_fork(after_in_child=self.forget)
 
     def count(self, name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
-        key = (f"{PREFIX}{name}", _field(labels or {}))
+        key = (metric_key(name), _field(labels or {}))
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + amount
             due = time.monotonic() - self._last_flush >= self.interval
@@ -94,11 +98,13 @@ class Recorder:
         bucket = next((str(b) for b in DURATION_BUCKETS if value <= b), "+Inf")
         with self._lock:
             for suffix, amount in ((f"le={bucket}", 1.0), ("sum", value), ("count", 1.0)):
-                key = (f"{PREFIX}{name}", f"{base}\x1f{suffix}")
+                key = (metric_key(name), f"{base}\x1f{suffix}")
                 self._counts[key] = self._counts.get(key, 0) + amount
         self.flush()  # a job is done: write now, a forked job ends with it
 
-    def flush(self) -> None:
+    def flush(self, *, quiet: bool = False) -> None:
+        """Write the buffered counts; on a Redis error keep them (and say so unless quiet:
+        at exit the log stream may be gone already)."""
         with self._lock:
             pending, self._counts = self._counts, {}
             self._last_flush = time.monotonic()
@@ -113,7 +119,8 @@ class Recorder:
                     pipe.hincrbyfloat(hash_key, field, amount)
                 pipe.execute()
         except redis.RedisError as exc:  # metrics must never fail the work: keep them
-            log.debug("metrics not written: %s", exc)
+            if not quiet:
+                log.warning("metrics not written (Redis unavailable): %s", type(exc).__name__)
             with self._lock:
                 self._last_flush = time.monotonic() + 10 * self.interval  # Redis is down
                 for key, amount in pending.items():
@@ -125,9 +132,7 @@ class Recorder:
             self._counts = {}
 
 
-recorder = Recorder()
-atexit.register(recorder.flush)
-os.register_at_fork(after_in_child=recorder.forget)
+recorder = Recorder()  # the process's; set up by bind() when the process starts
 
 
 def count(name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
@@ -185,18 +190,18 @@ class RedisCollector:
         names = [*COUNTERS, *HISTOGRAMS]
         with self.connection.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hgetall(f"{PREFIX}{name}")
+                pipe.hgetall(metric_key(name))
             stored = dict(zip(names, pipe.execute(), strict=True))
         for name, (help_text, label_names) in COUNTERS.items():
             family = CounterMetricFamily(name, help_text, labels=label_names)
-            for field, value in sorted(_text(stored[name]).items()):
+            for field, value in sorted(text_map(stored[name]).items()):
                 labels = json.loads(field)
                 family.add_metric([labels.get(n, "") for n in label_names], float(value))
             yield family
         for name, (help_text, label_names) in HISTOGRAMS.items():
             histogram = HistogramMetricFamily(name, help_text, labels=label_names)
             series: dict[str, dict[str, float]] = {}
-            for field, value in _text(stored[name]).items():
+            for field, value in text_map(stored[name]).items():
                 base, _, suffix = field.partition("\x1f")
                 series.setdefault(base, {})[suffix] = float(value)
             for base, parts in sorted(series.items()):
@@ -217,15 +222,3 @@ def render(connection: redis.Redis, gauges: Callable[[], Iterator[Metric]] | Non
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisCollector(connection, gauges))
     return generate_latest(registry)
-
-
-def gauge(name: str, help_text: str, value: float | None) -> Iterator[GaugeMetricFamily]:
-    if value is not None:
-        yield GaugeMetricFamily(name, help_text, value=value)
-
-
-def _text(mapping: dict[Any, Any]) -> dict[str, str]:
-    return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in mapping.items()
-    }

@@ -16,6 +16,8 @@ from typing import Any
 import redis
 from rq import Queue, Retry
 
+from common import keys
+
 WEBHOOK_QUEUE = "pdgraph-webhooks"
 SYNC_QUEUE = "pdgraph-sync"
 QUEUES = (WEBHOOK_QUEUE, SYNC_QUEUE)  # a worker listens in this order: webhooks first
@@ -81,14 +83,6 @@ REFRESH_RETRY = Retry(max=5, interval=[0, 10, 60, 300, 900])  # first at once, a
 COALESCE_SECONDS = 0.5  # at most one re-read of a service per window, plus a trailing one
 
 
-def refresh_marker(service_id: str) -> str:
-    return f"pdgraph:refresh:service:{service_id}"
-
-
-def window_key(service_id: str) -> str:
-    return f"pdgraph:refresh:service:{service_id}:window"
-
-
 def claim_refresh_window(connection: redis.Redis, service_id: str) -> bool:
     """Open the service's coalescing window; True if no re-read started within it.
 
@@ -97,7 +91,12 @@ def claim_refresh_window(connection: redis.Redis, service_id: str) -> bool:
     cost at most two re-reads.
     """
     return bool(
-        connection.set(window_key(service_id), "1", nx=True, px=int(COALESCE_SECONDS * 1000))
+        connection.set(
+            keys.service_refresh(service_id, "window"),
+            "1",
+            nx=True,
+            px=int(COALESCE_SECONDS * 1000),
+        )
     )
 
 
@@ -108,10 +107,10 @@ def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
     deletes the marker before it re-reads, so an event that arrives after that queues
     one more: every event is covered by a re-read that starts after it arrived.
     """
-    remaining_ms = connection.pttl(window_key(service_id))
+    remaining_ms = connection.pttl(keys.service_refresh(service_id, "window"))
     return enqueue_once(
         Queue(WEBHOOK_QUEUE, connection=connection),
-        refresh_marker(service_id),
+        keys.service_refresh(service_id),
         REFRESH_MARKER_TTL,
         "worker.jobs.refresh_service",
         (service_id,),

@@ -17,6 +17,8 @@ from typing import Protocol
 
 import redis
 
+from common import keys
+
 # KEYS[1]: sorted set of request times (ms); KEYS[2]: pause-until (ms).
 # ARGV: limit, window ms, member. Returns 0 when granted, else ms to wait.
 # Redis' own clock is used so that processes on different hosts agree.
@@ -71,8 +73,8 @@ class RedisRequestBudget:
         window_seconds: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._window_key = f"pdgraph:ratelimit:{name}:window"
-        self._pause_key = f"pdgraph:ratelimit:{name}:paused"
+        self._window_key = keys.ratelimit(name, "window")
+        self._pause_key = keys.ratelimit(name, "paused")
         self._limit = limit
         self._window_ms = int(window_seconds * 1000)
         self._sleep = sleep

@@ -7,8 +7,14 @@ from typing import Any
 
 import redis
 
-FULL_SYNC_LAST = "pdgraph:fullsync:last"
-FULL_SYNC_HISTORY = "pdgraph:fullsync:history"
+from common.keys import (
+    FULL_SYNC_HISTORY,
+    FULL_SYNC_LAST,
+    FULL_SYNC_TOUCHED,
+    FULL_SYNC_WINDOW,
+    text_list,
+)
+
 HISTORY_LENGTH = 50
 
 
@@ -33,8 +39,6 @@ def last_full_sync(client: redis.Redis) -> dict[str, Any] | None:
 
 # -- the full-sync window (SPEC §6): services refreshed while a full sync runs are refreshed
 # again once it has written, since the sync read PagerDuty before their change.
-FULL_SYNC_WINDOW = "pdgraph:fullsync:window"
-FULL_SYNC_TOUCHED = "pdgraph:fullsync:touched"
 FULL_SYNC_WINDOW_TTL = 6 * 3600  # a crashed sync must not leave the window open forever
 
 
@@ -56,4 +60,4 @@ def close_sync_window(client: redis.Redis) -> list[str]:
         pipe.smembers(FULL_SYNC_TOUCHED)
         pipe.delete(FULL_SYNC_TOUCHED, FULL_SYNC_WINDOW)
         touched, _ = pipe.execute()
-    return sorted(t.decode() if isinstance(t, bytes) else t for t in touched)
+    return sorted(text_list(touched))

@@ -231,3 +231,12 @@ def build_graph(
         relationships += oncall_edges_for_service(service, levels)
     keys = {e.key for e in entities}
     return Graph.of(entities, (r for r in relationships if r.from_key in keys and r.to_key in keys))
+
+
+def service_policies_of(graph: Graph) -> dict[str, str]:
+    """Service id → escalation policy id, from the service entities of a graph."""
+    return {
+        str(e.properties["id"]): str(e.properties["escalationPolicyId"])
+        for e in graph.entities.values()
+        if e.type == SERVICE and e.properties.get("escalationPolicyId")
+    }

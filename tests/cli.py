@@ -34,3 +34,16 @@ def run_pdgraph(
         timeout=timeout,
         check=False,
     )
+
+
+def said(stream: str) -> list[str]:
+    """What the command said to a person: its lines that are not JSON log lines."""
+    return [line for line in stream.splitlines() if line.strip() and not line.startswith("{")]
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str], code: int) -> str:
+    """The command failed with `code` and said why in one line of stderr, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    [line] = said(result.stderr)
+    return line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from rq import Queue, SimpleWorker
 
+from common.sinks.local import LocalSink
 from sim.pagerduty import PagerDutySim
 from sim.redis_server import free_port
 from tests.cli import run_pdgraph
@@ -55,6 +56,7 @@ def test_logs_never_contain_the_api_key(sim: PagerDutySim, redis_url: str, graph
 def test_check_passes_when_everything_answers(
     sim: PagerDutySim, redis_url: str, graph_path: str
 ) -> None:
+    LocalSink(graph_path).close()  # check never creates the graph: `pdgraph sync` does
     env = {
         "PAGERDUTY_API_KEY": API_KEY,
         "PAGERDUTY_API_URL": sim.url,
@@ -88,6 +90,7 @@ def test_check_reports_each_failure_on_its_own_line(sim: PagerDutySim, tmp_path:
 
 
 def test_export_of_an_empty_graph(graph_path: str) -> None:
+    LocalSink(graph_path).close()
     result = run_pdgraph("export", env={"LOCAL_GRAPH_PATH": graph_path})
     assert result.returncode == 0
     assert result.stdout.strip() == '{"entities": [], "relationships": []}'

@@ -14,11 +14,12 @@ import pytest
 import redis
 from rq import Queue
 
-import worker.clock as clock
+import common.schedule
 from common.config import Settings
 from common.queueing import SYNC_QUEUE
+from common.schedule import next_runs
 from sim.redis_server import free_port
-from worker.clock import enqueue_full_sync, enqueue_oncall_refresh, next_runs, run_clock
+from worker.clock import enqueue_full_sync, enqueue_oncall_refresh, run_clock
 
 
 def test_two_clocks_queue_one_sync_per_tick(redis_client: redis.Redis) -> None:
@@ -93,7 +94,7 @@ def test_redis_down_at_a_tick_is_logged_and_survived(
                 stop.set()
                 return datetime(2999, 1, 1, tzinfo=UTC)
 
-    monkeypatch.setattr(clock, "croniter", OneTick)
+    monkeypatch.setattr(common.schedule, "croniter", OneTick)
     run_clock(Settings(), dead, stop)
     assert "could not queue the full sync" in caplog.text
 
@@ -133,3 +134,29 @@ def test_procfile_run_starts_the_procfile_command(redis_url: str) -> None:
     )
     assert unknown.returncode == 2
     assert "no 'nope' process in the Procfile" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REDIS_URL", "redis://localhost:notaport/0"),
+        ("REDIS_URL", "redis://localhost:99999/0"),
+        ("FULL_SYNC_CRON", "every night"),
+        ("ONCALL_REFRESH_MINUTES", "-5"),
+    ],
+)
+def test_a_bad_configuration_is_one_line_naming_the_variable_and_exit_2(
+    variable: str, value: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.clock"],
+        env={**os.environ, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"pdgraph clock: configuration error: {variable}")
+    assert value not in result.stderr and "Traceback" not in result.stderr

@@ -1,31 +1,33 @@
-"""`make demo` runs the whole product against the simulator and stops cleanly."""
+"""`make demo` runs the whole product against the simulator and stops cleanly, on a Redis
+of its own: never the one at REDIS_URL, which may hold someone's data."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 import requests
 
 from sim.redis_server import free_port
 
+SOMEONE_ELSES_KEY = b"someone-else:data"
 
-@pytest.mark.parametrize("sink_flags", [[], ["--jupiterone"]], ids=["local", "jupiterone"])
-def test_demo_processes_webhooks_and_stops(
-    redis_url: str, tmp_path: Path, sink_flags: list[str]
-) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
+
+def start_demo(redis_url: str, tmp_path: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
+    """The demo on a small, fast-changing account, with REDIS_URL naming the test's Redis."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "sim.demo",
-            "--seconds",
-            "12",
             "--users",
             "200",
             "--port",
@@ -34,15 +36,22 @@ def test_demo_processes_webhooks_and_stops(
             "0.3",
             "--workdir",
             str(tmp_path),
-            *sink_flags,
+            *flags,
         ],
         env={**os.environ, "REDIS_URL": redis_url},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def wait_for_webhooks_processed(
+    proc: subprocess.Popen[bytes], port: int, seconds: float
+) -> dict[str, Any] | None:
+    """The last /status report, once a webhook went through and the queue drained (or the
+    demo ended, or `seconds` passed: a loaded machine starts the processes slowly)."""
     report = None
-    deadline = time.monotonic() + 12
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             report = requests.get(
                 f"http://127.0.0.1:{port}/status", headers={"Accept": "application/json"}, timeout=2
@@ -52,6 +61,17 @@ def test_demo_processes_webhooks_and_stops(
         except requests.RequestException:
             pass
         time.sleep(0.3)
+    return report
+
+
+@pytest.mark.parametrize("sink_flags", [[], ["--jupiterone"]], ids=["local", "jupiterone"])
+def test_demo_processes_webhooks_and_stops(
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path, sink_flags: list[str]
+) -> None:
+    redis_client.set(SOMEONE_ELSES_KEY, "keep me")
+    port = free_port()
+    proc = start_demo(redis_url, tmp_path, port, "--seconds", "12", *sink_flags)
+    report = wait_for_webhooks_processed(proc, port, 40)
     output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 0, output[-3000:]
     assert report is not None and report["last_webhook"], output[-3000:]
@@ -60,3 +80,45 @@ def test_demo_processes_webhooks_and_stops(
     assert report["failed_jobs"] == 0
     assert "demo   | stopped" in output
     assert "Traceback" not in output
+    # The demo ran on a Redis of its own: the one at REDIS_URL holds what it held.
+    assert redis_client.keys("*") == [SOMEONE_ELSES_KEY]
+
+
+def test_ctrl_c_stops_the_processes_before_redis_without_a_traceback(
+    redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    proc = start_demo(redis_url, tmp_path, port)
+    report = wait_for_webhooks_processed(proc, port, 40)
+    proc.send_signal(signal.SIGINT)  # what the terminal sends the demo on Ctrl-C
+    output = proc.communicate(timeout=60)[0].decode()
+    assert report is not None and report["last_webhook"], output[-3000:]
+    assert proc.returncode == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    # Every process's last line is printed before the demo says it stopped.
+    assert output.rstrip().splitlines()[-1] == "demo   | stopped"
+
+
+def test_a_taken_port_fails_before_anything_starts(redis_url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start_demo(redis_url, tmp_path, port)
+        output = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode != 0
+    assert output.splitlines() == [
+        f"demo: port {port} is taken; run the demo on another one: PORT={port + 1} make demo"
+    ]
+
+
+def test_an_existing_redis_is_used_only_when_empty(
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    redis_client.set(SOMEONE_ELSES_KEY, "keep me")
+    proc = start_demo(redis_url, tmp_path, free_port(), "--redis-url", redis_url)
+    output = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 2
+    [line] = output.splitlines()
+    assert line.startswith("demo: --redis-url ") and "holds 1 key;" in line
+    assert redis_client.keys("*") == [SOMEONE_ELSES_KEY]

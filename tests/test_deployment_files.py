@@ -11,13 +11,21 @@ from common.config import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def procfile_processes() -> set[str]:
+def procfile() -> dict[str, str]:
+    """Process name → command."""
     lines = (ROOT / "Procfile").read_text().splitlines()
-    return {line.split(":", 1)[0] for line in lines if re.match(r"^\w+:", line)}
+    return {
+        name: command.strip()
+        for name, command in (line.split(":", 1) for line in lines if re.match(r"^\w+:", line))
+    }
+
+
+def procfile_processes() -> set[str]:
+    return set(procfile())
 
 
 def setting_names() -> set[str]:
-    return {name.upper() for name in Settings.model_fields} | {"WEB_CONCURRENCY"}
+    return {name.upper() for name in Settings.model_fields}
 
 
 def test_app_json_runs_every_procfile_process_with_redis_and_the_jupiterone_sink() -> None:
@@ -31,7 +39,6 @@ def test_app_json_runs_every_procfile_process_with_redis_and_the_jupiterone_sink
     assert set(env) <= setting_names(), set(env) - setting_names()
     # Every default app.json offers is one the configuration accepts.
     defaults = {k.lower(): v["value"] for k, v in env.items() if "value" in v}
-    defaults.pop("web_concurrency")
     Settings(**defaults, jupiterone_account_id="a", jupiterone_api_key="k")
 
 
@@ -46,3 +53,23 @@ def test_env_example_names_only_real_settings() -> None:
         m[1] for m in re.finditer(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M)
     }
     assert names and names <= setting_names(), names - setting_names()
+
+
+def test_each_procfile_process_is_a_python_module_reading_its_settings_itself() -> None:
+    """No setting is expanded into a command line: REDIS_URL may hold a password, and a
+    process's arguments are visible to every user of the host (ps)."""
+    assert procfile()["web"] == "python -m web"
+    assert procfile()["clock"] == "python -m worker.clock"
+    for name, command in procfile().items():
+        assert re.fullmatch(r"python -m [\w.]+", command), (name, command)
+
+
+def test_docker_compose_runs_every_procfile_process_and_the_port_the_image_exposes() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    commands = set(re.findall(r'^\s+command: \["(\w+)"\]', compose, re.M))
+    assert commands == procfile_processes()
+    exposed = re.search(r"^EXPOSE (\d+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert exposed is not None
+    assert f'PORT: "{exposed[1]}"' in compose
+    assert f'"{exposed[1]}:{exposed[1]}"' in compose
+    assert f"http://127.0.0.1:{exposed[1]}/readyz" in compose

@@ -12,6 +12,7 @@ from common.config import Settings
 from common.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
 from common.sinks.local import LocalSink
 from common.state import last_full_sync
+from common.transform import TEAM_ASSIGNED_SERVICE, type_of_key
 from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
@@ -200,5 +201,7 @@ def test_drift_counts_only_what_webhooks_should_have_kept_current(
     account.delete_user(next(iter(account.users)))  # no webhook exists for users: no drift
     second, changes = run_full_sync(settings, redis_client=redis_client)
     assert changes.summary()["entities_deleted"] == 2
-    assigned_gone = sum(1 for k in changes.delete_relationships if "|assigned|" in k)
+    assigned_gone = sum(
+        1 for k in changes.delete_relationships if type_of_key(k) == TEAM_ASSIGNED_SERVICE
+    )
     assert second.drift == 1 + 1 + assigned_gone  # the rename, the deletion, its ASSIGNED edges

@@ -10,11 +10,12 @@ import redis
 
 import worker.full_sync as full_sync
 from common.config import Settings
+from common.keys import FULL_SYNC_LOCK
 from common.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
 from sim.pagerduty import PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
-from worker.full_sync import FULL_SYNC_LOCK, FullSyncAlreadyRunning, run_full_sync
+from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 
 
 def test_a_second_sync_is_skipped_before_reading_anything(

@@ -11,7 +11,7 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from common import metrics
+from common import keys, metrics
 from sim.pagerduty import Account
 from tests.conftest import API_KEY
 from tests.stack import WEBHOOK_SECRET, Stack
@@ -103,7 +103,7 @@ def test_a_down_redis_costs_the_counting_process_nothing(fake_redis: redis.Redis
     recorder.bind(fake_redis)
     recorder._last_flush = 0  # Redis is back: the next flush writes what was kept
     recorder.count("pdgraph_webhooks_total", {"outcome": "queued"})
-    stored = fake_redis.hgetall(f"{metrics.PREFIX}pdgraph_webhooks_total")
+    stored = fake_redis.hgetall(keys.metric("pdgraph_webhooks_total"))
     assert {k.decode(): float(v) for k, v in stored.items()} == {'{"outcome":"queued"}': 2.0}
 
 
@@ -119,5 +119,5 @@ def test_a_forked_job_does_not_count_its_parents_buffer_twice(redis_client: redi
         os._exit(0)
     os.waitpid(pid, 0)
     metrics.recorder.flush()
-    stored = redis_client.hget(f"{metrics.PREFIX}pdgraph_webhooks_total", '{"outcome":"fork-test"}')
+    stored = redis_client.hget(keys.metric("pdgraph_webhooks_total"), '{"outcome":"fork-test"}')
     assert stored is not None and float(stored) == 1.0

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from common.graph import ChangeSet
+from common import keys
 from common.queueing import WEBHOOK_QUEUE
 from sim.pagerduty import Account
 from tests.expected import expected_export
@@ -61,7 +59,7 @@ def test_the_full_sync_schedules_a_refresh_after_each_policys_next_handoff(
     # Coalesced: one job per hand-off second, however many policies hand off then.
     for due in expected_dues:
         policies = {p for p, end in ends.items() if math.ceil(end) + oncall.HANDOFF_SLACK == due}
-        members = {m.decode() for m in stack.redis.smembers(oncall.due_key(due))}
+        members = {m.decode() for m in stack.redis.smembers(keys.handoff_due(due))}
         assert members == policies
     # Seeing the same on-calls again (a webhook refresh, say) queues nothing new.
     assert oncall.schedule_handoffs(stack.redis, stack.sim.account.oncalls_now()) == 0
@@ -82,7 +80,7 @@ def test_a_handoff_refresh_makes_the_graph_right_with_one_oncalls_read(
     assert stack.export() == expected_export(account)
     assert result["services_changed"] > 0
     assert stack.sim.request_counts() == {"/oncalls": 1}  # no service was read
-    assert not stack.redis.exists(oncall.due_key(due))
+    assert not stack.redis.exists(keys.handoff_due(due))
     # ... and the hand-off after that one is scheduled from what this read returned.
     later = min(math.ceil(end) + oncall.HANDOFF_SLACK for end in handoffs(account).values())
     registry = ScheduledJobRegistry(queue=Queue(WEBHOOK_QUEUE, connection=stack.redis))
@@ -114,42 +112,6 @@ def test_a_service_refresh_keeps_the_policy_map_current(stack: Stack) -> None:
     account.delete_service(service_id)
     jobs.refresh_service(service_id)
     assert all(service_id not in s for s in oncall.services_by_policy(stack.redis).values())
-
-
-def test_older_reads_never_overwrite_newer_writes(redis_client: redis.Redis) -> None:
-    context: Any = SimpleNamespace(connection=redis_client)
-    calls: list[str] = []
-
-    def write(name: str) -> Callable[[bool], ChangeSet]:
-        def run(keep_oncall: bool) -> ChangeSet:
-            calls.append(f"{name} keep_oncall={keep_oncall}")
-            return ChangeSet()
-
-        return run
-
-    def latest(name: str, seq: int, oncall_only: bool) -> ChangeSet | None:
-        written, changes = jobs._write_latest(
-            context,
-            {"PSVC": seq},
-            False,
-            lambda keep: write(name)(keep["PSVC"]),
-            oncall_only=oncall_only,
-        )
-        return changes if written else None
-
-    # A service refresh read first, an on-call refresh read later and wrote first:
-    service_read, oncall_read = (jobs._begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
-    assert latest("oncall", oncall_read, True) is not None
-    assert latest("service", service_read, False) is not None  # its entity changes still land
-    # An on-call read older than a service write that already landed is dropped whole.
-    oncall_read, service_read = (jobs._begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
-    assert latest("service", service_read, False) is not None
-    assert latest("oncall", oncall_read, True) is None
-    assert calls == [
-        "oncall keep_oncall=False",
-        "service keep_oncall=True",  # ... but the newer ONCALL edges are kept
-        "service keep_oncall=False",
-    ]
 
 
 def test_a_real_handoff_is_in_the_graph_seconds_later_through_rqs_scheduler(

@@ -6,14 +6,17 @@ from collections.abc import Callable
 
 import pytest
 
-import common.pagerduty as pd
-import sim.pagerduty as simpd
+import common.pagerduty.listings as listings
+import sim.pagerduty.server as sim_server
+from common.config import Settings
 from common.pagerduty import (
     IncompleteListingError,
     PagerDutyAuthError,
     PagerDutyClient,
     PagerDutyError,
+    PagerDutyUnreachable,
     RetryPolicy,
+    client_from_settings,
 )
 from common.ratelimit import LocalRequestBudget
 from sim.pagerduty import Account, PagerDutySim
@@ -131,6 +134,29 @@ def test_connection_refused_is_retried_then_fails() -> None:
         client.abilities()
 
 
+def test_unreachable_pagerduty_names_the_variable_and_the_url_never_the_key() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    client = PagerDutyClient(API_KEY, url, retry=FAST_RETRY)
+    with pytest.raises(PagerDutyUnreachable) as info:
+        client.abilities()
+    message = str(info.value)
+    assert message == f"PAGERDUTY_API_URL {url}: no answer (ConnectionError after 4 attempts)"
+    assert API_KEY not in message
+    assert client.requests_made == 4
+
+
+def test_an_impatient_client_gives_up_after_two_attempts() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = Settings(pagerduty_api_key=API_KEY, pagerduty_api_url=url)
+    impatient = client_from_settings(settings, None, patient=False)
+    with pytest.raises(PagerDutyUnreachable, match="ConnectionError after 2 attempts") as info:
+        impatient.abilities()
+    assert url in str(info.value)
+    assert API_KEY not in str(info.value)
+    assert impatient.requests_made == 2
+    assert client_from_settings(settings, None).retry.max_attempts == 6
+
+
 def test_timeout_is_retried(sim: PagerDutySim) -> None:
     sim.inject("/abilities", 200, body={"abilities": []}, delay=1.0)
     client = client_for(sim, timeout=(1.0, 0.2))
@@ -161,9 +187,9 @@ def test_listing_pages_at_100_with_total_and_makes_the_minimum_requests(
 @pytest.fixture
 def small_cap(monkeypatch: pytest.MonkeyPatch) -> int:
     """Lower the 10,000 offset cap in client and simulator alike to test splitting quickly."""
-    monkeypatch.setattr(pd, "OFFSET_CAP", 500)
-    monkeypatch.setattr(simpd, "OFFSET_CAP", 500)
-    monkeypatch.setattr(pd, "FILTER_CHUNK", 10)
+    monkeypatch.setattr(listings, "OFFSET_CAP", 500)
+    monkeypatch.setattr(sim_server, "OFFSET_CAP", 500)
+    monkeypatch.setattr(listings, "FILTER_CHUNK", 10)
     return 500
 
 
@@ -213,8 +239,9 @@ def test_oncalls_past_the_cap_are_split_by_escalation_policy(
     sim = make_sim(account)
     oncalls = client_for(sim).list_oncalls(sorted(account.policies))
     # identical entries (one schedule targeted twice on a level) collapse into one
-    assert len(oncalls) == len(set(map(pd._oncall_identity, oncalls)))
-    assert set(map(pd._oncall_identity, oncalls)) == set(map(pd._oncall_identity, expected))
+    identity = listings.oncall_identity
+    assert len(oncalls) == len(set(map(identity, oncalls)))
+    assert set(map(identity, oncalls)) == set(map(identity, expected))
     assert any("escalation_policy_ids" in q for _, p, q in sim.requests if p == "/oncalls")
 
 

@@ -179,11 +179,11 @@ def test_webhook_during_a_full_sync_is_not_undone_by_it(stack: Stack) -> None:
 def test_an_older_read_that_finishes_last_does_not_overwrite_a_newer_one(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker import incremental, jobs
+    from worker import jobs, service_refresh
 
     service_id = some_service(stack)
     read_done, release = threading.Event(), threading.Event()
-    original = incremental.read_service_graph
+    original = service_refresh.read_service_graph
     calls = 0
 
     def first_read_stalls(*args: Any, **kwargs: Any) -> Any:
@@ -195,7 +195,7 @@ def test_an_older_read_that_finishes_last_does_not_overwrite_a_newer_one(
             release.wait(10)
         return graph
 
-    monkeypatch.setattr(incremental, "read_service_graph", first_read_stalls)
+    monkeypatch.setattr(service_refresh, "read_service_graph", first_read_stalls)
     slow = threading.Thread(target=jobs.refresh_service, args=(service_id,))
     slow.start()
     assert read_done.wait(10)
@@ -245,10 +245,10 @@ def test_a_webhook_that_keeps_failing_ends_in_the_failed_registry(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import common.queueing
-    import web.app
+    import web.webhooks
 
     # One retry each instead of five spread over half an hour.
-    monkeypatch.setattr(web.app, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
     monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
     service_id = some_service(stack)
     stack.sim.inject(f"/services/{service_id}", 401, times=100)  # fails at once, no backoff
@@ -306,9 +306,9 @@ def test_no_secret_in_any_log_line_even_at_debug(
     import requests
 
     import common.queueing
-    import web.app
+    import web.webhooks
 
-    monkeypatch.setattr(web.app, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
     monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     service_id = some_service(stack)

@@ -1,4 +1,5 @@
-"""GET /status: what an operator needs at a glance. No secret is ever part of it."""
+"""GET /status and GET /metrics: what an operator needs at a glance. No secret is ever
+part of either."""
 
 from __future__ import annotations
 
@@ -8,18 +9,48 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from flask import Blueprint, Response, jsonify, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily, Metric
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from common import metrics
 from common.config import Settings
+from common.keys import LAST_WEBHOOK, text
 from common.queueing import QUEUES
+from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
 from common.state import last_full_sync
-from worker.clock import next_runs
-from worker.oncall import next_handoff
+from common.transform import ENTITY_TYPES
+from web.replies import reply
+from web.state import web_state
 
-LAST_WEBHOOK = "pdgraph:webhooks:last"
+status = Blueprint("status", __name__)
+
+
+@status.get("/status")
+def status_page() -> Any:
+    state = web_state()
+    try:
+        report = collect_status(state.connection, state.sink(), state.settings)
+    except redis.RedisError:
+        return reply(503, "Redis does not answer")
+    wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if wanted == "application/json":
+        return jsonify(report)
+    return render_template("status.html", status=report)
+
+
+@status.get("/metrics")
+def prometheus_metrics() -> Any:
+    state = web_state()
+    sink = state.sink()
+    try:
+        body = metrics.render(state.connection, lambda: status_gauges(state.connection, sink))
+    except redis.RedisError:
+        return reply(503, "Redis does not answer")
+    return Response(body, 200, content_type=CONTENT_TYPE_LATEST)
 
 
 def _when(epoch: float | None) -> str | None:
@@ -37,20 +68,26 @@ def next_scheduled_runs(connection: redis.Redis, settings: Settings) -> dict[str
     return runs
 
 
-def collect_status(
-    connection: redis.Redis, sink: GraphSink, settings: Settings | None = None
-) -> dict[str, Any]:
-    queues = {}
+def queue_jobs(connection: redis.Redis) -> dict[str, dict[str, int]]:
+    """Per queue, its jobs queued, running, scheduled and failed."""
+    jobs = {}
     for name in QUEUES:
         queue = Queue(name, connection=connection)
-        queues[name] = {
+        jobs[name] = {
             "queued": queue.count,
             "running": StartedJobRegistry(queue=queue).count,
             "scheduled": ScheduledJobRegistry(queue=queue).count,  # type: ignore[no-untyped-call]
             "failed": FailedJobRegistry(queue=queue).count,
         }
+    return jobs
+
+
+def collect_status(
+    connection: redis.Redis, sink: GraphSink, settings: Settings | None = None
+) -> dict[str, Any]:
+    queues = queue_jobs(connection)
     raw = connection.get(LAST_WEBHOOK)
-    webhook = json.loads(raw) if raw else None
+    webhook = json.loads(text(raw)) if raw else None
     if webhook is not None:
         webhook["received_at"] = _when(webhook.get("received_at"))
     sync = last_full_sync(connection)
@@ -64,14 +101,11 @@ def collect_status(
         "last_full_sync": sync,
         "next_runs": next_scheduled_runs(connection, settings) if settings else {},
         "graph": {
-            "entities": {t: n for t, n in counts.items() if t in _ENTITY_TYPES},
-            "relationships": {t: n for t, n in counts.items() if t not in _ENTITY_TYPES},
+            "entities": {t: n for t, n in counts.items() if t in ENTITY_TYPES},
+            "relationships": {t: n for t, n in counts.items() if t not in ENTITY_TYPES},
             "waiting_writes": sink.waiting_writes(),
         },
     }
-
-
-_ENTITY_TYPES = {"pagerduty_user", "pagerduty_team", "pagerduty_service"}
 
 
 def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
@@ -79,36 +113,13 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     jobs = GaugeMetricFamily(
         "pdgraph_queue_jobs", "RQ jobs by queue and state", labels=("queue", "state")
     )
-    for name in QUEUES:
-        queue = Queue(name, connection=connection)
-        jobs.add_metric([name, "queued"], queue.count)
-        jobs.add_metric([name, "running"], StartedJobRegistry(queue=queue).count)
-        jobs.add_metric([name, "scheduled"], ScheduledJobRegistry(queue=queue).count)  # type: ignore[no-untyped-call]
-        jobs.add_metric([name, "failed"], FailedJobRegistry(queue=queue).count)
+    for name, by_state in queue_jobs(connection).items():
+        for state, n in by_state.items():
+            jobs.add_metric([name, state], n)
     yield jobs
     sync = last_full_sync(connection)
     if sync is not None:
-        finished = (sync.get("started_at") or 0) + (sync.get("duration_s") or 0)
-        yield GaugeMetricFamily(
-            "pdgraph_full_sync_last_timestamp_seconds",
-            "When the last full sync finished (Unix time)",
-            value=finished,
-        )
-        yield GaugeMetricFamily(
-            "pdgraph_full_sync_last_duration_seconds",
-            "How long the last full sync took",
-            value=sync.get("duration_s") or 0,
-        )
-        yield GaugeMetricFamily(
-            "pdgraph_full_sync_last_success",
-            "1 if the last full sync succeeded (ok), else 0",
-            value=1 if sync.get("outcome") == "ok" else 0,
-        )
-        yield GaugeMetricFamily(
-            "pdgraph_full_sync_drift",
-            "Objects the webhook path had wrong, found by the last full sync",
-            value=sync.get("drift") or 0,
-        )
+        yield from _full_sync_gauges(sync)
     objects = GaugeMetricFamily(
         "pdgraph_graph_objects",
         "Entities and relationships in the graph by _type",
@@ -121,4 +132,28 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
         "pdgraph_graph_waiting_writes",
         "Entity changes buffered for the next JupiterOne PATCH job",
         value=sink.waiting_writes(),
+    )
+
+
+def _full_sync_gauges(sync: dict[str, Any]) -> Iterator[Metric]:
+    finished = (sync.get("started_at") or 0) + (sync.get("duration_s") or 0)
+    yield GaugeMetricFamily(
+        "pdgraph_full_sync_last_timestamp_seconds",
+        "When the last full sync finished (Unix time)",
+        value=finished,
+    )
+    yield GaugeMetricFamily(
+        "pdgraph_full_sync_last_duration_seconds",
+        "How long the last full sync took",
+        value=sync.get("duration_s") or 0,
+    )
+    yield GaugeMetricFamily(
+        "pdgraph_full_sync_last_success",
+        "1 if the last full sync succeeded (ok), else 0",
+        value=1 if sync.get("outcome") == "ok" else 0,
+    )
+    yield GaugeMetricFamily(
+        "pdgraph_full_sync_drift",
+        "Objects the webhook path had wrong, found by the last full sync",
+        value=sync.get("drift") or 0,
     )

@@ -16,19 +16,18 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
 import redis
-from croniter import croniter
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
-from common.config import ConfigError, Settings, load_settings
+from common.config import Settings, settings_or_exit
 from common.logs import configure_logging
 from common.queueing import SYNC_QUEUE
+from common.schedule import FULL_SYNC, ONCALL_REFRESH, schedules
 from common.state import connect
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def enqueue_full_sync(connection: redis.Redis, scheduled_for: datetime) -> bool:
     """Queue the full sync of this tick; False when another clock already did."""
     return _enqueue_tick(
         connection,
-        "full sync",
+        FULL_SYNC,
         "worker.jobs.full_sync",
         "full-sync",
         scheduled_for,
@@ -74,7 +73,7 @@ def enqueue_oncall_refresh(connection: redis.Redis, scheduled_for: datetime) -> 
     """Queue the periodic on-call refresh of this tick; False when another clock did."""
     return _enqueue_tick(
         connection,
-        "on-call refresh",
+        ONCALL_REFRESH,
         "worker.jobs.refresh_all_oncalls",
         "oncall-refresh",
         scheduled_for,
@@ -84,35 +83,11 @@ def enqueue_oncall_refresh(connection: redis.Redis, scheduled_for: datetime) -> 
     )
 
 
-@dataclass(frozen=True)
-class Schedule:
-    what: str
-    next_after: Callable[[datetime], datetime]
-    enqueue: Callable[[redis.Redis, datetime], bool]
-
-
-def schedules(settings: Settings) -> list[Schedule]:
-    interval = settings.oncall_refresh_minutes * 60
-
-    def next_full_sync(after: datetime) -> datetime:
-        due: datetime = croniter(settings.full_sync_cron, after).get_next(datetime)
-        return due
-
-    def next_oncall_refresh(after: datetime) -> datetime:
-        # Aligned on the epoch, so every clock computes the same ticks (and job ids).
-        seconds = (int(after.timestamp()) // interval + 1) * interval
-        return datetime.fromtimestamp(seconds, UTC)
-
-    return [
-        Schedule("full sync", next_full_sync, enqueue_full_sync),
-        Schedule("on-call refresh", next_oncall_refresh, enqueue_oncall_refresh),
-    ]
-
-
-def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, datetime]:
-    """When the clock will next queue each of its runs (for /status)."""
-    now = now or datetime.now(UTC)
-    return {s.what: s.next_after(now) for s in schedules(settings)}
+# What queues each of the schedules (common.schedule) when it is due.
+ENQUEUE: dict[str, Callable[[redis.Redis, datetime], bool]] = {
+    FULL_SYNC: enqueue_full_sync,
+    ONCALL_REFRESH: enqueue_oncall_refresh,
+}
 
 
 def run_clock(
@@ -139,17 +114,14 @@ def run_clock(
         if stop.is_set():
             return
         try:
-            schedule.enqueue(connection, at)
+            ENQUEUE[schedule.what](connection, at)
         except redis.RedisError as exc:  # the next tick tries again; say so now
             log.error("could not queue the %s: Redis unavailable (%s)", schedule.what, exc)
         due[index] = schedule.next_after(at)
 
 
 def main() -> None:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise SystemExit(f"pdgraph clock: configuration error: {exc}") from None
+    settings = settings_or_exit("clock")
     configure_logging(settings.log_level, settings.secret_values())
     stop = threading.Event()
 

@@ -20,7 +20,8 @@ import redis
 from redis.exceptions import LockError
 
 from common.config import Settings
-from common.graph import ChangeSet, GraphIndex, diff
+from common.graph import ChangeSet, Graph, GraphIndex, diff
+from common.keys import FULL_SYNC_LOCK
 from common.pagerduty import (
     PagerDutyClient,
     PagerDutyObject,
@@ -30,8 +31,13 @@ from common.pagerduty import (
 from common.queueing import request_service_refresh
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
-from common.transform import SERVICE, TEAM_ASSIGNED_SERVICE, build_graph
-from worker.oncall import record_service_policies, schedule_handoffs, service_policies_of
+from common.transform import (
+    WEBHOOK_MAINTAINED_TYPES,
+    build_graph,
+    service_policies_of,
+    type_of_key,
+)
+from worker.oncall import record_service_policies, schedule_handoffs
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,6 @@ class FullSyncAlreadyRunning(Exception):
     """Another full sync holds the lock: this one was skipped, not queued."""
 
 
-FULL_SYNC_LOCK = "pdgraph:fullsync:lock"
 LOCK_TTL_SECONDS = 300  # a crashed sync frees the lock within this
 LOCK_RENEW_SECONDS = 60
 
@@ -82,6 +87,10 @@ def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
             log.warning("the full-sync lock had expired before the sync ended")
 
 
+# The listings a full sync reads, in the order its reports name them.
+LISTINGS = ("users", "teams", "services", "oncalls")
+
+
 @dataclass
 class AccountSnapshot:
     users: list[PagerDutyObject]
@@ -90,12 +99,8 @@ class AccountSnapshot:
     oncalls: list[PagerDutyObject]
 
     def counts(self) -> dict[str, int]:
-        return {
-            "users": len(self.users),
-            "teams": len(self.teams),
-            "services": len(self.services),
-            "oncalls": len(self.oncalls),
-        }
+        """Objects read per listing, in the order of LISTINGS."""
+        return {name: len(getattr(self, name)) for name in LISTINGS}
 
 
 @dataclass
@@ -116,20 +121,33 @@ class FullSyncRun:
         return asdict(self)
 
 
-def get_account(client: PagerDutyClient) -> AccountSnapshot:
-    """Every listing the graph needs (I/O only). Any failure raises: nothing partial."""
+def get_account(
+    client: PagerDutyClient, progress: ProgressCallback | None = None
+) -> AccountSnapshot:
+    """Every listing the graph needs (I/O only). Any failure raises: nothing partial.
+
+    `progress` gets each listing's final count, `(name, n, n)`, once it is read: past the
+    10,000 offset cap a listing is read in parts whose own reports are not the listing's,
+    and the last word must be the count the run reports.
+    """
+
+    def read(name: str, objects: list[PagerDutyObject]) -> list[PagerDutyObject]:
+        if progress is not None:
+            progress(name, len(objects), len(objects))
+        return objects
+
     # /abilities lacks "teams" on accounts without the Teams feature; /teams fails there.
-    teams = client.list_teams() if "teams" in client.abilities() else []
+    teams = read("teams", client.list_teams() if "teams" in client.abilities() else [])
     team_ids = [t["id"] for t in teams]
     with ThreadPoolExecutor(max_workers=2) as pool:
         users_future = pool.submit(client.list_users, team_ids)
         services_future = pool.submit(client.list_services, team_ids)
-        services = services_future.result()
-        users = users_future.result()
+        services = read("services", services_future.result())
+        users = read("users", users_future.result())
     policy_ids = sorted(
         {s["escalation_policy"]["id"] for s in services if s.get("escalation_policy")}
     )
-    oncalls = client.list_oncalls(policy_ids)
+    oncalls = read("oncalls", client.list_oncalls(policy_ids))
     return AccountSnapshot(users, teams, services, oncalls)
 
 
@@ -143,32 +161,26 @@ def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
     """
     if not len(current):
         return 0
-    maintained = {SERVICE, TEAM_ASSIGNED_SERVICE}
-    changed = [
-        o.type
-        for o in (
-            *changes.create_entities,
-            *changes.update_entities,
-            *changes.create_relationships,
-            *changes.update_relationships,
-        )
-    ]
-    return (
-        sum(1 for t in changed if t in maintained)
-        + sum(1 for k in changes.delete_entities if k.startswith("service:"))
-        + sum(1 for k in changes.delete_relationships if "|assigned|" in k)
+    changed = (
+        *changes.create_entities,
+        *changes.update_entities,
+        *changes.create_relationships,
+        *changes.update_relationships,
     )
+    deleted = (*changes.delete_entities, *changes.delete_relationships)
+    types = [o.type for o in changed] + [type_of_key(k) for k in deleted]
+    return sum(1 for t in types if t in WEBHOOK_MAINTAINED_TYPES)
 
 
-def check_mass_delete(current: GraphIndex, changes: ChangeSet, allow_mass_delete: bool) -> None:
-    if allow_mass_delete or not len(current):
-        return
-    if changes.deletions * 2 > len(current):
-        raise FullSyncAborted(
-            f"the sync would delete {changes.deletions} of {len(current)} objects "
-            "(more than half of the graph); nothing was changed. If PagerDuty really lost "
-            "them, run `pdgraph sync --allow-mass-delete`"
-        )
+def mass_delete_refusal(current: GraphIndex, changes: ChangeSet) -> str | None:
+    """Why the mass-delete guard stops this change set (None: it does not)."""
+    if not len(current) or changes.deletions * 2 <= len(current):
+        return None
+    return (
+        f"the sync would delete {changes.deletions} of {len(current)} objects "
+        "(more than half of the graph); nothing was changed. If PagerDuty really lost "
+        "them, run `pdgraph sync --allow-mass-delete`"
+    )
 
 
 def run_full_sync(
@@ -184,57 +196,57 @@ def run_full_sync(
     """Run one full sync and record it in Redis; raises after recording a failure.
 
     Raises FullSyncAlreadyRunning, having read nothing, when another sync holds the lock
-    (a dry run writes nothing and takes no lock).
+    (a dry run writes nothing and takes no lock). A dry run is never stopped by the
+    mass-delete guard, so that it can show its plan: it returns outcome "aborted" with
+    the guard's reason as `error`, which is where the real run would stop.
     """
     with nullcontext() if dry_run else full_sync_lock(redis_client):
-        return _run_full_sync(
-            settings, redis_client, sink, client, dry_run, allow_mass_delete, progress
-        )
+        if client is None:
+            client = client_from_settings(settings, redis_client, progress)
+        own_sink = sink is None
+        sink = sink or make_sink(settings, redis_client)
+        try:
+            return _run_full_sync(
+                settings, redis_client, sink, client, dry_run, allow_mass_delete, progress
+            )
+        finally:
+            if own_sink:
+                sink.close()
 
 
 def _run_full_sync(
     settings: Settings,
     redis_client: redis.Redis,
-    sink: GraphSink | None,
-    client: PagerDutyClient | None,
+    sink: GraphSink,
+    client: PagerDutyClient,
     dry_run: bool,
     allow_mass_delete: bool,
     progress: ProgressCallback | None,
 ) -> tuple[FullSyncRun, ChangeSet]:
     run = FullSyncRun(started_at=time.time())
     started = time.monotonic()
-    if client is None:
-        client = client_from_settings(settings, redis_client, progress)
-    own_sink = sink is None
-    sink = sink or make_sink(settings, redis_client)
     changes = ChangeSet()
     if not dry_run:
         open_sync_window(redis_client)
     try:
-        snapshot = get_account(client)
-        run.read = snapshot.counts()
-        graph = build_graph(
-            snapshot.users,
-            snapshot.teams,
-            snapshot.services,
-            snapshot.oncalls,
-            settings.account_name,
-        )
-        run.graph = graph.counts_by_type()
-        oncalls = snapshot.oncalls  # when each shift ends: the next hand-offs
-        del snapshot  # the raw JSON is no longer needed: keep the peak RSS down
+        graph, oncalls = _read_account(settings, client, run, progress)
         current = sink.index()
         changes = diff(current, graph)
         run.changes = changes.summary()
         run.drift = incremental_drift(current, changes)
-        check_mass_delete(current, changes, allow_mass_delete)
-        if not dry_run:
+        refusal = None if allow_mass_delete else mass_delete_refusal(current, changes)
+        if refusal is not None:
+            run.outcome, run.error = "aborted", refusal
+            if not dry_run:
+                raise FullSyncAborted(refusal)
+        elif dry_run:
+            run.outcome = "dry_run"
+        else:
             sink.replace_all(graph)
             record_service_policies(redis_client, service_policies_of(graph))
             schedule_handoffs(redis_client, oncalls)
-        run.outcome = "dry_run" if dry_run else "ok"
-    except FullSyncAborted as exc:
-        run.outcome, run.error = "aborted", str(exc)
+            run.outcome = "ok"
+    except FullSyncAborted:
         raise
     except Exception as exc:
         run.outcome, run.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -242,15 +254,41 @@ def _run_full_sync(
     finally:
         run.duration_s = round(time.monotonic() - started, 3)
         run.pagerduty_requests = client.requests_made
-        if own_sink:
-            sink.close()
         if not dry_run:
-            try:
-                record_full_sync(redis_client, run.as_dict())
-                # Services a webhook refreshed while we ran: our read of them may predate it.
-                for service_id in close_sync_window(redis_client):
-                    request_service_refresh(redis_client, service_id)
-            except redis.RedisError as exc:  # the run's own outcome matters more
-                log.error("could not record the full sync run: %s", exc)
+            _record_run(redis_client, run)
         log.info("full sync %s", run.outcome, extra={"run": run.as_dict()})
     return run, changes
+
+
+def _read_account(
+    settings: Settings,
+    client: PagerDutyClient,
+    run: FullSyncRun,
+    progress: ProgressCallback | None,
+) -> tuple[Graph, list[PagerDutyObject]]:
+    """The account's graph, and its on-calls (when each shift ends: the next hand-offs).
+
+    The raw listings are dropped on return, keeping the peak RSS down.
+    """
+    snapshot = get_account(client, progress)
+    run.read = snapshot.counts()
+    graph = build_graph(
+        snapshot.users,
+        snapshot.teams,
+        snapshot.services,
+        snapshot.oncalls,
+        settings.account_name,
+    )
+    run.graph = graph.counts_by_type()
+    return graph, snapshot.oncalls
+
+
+def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:
+    """The run's record for /status, and the re-reads the sync window asks for."""
+    try:
+        record_full_sync(redis_client, run.as_dict())
+        # Services a webhook refreshed while we ran: our read of them may predate it.
+        for service_id in close_sync_window(redis_client):
+            request_service_refresh(redis_client, service_id)
+    except redis.RedisError as exc:  # the run's own outcome matters more
+        log.error("could not record the full sync run: %s", exc)

@@ -17,29 +17,33 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import redis
+from common.schedule import HANDOFF_SLACK
 from rq import Queue
 
+from common import keys
 from common.graph import ChangeSet, Graph, GraphIndex, diff
+from common.keys import HANDOFFS, SERVICE_POLICY
 from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
 from common.sinks import GraphSink
-from common.transform import lowest_oncall_levels, oncall_edges_for_service, service_key
+from common.state import sync_window_is_open
+from common.transform import (
+    is_oncall_edge,
+    lowest_oncall_levels,
+    oncall_edges_for_service,
+    service_key,
+)
+from worker.context import JobContext
+from worker.ordering import begin_reads, write_latest
 
 log = logging.getLogger(__name__)
 
-HANDOFF_SLACK = 5  # seconds after a shift ends before its on-calls are read again
-SERVICE_POLICY = "pdgraph:oncall:service-policy"  # hash: service id → escalation policy id
-HANDOFFS = "pdgraph:oncall:handoffs"  # sorted set: due second → due second (for /status)
 HANDOFF_RETRY_TTL = 7 * 24 * 3600
-
-
-def due_key(due: int) -> str:
-    return f"pdgraph:oncall:due:{due}"
 
 
 def _epoch(timestamp: str | None) -> float | None:
@@ -71,8 +75,8 @@ def schedule_handoffs(
     now = time.time() if now is None else now
     with connection.pipeline() as pipe:
         for due, policies in by_due.items():
-            pipe.sadd(due_key(due), *sorted(policies))
-            pipe.expire(due_key(due), max(60, int(due - now)) + HANDOFF_RETRY_TTL)
+            pipe.sadd(keys.handoff_due(due), *sorted(policies))
+            pipe.expire(keys.handoff_due(due), max(60, int(due - now)) + HANDOFF_RETRY_TTL)
             pipe.zadd(HANDOFFS, {str(due): due})
         pipe.zremrangebyscore(HANDOFFS, "-inf", now - 3600)
         pipe.execute()
@@ -82,7 +86,7 @@ def schedule_handoffs(
         # The marker outlives the wait: one job per hand-off second however often it is seen.
         queued += enqueue_once(
             queue,
-            f"{due_key(due)}:queued",
+            keys.handoff_queued(due),
             max(60, int(due - now)) + 3600,
             "worker.jobs.refresh_oncall_handoff",
             (due,),
@@ -96,17 +100,11 @@ def schedule_handoffs(
 def take_handoff(connection: redis.Redis, due: int) -> list[str]:
     """The policies handing off at `due`; a policy scheduled from now on queues a new job."""
     with connection.pipeline() as pipe:
-        pipe.delete(f"{due_key(due)}:queued")
-        pipe.smembers(due_key(due))
-        pipe.delete(due_key(due))
+        pipe.delete(keys.handoff_queued(due))
+        pipe.smembers(keys.handoff_due(due))
+        pipe.delete(keys.handoff_due(due))
         _, members, _ = pipe.execute()
-    return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
-
-
-def next_handoff(connection: redis.Redis, now: float | None = None) -> float | None:
-    now = time.time() if now is None else now
-    due = connection.zrangebyscore(HANDOFFS, now - HANDOFF_SLACK, "+inf", start=0, num=1)
-    return float(cast(Any, due[0])) if due else None
+    return sorted(keys.text_list(members))
 
 
 # -- which services a policy covers -----------------------------------------------------------
@@ -130,20 +128,9 @@ def record_service_policy(connection: redis.Redis, service_id: str, policy_id: s
 
 def services_by_policy(connection: redis.Redis) -> dict[str, list[str]]:
     services: dict[str, list[str]] = {}
-    for service_id, policy_id in connection.hgetall(SERVICE_POLICY).items():
-        sid = service_id.decode() if isinstance(service_id, bytes) else service_id
-        pid = policy_id.decode() if isinstance(policy_id, bytes) else policy_id
+    for sid, pid in keys.text_map(connection.hgetall(SERVICE_POLICY)).items():
         services.setdefault(pid, []).append(sid)
     return {pid: sorted(sids) for pid, sids in services.items()}
-
-
-def service_policies_of(graph: Graph) -> dict[str, str]:
-    """Service id → policy id, from the service entities of a graph."""
-    return {
-        str(e.properties["id"]): str(e.properties["escalationPolicyId"])
-        for e in graph.entities.values()
-        if e.type == "pagerduty_service" and e.properties.get("escalationPolicyId")
-    }
 
 
 # -- the refresh ----------------------------------------------------------------------------
@@ -161,7 +148,7 @@ def oncall_changes(
         return ChangeSet()  # not in the graph (yet): its own refresh writes it whole
     around = sink.index_around(key)
     held = GraphIndex(
-        relationships={k: v for k, v in around.relationships.items() if "|oncall|" in k}
+        relationships={k: v for k, v in around.relationships.items() if is_oncall_edge(k)}
     )
     return diff(held, Graph.of([], [e for e in edges if e.from_key in present]))
 
@@ -183,3 +170,35 @@ def summarize(results: Iterable[ChangeSet | None]) -> dict[str, Any]:
         "edges_deleted": sum(len(c.delete_relationships) for c in changed),
         "edges_updated": sum(len(c.update_relationships) for c in changed),
     }
+
+
+def refresh_oncalls(context: JobContext, policy_ids: Sequence[str] | None) -> dict[str, Any]:
+    """Rewrite the ONCALL edges of the services of these policies (None: of all), in one
+    sink write (JupiterOne: one GraphQL request of mutations for the whole hand-off)."""
+    connection, sink = context.connection, context.sink
+    by_policy = services_by_policy(connection)
+    if policy_ids is not None:
+        by_policy = {p: by_policy[p] for p in policy_ids if p in by_policy}
+    policy_of = {sid: pid for pid, sids in by_policy.items() for sid in sids}
+    if not policy_of:
+        return {"policies": 0, "services": 0, **summarize([])}
+    seqs = begin_reads(connection, sorted(policy_of))
+    window_at_read = sync_window_is_open(connection)
+    levels = read_oncalls(context.client, connection, by_policy)
+    # Most services did not change: found without any lock, then checked again under it.
+    changed = [
+        sid for sid in sorted(policy_of) if oncall_changes(sink, sid, policy_of[sid], levels)
+    ]
+    per_service: list[ChangeSet] = []
+
+    def write(keep: dict[str, bool]) -> ChangeSet:
+        per_service.extend(oncall_changes(sink, sid, policy_of[sid], levels) for sid in keep)
+        merged = ChangeSet.merge(per_service)
+        sink.apply(merged)
+        return merged
+
+    if changed:
+        write_latest(
+            connection, {sid: seqs[sid] for sid in changed}, window_at_read, write, oncall_only=True
+        )
+    return {"policies": len(by_policy), "services": len(policy_of), **summarize(per_service)}

@@ -2,90 +2,75 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import redis
 
 from common.config import ConfigError, Settings
-from common.graph import ChangeSet, Entity, Graph, GraphIndex, Relationship
+from common.graph import ChangeSet, Graph, GraphIndex
+
+# schedule_flush(marker_key, delay_seconds): queue one flush job `delay_seconds` from now
+# unless `marker_key` exists in Redis, setting the marker atomically with the job.
+ScheduleFlush = Callable[[str, float], None]
 
 
 class SinkError(Exception):
     """The sink could not be read or written."""
 
 
-class GraphSink(ABC):
-    """Upsert/delete entities and relationships, replace the whole graph, read it back."""
+class GraphSink(Protocol):
+    """The one interface the worker, the web process and the CLI write and read through.
 
-    @abstractmethod
-    def upsert_entities(self, entities: Iterable[Entity]) -> None: ...
+    A sink that writes differently (JupiterOne's write-behind) implements these methods
+    its own way; callers never ask which sink they have.
+    """
 
-    @abstractmethod
-    def delete_entities(self, keys: Iterable[str]) -> None: ...
+    def apply(self, changes: ChangeSet) -> None:
+        """Write a change set; an empty one writes nothing."""
 
-    @abstractmethod
-    def upsert_relationships(self, relationships: Iterable[Relationship]) -> None: ...
-
-    @abstractmethod
-    def delete_relationships(self, keys: Iterable[str]) -> None: ...
-
-    @abstractmethod
     def replace_all(self, graph: Graph) -> None:
         """Make `graph` the complete content of the sink, atomically."""
 
-    @abstractmethod
     def read_graph(self) -> Graph:
         """The sink's current graph (for export and diffing)."""
 
     def index(self) -> GraphIndex:
         """`_key` → fingerprint of what the sink holds (what a diff needs)."""
-        return self.read_graph().index()
 
     def index_around(self, entity_key: str) -> GraphIndex:
         """The entity (if held) and every relationship from or to it: one object's diff base."""
-        graph = self.read_graph()
-        return Graph.of(
-            [e for key, e in graph.entities.items() if key == entity_key],
-            [r for r in graph.relationships.values() if entity_key in (r.from_key, r.to_key)],
-        ).index()
 
     def existing(self, entity_keys: Iterable[str]) -> set[str]:
         """Which of these entities the sink holds (edges may only point at those)."""
-        held = self.index().entities
-        return {key for key in entity_keys if key in held}
-
-    def apply(self, changes: ChangeSet) -> None:
-        """Write a change set; an empty one writes nothing."""
-        if changes.delete_relationships:
-            self.delete_relationships(changes.delete_relationships)
-        if changes.delete_entities:
-            self.delete_entities(changes.delete_entities)
-        if changes.create_entities or changes.update_entities:
-            self.upsert_entities([*changes.create_entities, *changes.update_entities])
-        if changes.create_relationships or changes.update_relationships:
-            self.upsert_relationships(
-                [*changes.create_relationships, *changes.update_relationships]
-            )
 
     def counts_by_type(self) -> dict[str, int]:
         """How many entities and relationships of each `_type` the sink holds."""
-        return self.read_graph().counts_by_type()
 
     def waiting_writes(self) -> int:
         """Changes accepted but not yet written to the graph (a write-behind buffer)."""
-        return 0
+
+    def flush(self) -> int:
+        """Send buffered writes now; how many were sent (0 for a sink that buffers none)."""
 
     def check(self) -> None:
         """Raise SinkError with a one-line reason when the sink cannot be used."""
-        self.read_graph()
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most sinks hold nothing open
+    def close(self) -> None:
         """Release connections."""
 
 
-def make_sink(settings: Settings, connection: redis.Redis | None = None) -> GraphSink:
-    """The configured sink; the JupiterOne one keeps its mirror in `connection`'s Redis."""
+def make_sink(
+    settings: Settings,
+    connection: redis.Redis | None = None,
+    *,
+    schedule_flush: ScheduleFlush | None = None,
+) -> GraphSink:
+    """The configured sink; the JupiterOne one keeps its record in `connection`'s Redis.
+
+    `schedule_flush` lets the JupiterOne sink write entity changes behind (the worker
+    passes worker.flush.flush_scheduler); without it they are written through in `apply`.
+    """
     if settings.graph_sink == "local":
         from common.sinks.local import LocalSink
 
@@ -111,4 +96,6 @@ def make_sink(settings: Settings, connection: redis.Redis | None = None) -> Grap
             connection, f"jupiterone:{settings.jupiterone_account_id}", limit=1_000_000
         ),
     )
-    return JupiterOneSink(client, connection, settings.jupiterone_scope)
+    return JupiterOneSink(
+        client, connection, settings.jupiterone_scope, schedule_flush=schedule_flush
+    )

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from common.graph import (
+    ChangeSet,
     Entity,
     Graph,
     GraphIndex,
@@ -16,7 +17,7 @@ from common.graph import (
     canonical_properties,
     fingerprint,
 )
-from common.sinks import GraphSink, SinkError
+from common.sinks import SinkError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -66,7 +67,9 @@ _INDEX = {
 }
 
 
-class LocalSink(GraphSink):
+class LocalSink:
+    """A GraphSink in one SQLite file; it writes through, so nothing ever waits."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.writes = 0  # write transactions: tests count them
@@ -94,17 +97,18 @@ class LocalSink(GraphSink):
             db.executemany(_UPSERT[table], upserts)
             self.writes += 1
 
-    def upsert_entities(self, entities: Iterable[Entity]) -> None:
-        self._write("entities", upserts=map(_entity_row, entities))
-
-    def delete_entities(self, keys: Iterable[str]) -> None:
-        self._write("entities", deletes=keys)
-
-    def upsert_relationships(self, relationships: Iterable[Relationship]) -> None:
-        self._write("relationships", upserts=map(_relationship_row, relationships))
-
-    def delete_relationships(self, keys: Iterable[str]) -> None:
-        self._write("relationships", deletes=keys)
+    def apply(self, changes: ChangeSet) -> None:
+        # One write per kind of change, deletes first: `writes` counts them.
+        if changes.delete_relationships:
+            self._write("relationships", deletes=changes.delete_relationships)
+        if changes.delete_entities:
+            self._write("entities", deletes=changes.delete_entities)
+        entities = [*changes.create_entities, *changes.update_entities]
+        if entities:
+            self._write("entities", upserts=map(_entity_row, entities))
+        relationships = [*changes.create_relationships, *changes.update_relationships]
+        if relationships:
+            self._write("relationships", upserts=map(_relationship_row, relationships))
 
     def replace_all(self, graph: Graph) -> None:
         # One transaction; rows whose fingerprint already matches are left alone, so a
@@ -190,6 +194,12 @@ class LocalSink(GraphSink):
                 "UNION ALL SELECT type, COUNT(*) FROM relationships GROUP BY type"
             ).fetchall()
         return dict(sorted(rows))
+
+    def waiting_writes(self) -> int:
+        return 0
+
+    def flush(self) -> int:
+        return 0
 
     def check(self) -> None:
         with self._transaction() as db:

@@ -1,15 +1,30 @@
 """The webhook path for one service: re-read it, build its subgraph, diff, write the change.
 
 get (the service and its policy's on-calls) → transform (common.transform, the same
-functions as the full sync) → load (only what differs from what the sink holds).
+functions as the full sync) → load (only what differs from what the sink holds), ordered
+by read (worker.ordering) so that an older read never overwrites a newer one.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from common.graph import ChangeSet, Graph, diff
 from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.sinks import GraphSink
-from common.transform import lowest_oncall_levels, service_key, service_subgraph
+from common.state import sync_window_is_open
+from common.transform import (
+    is_oncall_edge,
+    lowest_oncall_levels,
+    service_key,
+    service_subgraph,
+)
+from worker import oncall
+from worker.context import JobContext
+from worker.ordering import begin_reads, write_latest
+
+log = logging.getLogger(__name__)
 
 
 def get_service(
@@ -53,9 +68,35 @@ def write_service_graph(
     if keep_oncall:
         graph = Graph(
             graph.entities,
-            {k: r for k, r in graph.relationships.items() if r.class_ != "ONCALL"},
+            {k: r for k, r in graph.relationships.items() if not is_oncall_edge(k)},
         )
-        held.relationships = {k: v for k, v in held.relationships.items() if "|oncall|" not in k}
+        held.relationships = {k: v for k, v in held.relationships.items() if not is_oncall_edge(k)}
     changes = diff(held, graph)
     sink.apply(changes)
     return changes
+
+
+def refresh_service_graph(context: JobContext, service_id: str) -> dict[str, Any]:
+    """Re-read one service and write what changed in its entity and edges (unless a later
+    read of it was written first); schedule its policy's next hand-off."""
+    connection, sink = context.connection, context.sink
+    reads = begin_reads(connection, [service_id])
+    window_at_read = sync_window_is_open(connection)
+    graph, oncalls = read_service_graph(
+        context.client, sink, service_id, context.settings.account_name
+    )
+    written, changes = write_latest(
+        connection,
+        reads,
+        window_at_read,
+        lambda keep: write_service_graph(sink, service_id, graph, keep_oncall=keep[service_id]),
+        oncall_only=False,
+    )
+    if not written:
+        return {"superseded": True}
+    entity = graph.entities.get(service_key(service_id))
+    policy_id = entity.properties.get("escalationPolicyId") if entity else None
+    oncall.record_service_policy(connection, service_id, str(policy_id) if policy_id else None)
+    oncall.schedule_handoffs(connection, oncalls)
+    log.info("service refreshed", extra={"service_id": service_id, "changes": changes.summary()})
+    return changes.summary()

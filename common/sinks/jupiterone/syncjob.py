@@ -1,0 +1,71 @@
+"""Sync jobs: the DIFF job of a full sync and a PATCH job of entity writes.
+
+A DIFF job uploads the whole scope (entities, then relationships, in bodies under 5 MB),
+is finalized and polled to FINISHED; JupiterOne then deletes whatever the scope held that
+the job did not upload. Any failure aborts the job, so nothing in the scope is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from common.graph import Graph
+from common.jupiterone import JupiterOneClient, JupiterOneError
+from common.sinks import SinkError
+
+log = logging.getLogger(__name__)
+
+PatchJob = Callable[[list[dict[str, Any]]], None]  # run_patch_job bound to a client and scope
+
+
+def run_diff_job(client: JupiterOneClient, scope: str, graph: Graph) -> str:
+    """Make `graph` the content of `scope` in one DIFF job; its id. SinkError on failure."""
+    job_id = client.start_job(scope, "DIFF")
+    finalized = False
+    try:
+        client.upload(
+            job_id, "entities", (graph.entities[k].to_j1() for k in sorted(graph.entities))
+        )
+        client.upload(
+            job_id,
+            "relationships",
+            (graph.relationships[k].to_j1() for k in sorted(graph.relationships)),
+        )
+        client.finalize(job_id)
+        finalized = True
+        client.wait_for_job(job_id)
+    except BaseException as exc:
+        reason = f"pdgraph full sync failed: {type(exc).__name__}: {exc}"
+        try:
+            client.abort(job_id, reason)
+        except JupiterOneError as abort_exc:
+            log.error("could not abort JupiterOne job %s: %s", job_id, abort_exc)
+        if finalized:  # JupiterOne may be applying it: say only what is known
+            raise SinkError(
+                f"JupiterOne DIFF job {job_id} was finalized but did not finish ({exc}); "
+                "abort requested. The next full sync re-asserts the scope."
+            ) from exc
+        raise SinkError(
+            f"JupiterOne DIFF job {job_id} aborted, nothing in scope {scope!r} was deleted: {exc}"
+        ) from exc
+    return job_id
+
+
+def run_patch_job(client: JupiterOneClient, scope: str, entities: list[dict[str, Any]]) -> None:
+    """Create or update `entities` (JupiterOne JSON) in one PATCH job; SinkError on failure."""
+    try:
+        job_id = client.start_job(scope, "PATCH")
+    except JupiterOneError as exc:
+        raise SinkError(str(exc)) from exc
+    try:
+        client.upload(job_id, "entities", entities)
+        client.finalize(job_id)
+        client.wait_for_job(job_id)
+    except JupiterOneError as exc:
+        try:
+            client.abort(job_id, f"pdgraph: {exc}")
+        except JupiterOneError:
+            pass
+        raise SinkError(f"JupiterOne PATCH job {job_id} failed: {exc}") from exc

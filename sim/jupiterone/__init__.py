@@ -1,0 +1,26 @@
+"""A JupiterOne simulator: sync jobs (DIFF/PATCH), GraphQL key lookups and mutations.
+
+Implements what pdgraph uses, with the rules of shared/reference/jupiterone.md: Bearer +
+`JupiterOne-Account` auth, 413 over the body limit, the validation rules (flat property
+types, `_key` ≥ 10, no custom `_` properties, TitleCase / UPPER classes), PATCH refusing
+relationships, DIFF deleting whatever the upload left out of the scope, job polling,
+`queryV1` for the J1QL shapes pdgraph sends, `createRelationship`, `deleteRelationship`,
+`deleteEntityV2` (aliased in one document), 429 with `RateLimit-*` headers, injectable
+faults (sim._http) and `graph(scope)` for tests. `GET /_sim/graph?scope=` shows a scope.
+"""
+
+from sim.jupiterone.graphql import PAGE_ROWS
+from sim.jupiterone.server import MAX_BODY, JupiterOneSim
+from sim.jupiterone.store import Job, Scope
+from sim.jupiterone.validation import BadData, validate_entity, validate_relationship
+
+__all__ = [
+    "MAX_BODY",
+    "PAGE_ROWS",
+    "BadData",
+    "Job",
+    "JupiterOneSim",
+    "Scope",
+    "validate_entity",
+    "validate_relationship",
+]

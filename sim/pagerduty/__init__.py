@@ -1,0 +1,25 @@
+"""A PagerDuty REST API v2 simulator: the test double for pdgraph and the engine of the demo.
+
+Deterministic accounts of any size from a seed (`account`, `generate`); the REST routes
+with PagerDuty's pagination, filters, rate limits and injectable faults (`server`); the
+account's changes as signed v3 webhooks (`webhooks`).
+
+    python -m sim.pagerduty --users 1000 --port 8099 --api-key demo
+"""
+
+from sim.pagerduty.account import Account
+from sim.pagerduty.escalation import EscalationPolicy, Schedule
+from sim.pagerduty.objects import HOST
+from sim.pagerduty.server import OFFSET_CAP, PagerDutySim
+from sim.pagerduty.webhooks import Delivery, WebhookSender
+
+__all__ = [
+    "HOST",
+    "OFFSET_CAP",
+    "Account",
+    "Delivery",
+    "EscalationPolicy",
+    "PagerDutySim",
+    "Schedule",
+    "WebhookSender",
+]

@@ -1,0 +1,265 @@
+"""The state of a simulated PagerDuty account, changed like the web UI would change it,
+and read the way the REST API shows it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.pagerduty.escalation import EscalationPolicy, Schedule, oncall_entries
+from sim.pagerduty.generate import populate
+from sim.pagerduty.objects import base36, by_name, iso, links, ref
+
+
+@dataclass
+class Account:
+    """The state of a simulated PagerDuty account. Methods change it like the web UI would."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[str, EscalationPolicy] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    version: int = 0  # bumped by every change; keys the listing caches
+    _next_id: int = 0
+    _cache: dict[Any, Any] = field(default_factory=dict)
+    # called with (event_type, resource_type, data) for every change PagerDuty announces
+    listeners: list[Callable[[str, str, dict[str, Any]], None]] = field(default_factory=list)
+    _incidents: int = 0
+
+    def _announce(self, event_type: str, resource_type: str, data: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(event_type, resource_type, data)
+
+    def service_event_data(self, service: dict[str, Any]) -> dict[str, Any]:
+        """A service webhook's `data`: no name, no escalation policy (re-read the service)."""
+        return {
+            **ref("service", service["id"], service["name"], reference=False),
+            "alert_creation": service["alert_creation"],
+            "teams": self._team_refs(service["team_ids"]),
+        }
+
+    def changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def sorted_by_name(self, kind: str) -> list[dict[str, Any]]:
+        """Users, teams or services in PagerDuty's listing order (by name)."""
+        key = ("sorted", kind)
+        if key not in self._cache:
+            self._cache[key] = sorted(getattr(self, kind).values(), key=by_name)
+        result: list[dict[str, Any]] = self._cache[key]
+        return result
+
+    def search(self, kind: str, query: str | None) -> list[dict[str, Any]]:
+        """PagerDuty's `query`: a case-insensitive substring of the name (users: or email)."""
+        items = self.sorted_by_name(kind)
+        if not query:
+            return items
+        key = ("texts", kind)
+        if key not in self._cache:
+            fields = ("name", "email") if kind == "users" else ("name",)
+            self._cache[key] = [[str(o.get(f) or "").lower() for f in fields] for o in items]
+        q = query.lower()
+        texts: list[list[str]] = self._cache[key]
+        return [o for o, t in zip(items, texts, strict=True) if any(q in f for f in t)]
+
+    def new_id(self, prefix: str) -> str:
+        self._next_id += 1
+        return f"P{prefix}{base36(self._next_id, 5)}"
+
+    @classmethod
+    def generate(
+        cls,
+        seed: int = 1,
+        users: int = 100,
+        teams: int | None = None,
+        services: int | None = None,
+        *,
+        shift_seconds: int = 7 * 24 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> Account:
+        """A deterministic account: teams and services default to 1:10 and 1:2 of users."""
+        account = cls(clock=clock)
+        populate(
+            account,
+            random.Random(seed),
+            users=users,
+            teams=users // 10 if teams is None else teams,
+            services=users // 2 if services is None else services,
+            shift_seconds=shift_seconds,
+        )
+        return account
+
+    def add_team(self, name: str, description: str | None = None) -> str:
+        tid = self.new_id("T")
+        self.teams[tid] = {
+            "id": tid,
+            "type": "team",
+            "name": name,
+            "description": description,
+            "default_role": "manager",
+        }
+        self.changed()
+        return tid
+
+    def add_user(
+        self,
+        name: str,
+        email: str,
+        *,
+        role: str = "user",
+        team_ids: Iterable[str] = (),
+        **attrs: Any,
+    ) -> str:
+        uid = self.new_id("U")
+        self.users[uid] = {
+            "id": uid,
+            "type": "user",
+            "name": name,
+            "email": email,
+            "role": role,
+            "team_ids": list(team_ids),
+            "job_title": attrs.get("job_title"),
+            "time_zone": attrs.get("time_zone", "UTC"),
+            "billed": attrs.get("billed", True),
+            "invitation_sent": attrs.get("invitation_sent", False),
+            "description": attrs.get("description"),
+            "color": "purple",
+        }
+        self.changed()
+        return uid
+
+    def add_service(
+        self, name: str, *, escalation_policy_id: str, team_ids: Iterable[str] = (), **attrs: Any
+    ) -> str:
+        sid = self.new_id("V")
+        self.services[sid] = {
+            "id": sid,
+            "type": "service",
+            "name": name,
+            "description": attrs.get("description"),
+            "status": attrs.get("status", "active"),
+            "created_at": attrs.get("created_at") or iso(self.clock()),
+            "last_incident_timestamp": attrs.get("last_incident_timestamp"),
+            "escalation_policy_id": escalation_policy_id,
+            "team_ids": list(team_ids),
+            "alert_creation": attrs.get("alert_creation", "create_alerts_and_incidents"),
+            "auto_resolve_timeout": attrs.get("auto_resolve_timeout"),
+            "acknowledgement_timeout": attrs.get("acknowledgement_timeout"),
+        }
+        self.changed()
+        self._announce("service.created", "service", self.service_event_data(self.services[sid]))
+        return sid
+
+    def update_service(self, service_id: str, **changes: Any) -> None:
+        """Change fields (name, status, team_ids, escalation_policy_id, ...): service.updated."""
+        self.services[service_id].update(changes)
+        self.changed()
+        self._announce(
+            "service.updated", "service", self.service_event_data(self.services[service_id])
+        )
+
+    def delete_service(self, service_id: str) -> None:
+        data = self.service_event_data(self.services.pop(service_id))
+        self.changed()
+        self._announce("service.deleted", "service", data)
+
+    def trigger_incident(self, service_id: str, event_type: str = "incident.triggered") -> str:
+        """An incident event on a service (escalations are when on-call matters)."""
+        service = self.services[service_id]
+        self._incidents += 1
+        number = self._incidents
+        incident_id = f"PI{base36(number, 5)}"
+        pid = service["escalation_policy_id"]
+        data = {
+            "id": incident_id,
+            "type": "incident",
+            "number": number,
+            "status": "triggered",
+            "incident_key": f"key-{number}",
+            "created_at": iso(self.clock()),
+            "title": f"Incident {number} on {service['name']}",
+            "service": ref("service", service_id, service["name"]),
+            "assignees": [],
+            "escalation_policy": ref("escalation_policy", pid, self.policies[pid].name),
+            "teams": [],
+            "priority": None,
+            "urgency": "high",
+            "conference_bridge": None,  # as PagerDuty sends it (tests/fixtures/webhooks)
+            "resolve_reason": None,
+            **links("incident", incident_id),
+        }
+        self._announce(event_type, "incident", data)
+        return incident_id
+
+    def rotate_oncall(self, policy_id: str, user_id: str) -> None:
+        """Put `user_id` alone on level 1 of the policy. PagerDuty sends no event for this."""
+        policy = self.policies[policy_id]
+        policy.levels[0] = [("user", user_id)]
+        self.changed()
+
+    def delete_user(self, user_id: str) -> None:
+        del self.users[user_id]
+        for schedule in self.schedules.values():
+            schedule.rotation = [u for u in schedule.rotation if u != user_id] or schedule.rotation
+        for policy in self.policies.values():
+            policy.levels = [[t for t in lvl if t != ("user", user_id)] for lvl in policy.levels]
+        self.changed()
+
+    def delete_team(self, team_id: str) -> None:
+        del self.teams[team_id]
+        for obj in (*self.users.values(), *self.services.values()):
+            obj["team_ids"] = [t for t in obj["team_ids"] if t != team_id]
+        self.changed()
+
+    # -- the API's view -------------------------------------------------------------
+
+    _links = staticmethod(links)  # tests/expected.py builds html_url with it
+
+    def _team_refs(self, team_ids: list[str]) -> list[dict[str, Any]]:
+        return [ref("team", t, self.teams[t]["name"]) for t in team_ids if t in self.teams]
+
+    def team_json(self, team: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **ref("team", team["id"], team["name"], reference=False),
+            "name": team["name"],
+            "description": team["description"],
+            "default_role": team["default_role"],
+        }
+
+    def user_json(self, user: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in user.items() if k != "team_ids"}
+        out["summary"] = user["name"]
+        out["avatar_url"] = f"https://avatars.example.test/{user['id']}.png"
+        out["teams"] = self._team_refs(user["team_ids"])
+        out.update(links("user", user["id"]))
+        return out
+
+    def service_json(self, service: dict[str, Any], include_teams: bool = False) -> dict[str, Any]:
+        out = {k: v for k, v in service.items() if k not in ("team_ids", "escalation_policy_id")}
+        out["summary"] = service["name"]
+        pid = service["escalation_policy_id"]
+        policy = self.policies.get(pid)
+        out["escalation_policy"] = ref("escalation_policy", pid, policy.name if policy else pid)
+        teams = [self.teams[t] for t in service["team_ids"] if t in self.teams]
+        out["teams"] = (
+            [{**self.team_json(t)} for t in teams]
+            if include_teams
+            else [ref("team", t["id"], t["name"]) for t in teams]
+        )
+        out.update(links("service", service["id"]))
+        return out
+
+    def oncalls_now(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        key = ("oncalls", int(now))  # recomputed at most once a second
+        if key not in self._cache:
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != "oncalls"}
+            self._cache[key] = oncall_entries(self.policies, self.schedules, self.users, now)
+        result: list[dict[str, Any]] = self._cache[key]
+        return result

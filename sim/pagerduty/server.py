@@ -1,0 +1,219 @@
+"""The HTTP face of a simulated account: the REST API v2 routes pdgraph reads.
+
+Classic pagination with the 10,000 offset cap (400 past it); `team_ids[]`, `query`,
+`escalation_policy_ids[]` filters; `total=true`; `ratelimit-*` headers and 429s;
+injectable faults and a request log (sim._http).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from sim._http import SimServer, json_response
+from sim.pagerduty.account import Account
+from sim.pagerduty.webhooks import WebhookSender
+
+OFFSET_CAP = 10_000
+
+
+class PagerDutySim(SimServer):
+    """The HTTP face of an Account; start() serves it on a free loopback port."""
+
+    def __init__(
+        self,
+        account: Account,
+        api_key: str = "sim-api-key",
+        *,
+        rate_limit: int | None = None,  # requests per minute; None = unlimited
+        rate_limit_headers: bool = True,
+    ) -> None:
+        super().__init__()
+        self.account = account
+        self.api_key = api_key
+        self.rate_limit = rate_limit
+        self.rate_limit_headers = rate_limit_headers
+        self.filters_work = True  # False: filtered listings answer empty (tests the guard)
+        self.subscriptions: list[dict[str, Any]] = []  # POST /webhook_subscriptions
+        self._window: deque[float] = deque()
+
+    # -- control ------------------------------------------------------------------
+
+    def send_webhooks_to(self, url: str, secrets: list[str]) -> WebhookSender:
+        """Announce every account change as a signed v3 webhook POSTed to `url`."""
+        sender = WebhookSender(url, secrets)
+        self.account.listeners.append(sender)
+        return sender
+
+    # -- serving --------------------------------------------------------------------
+
+    @staticmethod
+    def _error(status: int, message: str, code: int, errors: list[str] | None = None) -> Any:
+        return {"error": {"message": message, "code": code, "errors": errors or []}}
+
+    def _rate_headers(self, now: float) -> dict[str, str]:
+        if not self.rate_limit or not self.rate_limit_headers:
+            return {}
+        remaining = max(0, self.rate_limit - len(self._window))
+        reset = int(self._window[0] + 60 - now) + 1 if self._window else 60
+        return {
+            "ratelimit-limit": str(self.rate_limit),
+            "ratelimit-remaining": str(remaining),
+            "ratelimit-reset": str(max(1, reset)),
+        }
+
+    def fault_body(self, status: int) -> Any:
+        return self._error(status, "Simulated fault", 5000 + status)
+
+    def handle(self, request: Request) -> Response:
+        faulted = self.log_and_fault(request)
+        if faulted is not None:
+            return faulted
+
+        if request.headers.get("Authorization") != f"Token token={self.api_key}":
+            return json_response(self._error(401, "Unauthorized", 2006), 401)
+
+        now = time.monotonic()
+        with self.lock:
+            if self.rate_limit:
+                while self._window and self._window[0] <= now - 60:
+                    self._window.popleft()
+                if len(self._window) >= self.rate_limit:
+                    return json_response(
+                        self._error(429, "Rate Limit Exceeded", 2020), 429, self._rate_headers(now)
+                    )
+                self._window.append(now)
+            headers = self._rate_headers(now)
+            try:
+                response = self.route(request)
+            except KeyError:
+                response = json_response(self._error(404, "Not Found", 2100), 404)
+        response.headers.update(headers)
+        return response
+
+    def route(self, request: Request) -> Response:
+        path = request.path.rstrip("/")
+        args = request.args
+        a = self.account
+        if path == "/webhook_subscriptions" and request.method == "POST":
+            return self._create_subscription(request)
+        if request.method != "GET":
+            return json_response(self._error(405, "Method Not Allowed", 2000), 405)
+        if path == "/webhook_subscriptions":
+            public = [{k: v for k, v in sub.items() if k != "secret"} for sub in self.subscriptions]
+            return self._page(request, "webhook_subscriptions", public, lambda o: o)
+        if path == "/abilities":
+            return json_response({"abilities": ["teams", "read_only_users", "urgencies"]})
+        if path.startswith("/services/"):
+            service = a.services[path.split("/")[2]]
+            return json_response(
+                {"service": a.service_json(service, "teams" in args.getlist("include[]"))}
+            )
+        if path == "/users":
+            items = _filter_teams(a.search("users", args.get("query")), args.getlist("team_ids[]"))
+            return self._page(request, "users", items, a.user_json)
+        if path == "/teams":
+            items = a.search("teams", args.get("query"))
+            return self._page(request, "teams", items, a.team_json)
+        if path == "/services":
+            items = a.search("services", args.get("query"))
+            items = _filter_teams(items, args.getlist("team_ids[]"))
+            include_teams = "teams" in args.getlist("include[]")
+            return self._page(
+                request, "services", items, lambda s: a.service_json(s, include_teams)
+            )
+        if path == "/oncalls":
+            oncalls = a.oncalls_now()
+            for param, ref in (
+                ("escalation_policy_ids[]", "escalation_policy"),
+                ("user_ids[]", "user"),
+                ("schedule_ids[]", "schedule"),
+            ):
+                wanted = set(args.getlist(param))
+                if wanted:
+                    oncalls = [o for o in oncalls if (o[ref] or {}).get("id") in wanted]
+            return self._page(request, "oncalls", oncalls, lambda o: o)
+        return json_response(self._error(404, "Not Found", 2100), 404)
+
+    def _create_subscription(self, request: Request) -> Response:
+        body = (request.get_json(silent=True) or {}).get("webhook_subscription") or {}
+        method = body.get("delivery_method") or {}
+        url = str(method.get("url") or "")
+        if not url.startswith("https://") or not body.get("events"):
+            return json_response(
+                self._error(
+                    400,
+                    "Invalid Input Provided",
+                    2001,
+                    ["delivery_method.url must be https; events required"],
+                ),
+                400,
+            )
+        secret = uuid.uuid4().hex + uuid.uuid4().hex
+        sub = {
+            "id": self.account.new_id("W"),
+            "type": "webhook_subscription",
+            "active": True,
+            "delivery_method": {
+                "type": "http_delivery_method",
+                "url": url,
+                "temporarily_disabled": False,
+                "custom_headers": [],
+            },
+            "description": body.get("description"),
+            "events": list(body["events"]),
+            "filter": body.get("filter"),
+        }
+        self.subscriptions.append({**sub, "secret": secret})
+        created = {**sub, "delivery_method": {**sub["delivery_method"], "secret": secret}}
+        return json_response({"webhook_subscription": created}, 201)
+
+    def _page(
+        self,
+        request: Request,
+        key: str,
+        items: list[dict[str, Any]],
+        render: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Response:
+        try:
+            limit = int(request.args.get("limit", 25))
+            offset = int(request.args.get("offset", 0))
+        except ValueError:
+            return json_response(self._error(400, "Invalid Input Provided", 2001), 400)
+        limit = max(1, min(limit, 100))
+        filters = ("team_ids[]", "query", "escalation_policy_ids[]", "user_ids[]")
+        if not self.filters_work and any(f in request.args for f in filters):
+            items = []
+        if offset < 0 or offset + limit > OFFSET_CAP:
+            return json_response(
+                self._error(
+                    400,
+                    "Invalid Input Provided",
+                    2001,
+                    [f"Offset must be less than {OFFSET_CAP + 1}."],
+                ),
+                400,
+            )
+        page = items[offset : offset + limit]
+        total = len(items) if request.args.get("total") == "true" else None
+        return json_response(
+            {
+                key: [render(o) for o in page],
+                "limit": limit,
+                "offset": offset,
+                "more": offset + limit < len(items),
+                "total": total,
+            }
+        )
+
+
+def _filter_teams(items: list[dict[str, Any]], team_ids: list[str]) -> list[dict[str, Any]]:
+    if not team_ids:
+        return items
+    wanted = set(team_ids)
+    return [o for o in items if wanted.intersection(o["team_ids"])]

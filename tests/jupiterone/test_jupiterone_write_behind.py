@@ -1,0 +1,151 @@
+"""Entity writes to JupiterOne: written behind (one PATCH job per window), or through a
+PATCH job shared by concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+
+import pytest
+import redis
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+from common.graph import Graph, diff
+from common.sinks import SinkError
+from common.sinks.jupiterone.syncjob import run_patch_job
+from common.sinks.jupiterone.writebehind import PATCH_WAIT, SharedPatchJobs
+from sim.jupiterone import JupiterOneSim
+from tests.jupiterone.helpers import (
+    SCOPE,
+    j1_client,
+    make_j1_sink,
+    record_of,
+    service_entity,
+    write,
+)
+
+
+def shared_patch_jobs(j1: JupiterOneSim, connection: redis.Redis, window: float) -> SharedPatchJobs:
+    """What a sink writes an entity a new edge needs through, for one writer."""
+    patch = partial(run_patch_job, j1_client(j1), SCOPE)
+    return SharedPatchJobs(record_of(connection), patch, window=window, wait=PATCH_WAIT)
+
+
+def scheduled_flushes(connection: redis.Redis) -> list[str]:
+    registry = ScheduledJobRegistry(queue=Queue("pdgraph-webhooks", connection=connection))
+    return registry.get_job_ids()
+
+
+def test_writers_within_the_patch_window_share_one_job(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    """The synchronous path (an entity a new edge needs): concurrent writers, one job."""
+    writers = [shared_patch_jobs(j1, redis_client, 0.3) for _ in range(5)]
+    threads = [
+        threading.Thread(target=w.write, args=([service_entity(n)],)) for n, w in enumerate(writers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert j1.calls["POST jobs"] == 1
+    assert set(j1.graph().entities) == {f"service:PSHARED{n}" for n in range(5)}
+
+
+def test_updates_are_written_behind_in_one_patch_job_per_window(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    for n in range(20):  # 20 webhook jobs' changes, one of them twice
+        sink.apply(write(sink, service_entity(n)))
+    sink.apply(write(sink, service_entity(3, "renamed again")))
+    assert j1.total_calls() == 0  # nothing sent yet: the webhook jobs are done already
+    assert len(scheduled_flushes(redis_client)) == 1  # one flush job for the window
+    assert sink.flush() == 20
+    assert j1.calls == {"POST jobs": 1, "POST entities": 1, "POST finalize": 1, "GET job": 1}
+    assert j1.graph().entities["service:PSHARED3"].properties["name"] == "renamed again"
+    assert set(sink.index().entities) == set(j1.graph().entities)  # remembered once written
+    assert sink.flush() == 0
+
+
+def test_without_a_flush_scheduler_entity_writes_go_through_at_once(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    """The CLI and any caller that passes no scheduler: apply writes before it returns."""
+    sink = make_j1_sink(j1, redis_client, write_behind=False)
+    sink.apply(write(sink, service_entity(1, "written through")))
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "written through"
+    assert j1.calls == {"POST jobs": 1, "POST entities": 1, "POST finalize": 1, "GET job": 1}
+    assert scheduled_flushes(redis_client) == []
+    assert sink.waiting_writes() == 0
+    assert sink.flush() == 0
+
+
+def test_a_change_undone_before_the_flush_is_not_written(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    sink.apply(write(sink, service_entity(1, "original")))
+    sink.flush()
+    sink.apply(write(sink, service_entity(1, "renamed")))
+    back = diff(
+        sink.index_around("service:PSHARED1"), Graph.of([service_entity(1, "original")], [])
+    )
+    assert back  # compared with the buffered rename, not with what was last written
+    sink.apply(back)
+    sink.flush()
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "original"
+
+
+def test_a_failed_flush_keeps_the_changes_for_its_retry(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    sink.apply(write(sink, service_entity(1)))
+    j1.inject("/persister/synchronization/jobs/", 400, times=1)
+    with pytest.raises(SinkError, match="PATCH job"):
+        sink.flush()
+    assert "service:PSHARED1" not in record_of(redis_client).index().entities  # not written
+    sink.apply(write(sink, service_entity(1, "newer")))  # meanwhile
+    assert sink.flush() == 1  # the retry sends the newest state of the key
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"
+
+
+def test_a_failed_shared_patch_job_fails_every_writer_that_shared_it(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    writer = shared_patch_jobs(j1, redis_client, 0.01)
+    j1.inject("/persister/synchronization/jobs/", 400, times=10)
+    with pytest.raises(SinkError, match="PATCH job"):
+        writer.write([service_entity(9)])
+
+
+def test_flushes_never_overlap_so_the_newest_write_lands_last(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    """A slow PATCH job in flight; a newer write's flush waits for it instead of racing."""
+    sink, other = make_j1_sink(j1, redis_client), make_j1_sink(j1, redis_client)
+    sink.apply(write(sink, service_entity(1, "older")))
+    j1.slow_down("/persister/synchronization/jobs/", 0.5, times=1)  # the first upload
+    first = threading.Thread(target=sink.flush)
+    first.start()
+    time.sleep(0.2)  # the first flush has taken "older" and is uploading it
+    other.apply(write(other, service_entity(1, "newer")))
+    assert other.flush() == 1  # waited for the first, then sent "newer"
+    first.join(10)
+    assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"
+
+
+def test_status_shows_changes_waiting_for_the_next_patch_job(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    from web.status import collect_status
+
+    sink = make_j1_sink(j1, redis_client)
+    for n in range(3):
+        sink.apply(write(sink, service_entity(n)))
+    assert collect_status(redis_client, sink)["graph"]["waiting_writes"] == 3
+    sink.flush()
+    assert collect_status(redis_client, sink)["graph"]["waiting_writes"] == 0

@@ -1,0 +1,79 @@
+"""Read ordering (worker.ordering): the later read of a service wins, whatever order the
+writes arrive in; a read taken while a full sync ran is read again after it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+
+from common import keys
+from common.graph import ChangeSet
+from common.state import close_sync_window, open_sync_window
+from worker.ordering import begin_reads, write_latest
+
+
+def _writer(calls: list[str], name: str) -> Callable[[dict[str, bool]], ChangeSet]:
+    def write(keep: dict[str, bool]) -> ChangeSet:
+        calls.append(f"{name} keep_oncall={keep['PSVC']}")
+        return ChangeSet()
+
+    return write
+
+
+def _latest(
+    connection: redis.Redis, calls: list[str], name: str, seq: int, oncall_only: bool
+) -> bool:
+    written, _ = write_latest(
+        connection, {"PSVC": seq}, False, _writer(calls, name), oncall_only=oncall_only
+    )
+    return bool(written)
+
+
+def test_reads_are_numbered_in_the_order_they_begin(redis_client: redis.Redis) -> None:
+    first = begin_reads(redis_client, ["A", "B"])
+    second = begin_reads(redis_client, ["B"])
+    assert first == {"A": 1, "B": 1}
+    assert second == {"B": 2}
+
+
+def test_older_reads_never_overwrite_newer_writes(redis_client: redis.Redis) -> None:
+    calls: list[str] = []
+    # A service refresh read first, an on-call refresh read later and wrote first:
+    service_read, oncall_read = (begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
+    assert _latest(redis_client, calls, "oncall", oncall_read, True)
+    assert _latest(redis_client, calls, "service", service_read, False)  # its entity lands
+    # An on-call read older than a service write that already landed is dropped whole.
+    oncall_read, service_read = (begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
+    assert _latest(redis_client, calls, "service", service_read, False)
+    assert not _latest(redis_client, calls, "oncall", oncall_read, True)
+    assert calls == [
+        "oncall keep_oncall=False",
+        "service keep_oncall=True",  # ... but the newer ONCALL edges are kept
+        "service keep_oncall=False",
+    ]
+
+
+def test_a_service_write_older_than_a_written_one_is_dropped(redis_client: redis.Redis) -> None:
+    calls: list[str] = []
+    older, newer = (begin_reads(redis_client, ["PSVC"])["PSVC"] for _ in "ab")
+    assert _latest(redis_client, calls, "newer", newer, False)
+    assert not _latest(redis_client, calls, "older", older, False)
+    assert calls == ["newer keep_oncall=False"]
+
+
+def test_writes_inside_a_full_sync_window_are_refreshed_again_after_it(
+    redis_client: redis.Redis,
+) -> None:
+    open_sync_window(redis_client)
+    reads = begin_reads(redis_client, ["PSVC"])
+    assert write_latest(redis_client, reads, True, _writer([], "w"), oncall_only=False)[0]
+    assert close_sync_window(redis_client) == ["PSVC"]
+
+
+def test_a_read_begun_inside_a_window_that_closed_before_its_write_is_read_again(
+    redis_client: redis.Redis,
+) -> None:
+    reads = begin_reads(redis_client, ["PSVC"])  # the sync was running at read ...
+    assert write_latest(redis_client, reads, True, _writer([], "w"), oncall_only=False)[0]
+    assert redis_client.exists(keys.service_refresh("PSVC"))  # ... a refresh is queued

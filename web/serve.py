@@ -1,0 +1,99 @@
+"""`python -m web`: the Procfile's web process, gunicorn started from Python.
+
+Started from Python rather than gunicorn's command line so that a configuration error
+is one line naming the variable (exit 2), a taken PORT is one line with the fix (exit 1),
+every line gunicorn prints is JSON, and no setting (REDIS_URL may hold a password) is in
+the process's arguments. Each gunicorn worker builds its own app (create_app) after the
+fork: Redis connections are not shared between processes.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+from common.config import ConfigError, Settings, settings_or_exit
+from common.logs import configure_logging
+from web.app import create_app
+from web.gunicorn_logs import json_logger
+
+HOST = "0.0.0.0"  # noqa: S104  (the platform routes to every interface of the dyno)
+THREADS = 4
+TIMEOUT = 30  # Heroku's router gives a request 30 s
+
+AppFactory = Callable[[Settings], Any]  # settings → WSGI app, called in each worker
+
+
+class WebServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn's master with options given as a dict and the app made by `factory`."""
+
+    def __init__(self, factory: AppFactory, settings: Settings, options: dict[str, Any]) -> None:
+        self.factory, self.settings, self.options = factory, settings, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        return self.factory(self.settings)
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """The deployed settings: gthread workers (why: README, Processes), access log on."""
+    return {
+        "bind": f"{HOST}:{settings.port}",
+        "workers": settings.web_concurrency,
+        "worker_class": "gthread",
+        "threads": THREADS,
+        "timeout": TIMEOUT,
+        "accesslog": "-",
+        "loglevel": settings.log_level.lower(),
+        "logger_class": json_logger(settings.secret_values()),
+        # gunicornc's socket defaults to one path per user ($HOME/.gunicorn): two web
+        # processes on a host would take it from each other, and pdgraph does not use it.
+        "control_socket_disable": True,
+    }
+
+
+def port_problem(port: int) -> str | None:
+    """Why gunicorn could not listen on `port`, or None. Checked before gunicorn starts:
+    its own bind loop retries for 5 s and prints lines of its own."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                other = port + 1 if port < 65535 else port - 1
+                return f"PORT {port} is already in use; set PORT to a free port (e.g. PORT={other})"
+            return f"cannot listen on PORT {port}: {exc.strerror}"
+    return None
+
+
+def serve(settings: Settings, factory: AppFactory = create_app, **overrides: Any) -> None:
+    """Run gunicorn until it is stopped (SIGTERM, SIGINT); exit 1 if PORT is unusable.
+    `overrides` change gunicorn options (bench/ingest.py turns the access log off)."""
+    problem = port_problem(settings.port)
+    if problem is not None:
+        print(f"pdgraph web: {problem}", file=sys.stderr)
+        raise SystemExit(1)
+    configure_logging(settings.log_level, settings.secret_values())
+    logging.captureWarnings(True)  # a library's warning is a JSON line too
+    WebServer(factory, settings, {**gunicorn_options(settings), **overrides}).run()
+
+
+def main() -> None:
+    settings = settings_or_exit("web")
+    try:
+        settings.require_webhook_secrets()
+    except ConfigError as exc:  # the same line settings_or_exit prints
+        print(f"pdgraph web: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(settings)

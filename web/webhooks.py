@@ -1,0 +1,160 @@
+"""`POST /webhooks/pagerduty`: the PagerDuty v3 webhook receiver.
+
+It answers exactly the SPEC §4 table, in its order. The delivery is written to Redis (an
+RQ job) before the 202; anything not stored gets a 503 so that PagerDuty retries it (for
+up to 48 h). Authentic events of any type get a 2xx: another 4xx would drop them, and
+three drops in a row disable the subscription.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, request
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+from common import metrics
+from common.keys import LAST_WEBHOOK
+from common.queueing import job_id_for
+from common.signals import WebhookSignal
+from web.replies import reply
+from web.signature import InvalidSignature, MalformedHeader, verify_signature
+from web.state import WebState, web_state
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 512 * 1024
+DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
+LAST_WEBHOOK_INTERVAL = 1.0  # /status's "last webhook" is at most this stale
+# First retry at once: a job abandoned by a killed worker needs no scheduler to come back
+# (the dead worker's scheduler lock lingers ~60 s); the client already backed off inside.
+WEBHOOK_RETRY = Retry(max=5, interval=[0, 30, 120, 600, 1800])
+
+webhooks = Blueprint("webhooks", __name__)
+
+
+@webhooks.post("/webhooks/pagerduty")
+def pagerduty_webhook() -> tuple[Response, int]:
+    body = _read_body(MAX_BODY_BYTES)
+    if body is None:
+        return _answer("too_large", 413, f"body larger than {MAX_BODY_BYTES // 1024} KiB")
+    state = web_state()
+    try:
+        verify_signature(body, request.headers.get("X-PagerDuty-Signature"), state.secrets)
+    except MalformedHeader as exc:
+        return _answer("bad_signature_header", 400, str(exc))
+    except InvalidSignature as exc:
+        log.warning("webhook signature rejected", extra={"remote": request.remote_addr})
+        return _answer("bad_signature", 403, str(exc))
+    event = _event_of(body)
+    if event is None:
+        return _answer(
+            "bad_payload", 400, "body is not a JSON object with an event with id and event_type"
+        )
+    signal = WebhookSignal.from_event(event)
+    job_id = job_id_for("webhook", request.headers.get("X-Webhook-Id") or signal.id)
+    try:
+        queued = _store(state, signal, job_id)
+    except redis.RedisError as exc:
+        log.error(
+            "webhook not stored: Redis unavailable",
+            extra={"event_id": signal.id, "error": type(exc).__name__},
+        )
+        return _answer("unavailable", 503, "queue unavailable; retry later")
+    log.info(
+        "webhook queued" if queued else "webhook duplicate",
+        extra={"event_id": signal.id, "job_id": job_id, "type": signal.event_type},
+    )
+    if queued:
+        return _answer("queued", 202, "queued", job_id=job_id)
+    return _answer("duplicate", 202, "duplicate delivery", job_id=job_id)
+
+
+def _answer(outcome: str, status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    """Reply to a webhook delivery, counted by outcome for /metrics."""
+    metrics.count("pdgraph_webhooks_total", {"outcome": outcome})
+    return reply(status, message, **extra)
+
+
+def _read_body(max_bytes: int) -> bytes | None:
+    """The raw body, or None when it is larger than `max_bytes` (chunked bodies included)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:  # one read may return less than asked (chunked bodies)
+        chunk = request.stream.read(min(65536, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > max_bytes else b"".join(chunks)
+
+
+def _event_of(body: bytes) -> dict[str, Any] | None:
+    """The `event` of a signed body, if it is an object with `id` and `event_type`."""
+    try:
+        event = json.loads(body)["event"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(event, dict) and event.get("id") and event.get("event_type"):
+        return event
+    return None
+
+
+def _store(state: WebState, signal: WebhookSignal, job_id: str) -> bool:
+    """Store the delivery (False: a duplicate) and, at most once a second, note it as the
+    last webhook for /status."""
+    if not state.queue_registered:
+        register_queue(state.queue)
+        state.queue_registered = True
+    queued = store_delivery(state.queue, job_id, signal)
+    if queued and time.monotonic() - state.last_webhook_recorded >= LAST_WEBHOOK_INTERVAL:
+        state.last_webhook_recorded = time.monotonic()
+        record = {**signal.as_job(), "received_at": time.time(), "job_id": job_id}
+        state.connection.set(LAST_WEBHOOK, json.dumps(record))
+    return queued
+
+
+def store_delivery(queue: Queue, job_id: str, signal: WebhookSignal) -> bool:
+    """Write the delivery as an RQ job; False if a job with its id exists (a duplicate).
+
+    RQ's unique enqueue checks, saves and pushes in one Lua script: atomic, so a delivery
+    is stored exactly once, in one round trip. The job record is the de-dup record, so
+    it is kept for DELIVERY_SEEN_TTL after it ran.
+
+    RQ also re-adds the queue to its `rq:queues` set on every enqueue, in a round trip of
+    its own (a third of the receiver's Redis time). The app does that once per process
+    (register_queue); the SADD is collected in a pipeline here and dropped. Should a
+    future RQ put anything else in that pipeline, it is executed, never dropped.
+    """
+    side = queue.connection.pipeline(transaction=False)
+    try:
+        queue.enqueue_call(
+            "worker.jobs.process_webhook",
+            args=(signal.as_job(),),
+            job_id=job_id,
+            retry=WEBHOOK_RETRY,
+            result_ttl=DELIVERY_SEEN_TTL,
+            failure_ttl=DELIVERY_SEEN_TTL * 4,
+            description=signal.describe(),
+            unique=True,
+            pipeline=side,
+        )
+    except DuplicateJobError:
+        return False
+    finally:
+        if any(args[0] != "SADD" for args, _ in side.command_stack):
+            side.execute()
+        side.reset()
+    return True
+
+
+def register_queue(queue: Queue) -> None:
+    """Put the queue in RQ's `rq:queues` set (what `rq info` lists), once per process."""
+    queue.connection.sadd(queue.redis_queues_keys, queue.key)

@@ -1,0 +1,114 @@
+"""`pdgraph check`: does each thing pdgraph depends on answer? One line each."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import click
+import redis
+
+from common.config import ConfigError, Settings
+from common.pagerduty import PagerDutyError, client_from_settings
+from common.sinks import SinkError, make_sink
+from common.state import connect
+from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, missing_local_graph, settings_for_command
+
+
+@dataclass
+class Finding:
+    """One checked dependency: ok (with a detail) or failed (with the reason)."""
+
+    what: str
+    error: str | None = None
+    detail: str = ""
+    configuration: bool = False  # the failure is a variable missing or malformed
+    note: str | None = None
+
+    @classmethod
+    def misconfigured(cls, what: str, error: ConfigError) -> Finding:
+        return cls(what, f"configuration error: {error}", configuration=True)
+
+    def report(self) -> None:
+        if self.error is not None:
+            click.echo(f"FAIL  {self.what}: {self.error}", err=True)
+            return
+        click.echo(f"ok    {self.what}{': ' + self.detail if self.detail else ''}")
+        if self.note is not None:
+            click.echo(f"note  {self.note}")
+
+
+def check_redis(settings: Settings) -> tuple[redis.Redis | None, Finding]:
+    """The Redis client for the next checks (None when Redis does not answer)."""
+    connection = connect(settings.redis_url)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        return None, Finding("Redis", f"REDIS_URL does not answer ({type(exc).__name__})")
+    return connection, Finding("Redis", detail="answers")
+
+
+def check_pagerduty(settings: Settings, connection: redis.Redis | None) -> Finding:
+    """The key against `GET /abilities`, without the sync's patience: a PagerDuty that
+    does not answer is reported within seconds, naming PAGERDUTY_API_URL."""
+    try:
+        client = client_from_settings(settings, connection, patient=False)
+        abilities = client.abilities()
+    except ConfigError as exc:
+        return Finding.misconfigured("PagerDuty", exc)
+    except PagerDutyError as exc:
+        return Finding("PagerDuty", str(exc))
+    return Finding(
+        "PagerDuty",
+        detail=f"key accepted at {settings.pagerduty_api_url}",
+        note=None
+        if "teams" in abilities
+        else "PagerDuty account has no Teams feature: no team entities",
+    )
+
+
+def check_sink(settings: Settings, connection: redis.Redis | None) -> Finding:
+    """The configured sink answers; a local graph must exist already (none is created)."""
+    what = f"sink ({settings.graph_sink})"
+    missing = missing_local_graph(settings)
+    if missing is not None:
+        return Finding(what, missing)
+    try:
+        sink = make_sink(settings, connection)
+        try:
+            sink.check()
+        finally:
+            sink.close()
+    except ConfigError as exc:
+        return Finding.misconfigured(what, exc)
+    except SinkError as exc:
+        return Finding(what, str(exc))
+    if settings.graph_sink == "local":
+        return Finding(what, detail=settings.local_graph_path)
+    return Finding(
+        what, detail=f"scope {settings.jupiterone_scope!r} at {settings.jupiterone_api_url}"
+    )
+
+
+@click.command()
+def check() -> None:
+    """Check Redis, the PagerDuty key and the sink; one ok/FAIL line each.
+
+    Every line is printed even when one fails. Exit 0 when all are ok; 2 when a failure
+    is configuration (a variable missing or malformed, such as no PAGERDUTY_API_KEY);
+    else 1 when any failed. A local graph that does not exist yet fails (run
+    `pdgraph sync` first); check never creates one.
+    """
+    settings = settings_for_command()
+    connection, redis_finding = check_redis(settings)
+    findings = [
+        redis_finding,
+        check_pagerduty(settings, connection),
+        check_sink(settings, connection),
+    ]
+    for finding in findings:
+        finding.report()
+    if any(f.configuration for f in findings):
+        sys.exit(EXIT_CONFIG)
+    if any(f.error is not None for f in findings):
+        sys.exit(EXIT_FAILED)
