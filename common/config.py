@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Callable
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -184,11 +185,15 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def settings_or_exit(process: str) -> Settings:
-    """The settings of a process's entry point; a configuration error is one line on
-    stderr naming the variable (never its value) and exit status 2, with no traceback."""
+def settings_or_exit(process: str, require: Callable[[Settings], object] | None = None) -> Settings:
+    """The settings of a process's entry point (and what `require` asks of them, e.g.
+    Settings.require_webhook_secrets); a configuration error is one line on stderr naming
+    the variable (never its value) and exit status 2, with no traceback."""
     try:
-        return load_settings()
+        settings = load_settings()
+        if require is not None:
+            require(settings)
     except ConfigError as exc:
         print(f"pdgraph {process}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    return settings

@@ -47,6 +47,18 @@ def header_seconds(response: requests.Response, *names: str) -> float | None:
     return None
 
 
+def json_body(
+    response: requests.Response, label: str, error: type[Exception], hint: str = ""
+) -> Any:
+    """The decoded JSON of a successful answer ({} when empty); `error` when it is not JSON."""
+    try:
+        return response.json() if response.content else {}
+    except ValueError:
+        raise error(
+            f"{label}: HTTP {response.status_code} with a body that is not JSON{hint}"
+        ) from None
+
+
 class RetryingClient:
     """What the PagerDuty and JupiterOne clients share: a session per thread, a request
     budget (shared through Redis when given one), and one retry loop.

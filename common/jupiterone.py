@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from common.http import RetryingClient, RetryPolicy
+from common.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
 from common.ratelimit import LocalRequestBudget, RequestBudget
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class JupiterOneClient(RetryingClient):
             self._api_key,
             self.api_url,
             self.graphql_url,
-            retry=RetryPolicy(max_attempts=2, backoff_base=0.2, rate_limit_max_wait=10),
+            retry=INTERACTIVE_RETRY,
             timeout=(3.0, 10.0),
             sleep=self._sleep,
             on_request=self.on_request,
@@ -139,13 +139,9 @@ class JupiterOneClient(RetryingClient):
         response = self.send(method, url, label, data=body)
         status = response.status_code
         if status < 400:
-            try:
-                decoded: JsonObject = response.json() if response.content else {}
-            except ValueError:
-                raise JupiterOneError(
-                    f"{label}: HTTP {status} with a body that is not JSON "
-                    "(is the URL a JupiterOne API?)"
-                ) from None
+            decoded: JsonObject = json_body(
+                response, label, JupiterOneError, " (is the URL a JupiterOne API?)"
+            )
             return decoded
         message, code = _error_detail(response)
         if status in (401, 403):

@@ -18,7 +18,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-from common.config import ConfigError, Settings, settings_or_exit
+from common.config import Settings, settings_or_exit
 from common.logs import configure_logging
 from web.app import create_app
 from web.gunicorn_logs import json_logger
@@ -90,10 +90,4 @@ def serve(settings: Settings, factory: AppFactory = create_app, **overrides: Any
 
 
 def main() -> None:
-    settings = settings_or_exit("web")
-    try:
-        settings.require_webhook_secrets()
-    except ConfigError as exc:  # the same line settings_or_exit prints
-        print(f"pdgraph web: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    serve(settings)
+    serve(settings_or_exit("web", require=Settings.require_webhook_secrets))

@@ -40,6 +40,7 @@ from common.transform import (
 from worker.oncall import record_service_policies, schedule_handoffs
 
 log = logging.getLogger(__name__)
+_OUTCOME_LEVEL = {"failed": logging.ERROR, "aborted": logging.WARNING}  # ok, dry_run: info
 
 
 class FullSyncAborted(Exception):
@@ -256,7 +257,8 @@ def _run_full_sync(
         run.pagerduty_requests = client.requests_made
         if not dry_run:
             _record_run(redis_client, run)
-        log.info("full sync %s", run.outcome, extra={"run": run.as_dict()})
+        level = _OUTCOME_LEVEL.get(run.outcome, logging.INFO)
+        log.log(level, "full sync %s", run.outcome, extra={"run": run.as_dict()})
     return run, changes
 
 

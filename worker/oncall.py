@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from common.schedule import HANDOFF_SLACK
 from rq import Queue
 
 from common import keys
@@ -30,6 +29,7 @@ from common.graph import ChangeSet, Graph, GraphIndex, diff
 from common.keys import HANDOFFS, SERVICE_POLICY
 from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
+from common.schedule import HANDOFF_SLACK
 from common.sinks import GraphSink
 from common.state import sync_window_is_open
 from common.transform import (

@@ -18,7 +18,7 @@ import requests
 
 from common import metrics
 from common.config import Settings
-from common.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy
+from common.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
 from common.pagerduty.errors import (
     PagerDutyAuthError,
     PagerDutyError,
@@ -119,12 +119,7 @@ class PagerDutyClient(RetryingClient):
         response = self.send(method, f"{self.base_url}{path}", label, params=params, json=json)
         status = response.status_code
         if status < 400:
-            try:
-                body: PagerDutyObject = response.json() if response.content else {}
-            except ValueError:
-                raise PagerDutyError(
-                    f"{label}: HTTP {status} with a body that is not JSON"
-                ) from None
+            body: PagerDutyObject = json_body(response, label, PagerDutyError)
             return body
         if status in (401, 403):
             raise PagerDutyAuthError(
