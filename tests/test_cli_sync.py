@@ -171,6 +171,10 @@ def test_progress_ends_on_the_summary_counts_past_the_offset_cap(
     last_call = {listing: (fetched, total) for listing, fetched, total in calls}
     assert last_call == {name: (n, n) for name, n in run.read.items()}
     assert all(fetched <= total for _, fetched, total in calls)
+    for name, n in run.read.items():  # a split listing counts up to its own total only
+        counts = [(fetched, total) for listing, fetched, total in calls if listing == name]
+        assert all(total == n for _, total in counts), name
+        assert [f for f, _ in counts] == sorted(f for f, _ in counts), name
     assert last_line == "read  " + " · ".join(f"{name} {n:,}/{n:,}" for name, n in run.read.items())
     read = ", ".join(f"{n:,} {name}" for name, n in run.read.items())
     assert summary_line(run, dry_run=True).startswith(f"dry run: read {read};")

@@ -179,7 +179,7 @@ class ListingReader:
         )
         collected = {listing.identity(o): o for o in first}
         if team_ids:
-            self.collect_by_ids(listing, "team_ids[]", team_ids, collected)
+            self.collect_by_ids(listing, "team_ids[]", team_ids, collected, whole_total=total)
         if len(collected) < total:
             self._collect_by_query(listing, collected, total, search_text)
         self._require_complete(listing, collected, total)
@@ -196,14 +196,16 @@ class ListingReader:
         """The whole listing, de-duplicated; past the cap, every object of these ids."""
         first, total = self.first_page(listing, [])
         if total > OFFSET_CAP:
-            return self.by_ids(listing, param, ids)
+            return self.by_ids(listing, param, ids, whole_total=total)
         items = self.rest_of_listing(listing, [], first, total)
         return list({listing.identity(o): o for o in items}.values())
 
-    def by_ids(self, listing: Listing, param: str, ids: Sequence[str]) -> list[PagerDutyObject]:
+    def by_ids(
+        self, listing: Listing, param: str, ids: Sequence[str], whole_total: int | None = None
+    ) -> list[PagerDutyObject]:
         """Every object of these ids (filtered by `param`); one id past the cap fails."""
         collected: dict[Any, PagerDutyObject] = {}
-        self.collect_by_ids(listing, param, ids, collected, strict=True)
+        self.collect_by_ids(listing, param, ids, collected, strict=True, whole_total=whole_total)
         return list(collected.values())
 
     def _page(
@@ -234,17 +236,23 @@ class ListingReader:
         extra: Params,
         first: list[PagerDutyObject],
         total: int,
+        *,
+        report: bool = True,
     ) -> list[PagerDutyObject]:
-        """Pages after the first, fetched concurrently (the offsets are known from `total`)."""
+        """Pages after the first, fetched concurrently (the offsets are known from `total`).
+
+        `report=False` for a part of a split listing: the caller reports the whole's count.
+        """
         offsets = list(range(PAGE_SIZE, min(total, OFFSET_CAP), PAGE_SIZE))
         items = list(first)
-        self._report(listing, len(items), total)
+        report_page = self._report if report else _no_report
+        report_page(listing, len(items), total)
         if not offsets:
             return items
         with ThreadPoolExecutor(max_workers=self.source.page_workers) as pool:
             for body in pool.map(lambda off: self._page(listing, extra, off), offsets):
                 items.extend(body.get(listing.key, []))
-                self._report(listing, len(items), total)
+                report_page(listing, len(items), total)
         # Objects created while we paged push later ones past our last offset: follow `more`.
         offset = offsets[-1] + PAGE_SIZE
         while body.get("more") and offset + PAGE_SIZE <= OFFSET_CAP:
@@ -261,11 +269,13 @@ class ListingReader:
         collected: dict[Any, PagerDutyObject],
         *,
         strict: bool = False,
+        whole_total: int | None = None,
     ) -> None:
         """Read the listing filtered by chunks of ids; chunks over the cap are halved.
 
         One id still past the cap is an error when `strict`, else its first page is kept
-        and the caller reaches the rest another way.
+        and the caller reaches the rest another way. Progress is reported as objects
+        collected of `whole_total` (the unsplit listing's), when it is known.
         """
         chunks: deque[Sequence[str]] = deque(
             ids[i : i + FILTER_CHUNK] for i in range(0, len(ids), FILTER_CHUNK)
@@ -275,8 +285,10 @@ class ListingReader:
             extra = [(param, i) for i in chunk]
             first, total = self.first_page(listing, extra)
             if total <= OFFSET_CAP:
-                for obj in self.rest_of_listing(listing, extra, first, total):
+                for obj in self.rest_of_listing(listing, extra, first, total, report=False):
                     collected[listing.identity(obj)] = obj
+                if whole_total is not None:
+                    self._report(listing, len(collected), whole_total)
             elif len(chunk) > 1:
                 half = len(chunk) // 2
                 chunks.extendleft([chunk[half:], chunk[:half]])
@@ -318,7 +330,9 @@ class ListingReader:
             if best is not None:
                 cover.read_whole.add(best)
                 extra = [("query", best)]
-                cover.add(self.rest_of_listing(listing, extra, [], cover.matching[best]))
+                part = self.rest_of_listing(listing, extra, [], cover.matching[best], report=False)
+                cover.add(part)
+                self._report(listing, len(collected), total)
                 continue
             over_cap = [q for q in cover.hiding_unknowns() if q not in refined]
             if not over_cap:
@@ -352,3 +366,7 @@ class ListingReader:
     def _report(self, listing: Listing, fetched: int, total: int) -> None:
         if self.source.progress is not None:
             self.source.progress(listing.key, min(fetched, total), total)
+
+
+def _no_report(listing: Listing, fetched: int, total: int) -> None:
+    """Progress of a part of a split listing: not reported page by page."""
