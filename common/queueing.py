@@ -1,22 +1,14 @@
-"""Queues, job ids, and the coalescing of service refreshes.
-
-A burst of events for one service costs at most two re-reads: the first event opens a
-window and re-reads at once; events inside it queue one trailing refresh (a marker key
-and the RQ job, written in one transaction) for the window's end.
-"""
+"""Queues, job ids, and queueing a job at most once (a marker written with it)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 from rq import Queue, Retry
-
-from common import keys
 
 WEBHOOK_QUEUE = "pdgraph-webhooks"
 SYNC_QUEUE = "pdgraph-sync"
@@ -76,46 +68,3 @@ def enqueue_once(
                 return True
             except redis.WatchError:
                 continue  # another request touched the marker: look again
-
-
-REFRESH_MARKER_TTL = 600
-REFRESH_RETRY = Retry(max=5, interval=[0, 10, 60, 300, 900])  # first at once, as WEBHOOK_RETRY
-COALESCE_SECONDS = 0.5  # at most one re-read of a service per window, plus a trailing one
-
-
-def claim_refresh_window(connection: redis.Redis, service_id: str) -> bool:
-    """Open the service's coalescing window; True if no re-read started within it.
-
-    The caller that opens it re-reads at once (the leading edge). Events inside the
-    window go to request_service_refresh (the trailing edge): N events within one window
-    cost at most two re-reads.
-    """
-    return bool(
-        connection.set(
-            keys.service_refresh(service_id, "window"),
-            "1",
-            nx=True,
-            px=int(COALESCE_SECONDS * 1000),
-        )
-    )
-
-
-def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
-    """Queue a refresh of the service unless one is queued and not yet started.
-
-    It is scheduled for the end of the open coalescing window (if any). The refresh job
-    deletes the marker before it re-reads, so an event that arrives after that queues
-    one more: every event is covered by a re-read that starts after it arrived.
-    """
-    remaining_ms = connection.pttl(keys.service_refresh(service_id, "window"))
-    return enqueue_once(
-        Queue(WEBHOOK_QUEUE, connection=connection),
-        keys.service_refresh(service_id),
-        REFRESH_MARKER_TTL,
-        "worker.jobs.refresh_service",
-        (service_id,),
-        job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
-        retry=REFRESH_RETRY,
-        description=f"refresh service {service_id}",
-        delay=max(0, remaining_ms) / 1000,
-    )

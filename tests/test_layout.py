@@ -130,3 +130,14 @@ def test_the_app_factory_only_wires_blueprints() -> None:
     )
     assert (factory.end_lineno or 0) - factory.lineno + 1 <= 30
     assert not any(isinstance(n, ast.FunctionDef) for n in ast.walk(factory) if n is not factory)
+
+
+def test_common_names_no_job_of_the_worker() -> None:
+    """A lower layer never names a higher one: jobs are queued by worker/ (or web/)."""
+    named = [
+        f"{_name(path)}: {text!r}"
+        for path in _modules("common")
+        for text in _strings(path)
+        if text.startswith("worker.")
+    ]
+    assert named == []

@@ -19,12 +19,12 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from common.config import Settings
-from common.queueing import COALESCE_SECONDS
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.expected import expected_export
 from tests.stack import WEBHOOK_SECRET, Stack, configure_env
+from worker.coalescing import COALESCE_SECONDS
 
 
 @pytest.fixture
@@ -244,12 +244,12 @@ def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
 def test_a_webhook_that_keeps_failing_ends_in_the_failed_registry(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import common.queueing
     import web.webhooks
+    import worker.coalescing
 
     # One retry each instead of five spread over half an hour.
     monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
-    monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(worker.coalescing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
     service_id = some_service(stack)
     stack.sim.inject(f"/services/{service_id}", 401, times=100)  # fails at once, no backoff
     stack.sim.account.update_service(service_id, name="never applied")
@@ -305,11 +305,11 @@ def test_no_secret_in_any_log_line_even_at_debug(
 ) -> None:
     import requests
 
-    import common.queueing
     import web.webhooks
+    import worker.coalescing
 
     monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
-    monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(worker.coalescing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     service_id = some_service(stack)
     stack.sim.account.update_service(service_id, name="logged change")  # accepted

@@ -28,7 +28,6 @@ from common.pagerduty import (
     ProgressCallback,
     client_from_settings,
 )
-from common.queueing import request_service_refresh
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
 from common.transform import (
@@ -37,6 +36,7 @@ from common.transform import (
     service_policies_of,
     type_of_key,
 )
+from worker.coalescing import request_service_refresh
 from worker.oncall import record_service_policies, schedule_handoffs
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from common import keys, metrics
-from common.queueing import COALESCE_SECONDS, claim_refresh_window, request_service_refresh
+from common import metrics
 from common.signals import WebhookSignal
 from worker import oncall
+from worker.coalescing import (
+    claim_refresh_window,
+    request_service_refresh,
+    start_trailing_refresh,
+)
 from worker.context import job_context
 from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 from worker.service_refresh import refresh_service_graph
@@ -49,11 +53,7 @@ def process_webhook(event: dict[str, Any]) -> str:
 def refresh_service(service_id: str) -> dict[str, Any]:
     """The trailing edge: re-read a service whose coalescing window had events."""
     context = job_context()
-    with context.connection.pipeline() as pipe:
-        # Events from here on queue another refresh: this one may read PagerDuty too early.
-        pipe.delete(keys.service_refresh(service_id))
-        pipe.set(keys.service_refresh(service_id, "window"), "1", px=int(COALESCE_SECONDS * 1000))
-        pipe.execute()
+    start_trailing_refresh(context.connection, service_id)
     return refresh_service_graph(context, service_id)
 
 

@@ -17,8 +17,8 @@ import redis
 
 from common import keys
 from common.graph import ChangeSet
-from common.queueing import request_service_refresh
 from common.state import mark_touched_during_sync, sync_window_is_open
+from worker.coalescing import request_service_refresh
 
 log = logging.getLogger(__name__)
 

@@ -138,11 +138,11 @@ def test_the_jupiterone_key_never_reaches_logs_status_or_metrics(
     import requests
     from rq import Retry
 
-    import common.queueing
     import web.webhooks
+    import worker.coalescing
 
     monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
-    monkeypatch.setattr(common.queueing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    monkeypatch.setattr(worker.coalescing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     j1.inject("/persister", 401, times=100)
     j1_stack.sim.account.update_service(service_of(j1_stack), name="fails at JupiterOne")
