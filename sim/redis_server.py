@@ -43,7 +43,11 @@ class RedisServer:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
-        self._proc = subprocess.Popen(self._command, stdout=subprocess.DEVNULL)
+        # Its own session: a Ctrl-C in the terminal (SIGINT to the foreground process
+        # group) must not stop it before the processes that use it have stopped.
+        self._proc = subprocess.Popen(
+            self._command, stdout=subprocess.DEVNULL, start_new_session=True
+        )
         client = redis.Redis(port=self.port)
         for _ in range(200):
             try:

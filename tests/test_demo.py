@@ -41,6 +41,7 @@ def start_demo(redis_url: str, tmp_path: Path, port: int, *flags: str) -> subpro
         env={**os.environ, "REDIS_URL": redis_url},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
     )
 
 
@@ -90,7 +91,7 @@ def test_ctrl_c_stops_the_processes_before_redis_without_a_traceback(
     port = free_port()
     proc = start_demo(redis_url, tmp_path, port)
     report = wait_for_webhooks_processed(proc, port, 40)
-    proc.send_signal(signal.SIGINT)  # what the terminal sends the demo on Ctrl-C
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
     output = proc.communicate(timeout=60)[0].decode()
     assert report is not None and report["last_webhook"], output[-3000:]
     assert proc.returncode == 0, output[-3000:]
