@@ -14,6 +14,11 @@ WEBHOOK_QUEUE = "pdgraph-webhooks"
 SYNC_QUEUE = "pdgraph-sync"
 QUEUES = (WEBHOOK_QUEUE, SYNC_QUEUE)  # a worker listens in this order: webhooks first
 
+# RQ kills a job past its timeout (default 180 s). A webhook-queue job may wait on 429s
+# (the clients give up after RetryPolicy.rate_limit_max_wait, 600 s) and on retries: its
+# timeout must exceed that wait, or the job is killed mid-wait and burns a retry.
+JOB_TIMEOUT = 1800
+
 _RQ_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -55,6 +60,7 @@ def enqueue_once(
                     "job_id": job_id,
                     "retry": retry,
                     "description": description,
+                    "timeout": JOB_TIMEOUT,
                     "result_ttl": 3600,
                     "failure_ttl": 7 * 24 * 3600,
                     "pipeline": pipe,

@@ -20,7 +20,7 @@ from rq.exceptions import DuplicateJobError
 
 from common import metrics
 from common.keys import LAST_WEBHOOK
-from common.queueing import job_id_for
+from common.queueing import JOB_TIMEOUT, job_id_for
 from common.signals import WebhookSignal
 from web.replies import reply
 from web.signature import InvalidSignature, MalformedHeader, verify_signature
@@ -140,6 +140,7 @@ def store_delivery(queue: Queue, job_id: str, signal: WebhookSignal) -> bool:
             args=(signal.as_job(),),
             job_id=job_id,
             retry=WEBHOOK_RETRY,
+            timeout=JOB_TIMEOUT,
             result_ttl=DELIVERY_SEEN_TTL,
             failure_ttl=DELIVERY_SEEN_TTL * 4,
             description=signal.describe(),
