@@ -60,16 +60,16 @@ def enqueue_once(
                     "job_id": job_id,
                     "retry": retry,
                     "description": description,
-                    "timeout": JOB_TIMEOUT,
                     "result_ttl": 3600,
                     "failure_ttl": 7 * 24 * 3600,
                     "pipeline": pipe,
                 }
                 if delay > 0:
                     when = datetime.now(UTC) + timedelta(seconds=delay)
-                    queue.enqueue_at(when, func, *args, **options)
+                    # enqueue_at takes the job's own options as keywords: job_timeout.
+                    queue.enqueue_at(when, func, *args, job_timeout=JOB_TIMEOUT, **options)
                 else:
-                    queue.enqueue_call(func, args=args, **options)
+                    queue.enqueue_call(func, args=args, timeout=JOB_TIMEOUT, **options)
                 pipe.execute()
                 return True
             except redis.WatchError:

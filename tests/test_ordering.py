@@ -77,3 +77,20 @@ def test_a_read_begun_inside_a_window_that_closed_before_its_write_is_read_again
     reads = begin_reads(redis_client, ["PSVC"])  # the sync was running at read ...
     assert write_latest(redis_client, reads, True, _writer([], "w"), oncall_only=False)[0]
     assert redis_client.exists(keys.service_refresh("PSVC"))  # ... a refresh is queued
+
+
+def test_queued_and_scheduled_jobs_outlive_the_clients_longest_wait(
+    redis_client: redis.Redis,
+) -> None:
+    from rq import Queue
+
+    from common.http import RetryPolicy
+    from common.queueing import JOB_TIMEOUT, WEBHOOK_QUEUE, enqueue_once
+
+    assert RetryPolicy().rate_limit_max_wait < JOB_TIMEOUT
+    queue = Queue(WEBHOOK_QUEUE, connection=redis_client)
+    for delay in (0.0, 5.0):  # queued now, and scheduled (two RQ calls, two spellings)
+        job_id = f"timeout-test-{int(delay)}"
+        assert enqueue_once(queue, f"marker-{delay}", 60, "os.getpid", (), job_id, delay=delay)
+        job = queue.fetch_job(job_id)
+        assert job is not None and job.timeout == JOB_TIMEOUT and job.kwargs == {}
