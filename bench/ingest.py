@@ -4,11 +4,14 @@ Runs the Procfile's web process (`python -m web`: gunicorn with the deployed set
 web.serve) twice under the same bounded loopback load from wrk: once serving pdgraph's
 receiver (signature check, de-dup, durable RQ enqueue in a private redis-server), once
 a hello-world Flask app on the same route as the baseline, under the same launcher.
-Every request carries a fresh X-Webhook-Id, so each one must become a stored job.
+Every request is a new signed event with a fresh X-Webhook-Id, so each one must become a
+stored job (the receiver de-duplicates on either).
 Prints both runs, the ratio, and lost events = 202 answers minus jobs stored.
+`--stalled 1000` keeps that many connections silent after a partial request during each
+load (bench/slow_clients.py's attackers).
 
     .venv/bin/python bench/ingest.py [--seconds 10] [--connections 16] [--workers 2]
-                                     [--access-log]
+                                     [--access-log] [--stalled 0]
 Needs wrk (Debian package `wrk`).
 """
 
@@ -35,31 +38,41 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import free_port, start_redis  # noqa: E402
+from bench.slow_clients import StalledClients  # noqa: E402
 from common.config import load_settings  # noqa: E402
 from common.queueing import WEBHOOK_QUEUE  # noqa: E402
 from web.serve import gunicorn_options  # noqa: E402
 
 SECRET = "bench-webhook-secret"
-BODY = json.dumps(
-    {
-        "event": {
-            "id": "01BENCH0000000000000000000",
-            "event_type": "service.updated",
-            "resource_type": "service",
-            "occurred_at": "2026-11-27T00:00:00.000Z",
-            "agent": None,
-            "client": None,
-            "data": {
-                "id": "PBENCH1",
-                "type": "service",
-                "summary": "Bench ✨ service",
-                "html_url": "https://acme.pagerduty.com/services/PBENCH1",
-                "teams": [],
-            },
-        }
+BODIES_PER_RUN = 40_000  # more than a run answers: each request is a new event
+EVENT = {
+    "id": "01BENCH0000000000000000000",
+    "event_type": "service.updated",
+    "resource_type": "service",
+    "occurred_at": "2026-11-27T00:00:00.000Z",
+    "agent": None,
+    "client": None,
+    "data": {
+        "id": "PBENCH1",
+        "type": "service",
+        "summary": "Bench ✨ service",
+        "html_url": "https://acme.pagerduty.com/services/PBENCH1",
+        "teams": [],
     },
-    ensure_ascii=False,
-)
+}
+
+
+def signed_bodies(run: str, count: int) -> list[tuple[str, str]]:
+    """`count` bodies, each its own event (the receiver de-duplicates on the signed
+    event.id), with their signatures."""
+    bodies = []
+    for index in range(count):
+        event = {**EVENT, "id": f"{run}-{index}"}
+        body = json.dumps({"event": event}, ensure_ascii=False)
+        digest = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+        bodies.append((body, f"v1={digest}"))
+    return bodies
+
 
 WRK_SCRIPT = """
 local counter = 0
@@ -67,15 +80,18 @@ local threads = {}
 function setup(thread)
   -- RUN is unique per run: wrk seeds math.random identically every time
   thread:set("prefix", RUN .. "-" .. tostring(#threads))
+  thread:set("slot", #threads)
   table.insert(threads, thread)
 end
 function request()
   counter = counter + 1
+  -- the two threads take alternate bodies: every request a new event
+  local index = ((counter - 1) * 2 + slot) % #BODIES + 1
   return wrk.format("POST", "/webhooks/pagerduty", {
     ["Content-Type"] = "application/json",
-    ["X-PagerDuty-Signature"] = SIGNATURE,
+    ["X-PagerDuty-Signature"] = SIGNATURES[index],
     ["X-Webhook-Id"] = prefix .. "-" .. counter,
-  }, BODY)
+  }, BODIES[index])
 end
 function done(summary, latency, requests)
   io.write(string.format(
@@ -134,16 +150,28 @@ def wait_until_serving(master: int, port: int, workers: int) -> None:
     raise SystemExit("gunicorn did not start its workers")
 
 
-def run_load(
-    app: str, env: dict[str, str], args: argparse.Namespace, signature: str
-) -> dict[str, float]:
+def wrk_script() -> Path:
+    """wrk's Lua script for one run: its own events, each signed."""
     script = Path(tempfile.mkdtemp()) / "webhooks.lua"
-    # Lua 5.1 has no \u escapes: the body goes in raw, as a long-bracket string.
+    run = uuid.uuid4().hex
+    bodies = signed_bodies(run, BODIES_PER_RUN)
+    # Lua 5.1 has no \u escapes: the bodies go in raw, as long-bracket strings.
     script.write_text(
-        f'RUN = "{uuid.uuid4().hex}"\nSIGNATURE = "{signature}"\nBODY = [==[{BODY}]==]\n'
+        f'RUN = "{run}"\n'
+        + "BODIES = {"
+        + ",\n".join(f"[==[{body}]==]" for body, _ in bodies)
+        + "}\n"
+        + "SIGNATURES = {"
+        + ",\n".join(f'"{sig}"' for _, sig in bodies)
+        + "}\n"
         + WRK_SCRIPT,
         encoding="utf-8",
     )
+    return script
+
+
+def run_load(app: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    script = wrk_script()
     port = free_port()
     gunicorn = subprocess.Popen(
         web_command(app, args.access_log),
@@ -152,8 +180,12 @@ def run_load(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    stalled = None
     try:
         wait_until_serving(gunicorn.pid, port, args.workers)
+        if args.stalled:
+            stalled = StalledClients(port, args.stalled).start()
+            time.sleep(1.0)  # every stalled connection accepted and waiting
         out = subprocess.run(
             [
                 "wrk",
@@ -171,8 +203,10 @@ def run_load(
             check=True,
         ).stdout
     finally:
+        if stalled is not None:
+            stalled.stop()
         gunicorn.terminate()
-        gunicorn.wait(15)
+        gunicorn.wait(40)
     result = [line for line in out.splitlines() if line.startswith("RESULT")]
     if not result:
         raise SystemExit(f"wrk printed no result for {app}:\n{out}")
@@ -203,12 +237,12 @@ def main() -> None:
     parser.add_argument(
         "--access-log", action="store_true", help="keep the access log on (off in both runs)"
     )
+    parser.add_argument("--stalled", type=int, default=0, help="silent connections held open")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
     redis_proc, redis_url = start_redis()
-    signature = "v1=" + hmac.new(SECRET.encode(), BODY.encode(), hashlib.sha256).hexdigest()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGERDUTY_")}
     env.update(
         REDIS_URL=redis_url,
@@ -220,22 +254,30 @@ def main() -> None:
         # Alternate the two apps: this machine's speed drifts, and the ratio should not.
         baselines, runs = [], []
         for _ in range(args.rounds):
-            baselines.append(run_load("hello", env, args, signature))
-            runs.append(run_load("receiver", env, args, signature))
+            baselines.append(run_load("hello", env, args))
+            runs.append(run_load("receiver", env, args))
         stored = redis.Redis.from_url(redis_url).llen(f"rq:queue:{WEBHOOK_QUEUE}")
         baseline, ours = median_run(baselines), median_run(runs)
         ours["accepted"] = sum(r["accepted"] for r in runs)
     finally:
         redis_proc.stop()
+    print_results(args, baseline, ours, stored)
+
+
+def print_results(
+    args: argparse.Namespace, baseline: dict[str, float], ours: dict[str, float], stored: int
+) -> None:
     options = gunicorn_options(load_settings(web_concurrency=args.workers))
     flags = ", ".join(
-        f"{name} {options[name]}" for name in ("workers", "worker_class", "threads", "timeout")
+        f"{name} {getattr(options[name], '__name__', options[name])}"
+        for name in ("workers", "worker_class", "worker_connections", "timeout")
     )
     access = "access log on" if args.access_log else "no access log"
     print(
         f"python -m web (gunicorn {flags}, {access}); "
-        f"wrk -t2 -c{args.connections} -d{args.seconds}s, "
-        f"each request a fresh X-Webhook-Id ({len(BODY.encode())}-byte signed body); "
+        f"wrk -t2 -c{args.connections} -d{args.seconds}s, {args.stalled} stalled connections, "
+        f"each request a new event and X-Webhook-Id "
+        f"({len(signed_bodies('x' * 32, 1)[0][0].encode())}-byte signed body); "
         f"medians of {args.rounds} alternating rounds"
     )
     for name, r in (("hello-world baseline", baseline), ("pdgraph receiver", ours)):

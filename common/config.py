@@ -160,6 +160,7 @@ class Settings(BaseSettings):
         for value in (self.pagerduty_api_key, self.jupiterone_api_key):
             if value is not None:
                 secrets.append(value.get_secret_value())
+        secrets.append(urlsplit(self.redis_url).password or "")  # redis://:PASSWORD@host
         return [s for s in secrets if s]
 
 

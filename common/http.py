@@ -30,6 +30,15 @@ class RetryPolicy:
         ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
+    def longest_call(self, timeout: tuple[float, float]) -> float:
+        """The longest one `send` can take with this policy (429 waits, every attempt timing
+        out, every backoff at its cap), not counting waits for the shared request budget:
+        what an RQ job's timeout must exceed (common.queueing.JOB_TIMEOUT)."""
+        attempts = self.max_attempts
+        return (
+            self.rate_limit_max_wait + attempts * sum(timeout) + (attempts - 1) * self.backoff_cap
+        )
+
 
 # For a person waiting at a terminal (`pdgraph check`): give up within seconds.
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=2, backoff_base=0.2, rate_limit_max_wait=10)

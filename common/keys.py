@@ -20,6 +20,13 @@ FULL_SYNC_TOUCHED = "pdgraph:fullsync:touched"  # set: services refreshed inside
 # -- the webhook receiver ---------------------------------------------------------------
 LAST_WEBHOOK = "pdgraph:webhooks:last"  # JSON summary of the last delivery stored
 
+
+def webhook_delivery(token: str) -> str:
+    """Marker: a delivery (its X-Webhook-Id, else its event id, as a job-id-safe token)
+    was stored; written with its job, kept as long as the de-dup window."""
+    return f"pdgraph:webhooks:delivery:{token}"
+
+
 # -- on-call hand-offs ------------------------------------------------------------------
 SERVICE_POLICY = "pdgraph:oncall:service-policy"  # hash: service id → escalation policy id
 HANDOFFS = "pdgraph:oncall:handoffs"  # sorted set: due second → due second (for /status)

@@ -16,7 +16,8 @@ QUEUES = (WEBHOOK_QUEUE, SYNC_QUEUE)  # a worker listens in this order: webhooks
 
 # RQ kills a job past its timeout (default 180 s). A webhook-queue job may wait on 429s
 # (the clients give up after RetryPolicy.rate_limit_max_wait, 600 s) and on retries: its
-# timeout must exceed that wait, or the job is killed mid-wait and burns a retry.
+# timeout must exceed that wait (RetryPolicy.longest_call: 960 s for PagerDuty, 1,140 s for
+# JupiterOne), or the job is killed mid-wait and burns a retry.
 JOB_TIMEOUT = 1800
 
 _RQ_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -40,6 +41,7 @@ def enqueue_once(
     retry: Retry | None = None,
     description: str | None = None,
     delay: float = 0.0,
+    job_timeout: int = JOB_TIMEOUT,
 ) -> bool:
     """Queue `func(*args)` unless `marker` exists; set the marker with it, atomically.
 
@@ -67,9 +69,9 @@ def enqueue_once(
                 if delay > 0:
                     when = datetime.now(UTC) + timedelta(seconds=delay)
                     # enqueue_at takes the job's own options as keywords: job_timeout.
-                    queue.enqueue_at(when, func, *args, job_timeout=JOB_TIMEOUT, **options)
+                    queue.enqueue_at(when, func, *args, job_timeout=job_timeout, **options)
                 else:
-                    queue.enqueue_call(func, args=args, timeout=JOB_TIMEOUT, **options)
+                    queue.enqueue_call(func, args=args, timeout=job_timeout, **options)
                 pipe.execute()
                 return True
             except redis.WatchError:

@@ -7,9 +7,10 @@ that acts on them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 # What the worker acts on (SPEC §6): service changes, and the incident events that move who
 # is paged (on-call matters then). Other incident.* types are accepted but need no delivery.
@@ -34,8 +35,40 @@ INCIDENT_EVENTS = (
 SUBSCRIBED_EVENTS = SERVICE_EVENTS + INCIDENT_EVENTS
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+# PagerDuty's ids are short (event ids are 26-character ULIDs); a bound keeps job ids,
+# log lines and Redis keys small whatever a signed body holds.
+MAX_TEXT_LENGTH = 256
+
+
+class InvalidEvent(ValueError):
+    """A signed body that is not a PagerDuty event pdgraph can store (the receiver: 400)."""
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise InvalidEvent(f"{name} is not JSON")  # NaN, Infinity: Python's json accepts them
+
+
+def _text(value: Any, name: str) -> str:
+    """`value` if it is a string of 1 to MAX_TEXT_LENGTH printable characters (a lone
+    surrogate is neither printable nor encodable, so it cannot reach a job id)."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT_LENGTH:
+        raise InvalidEvent(f"{name} must be a string of 1 to {MAX_TEXT_LENGTH} characters")
+    if not value.isprintable():
+        raise InvalidEvent(f"{name} must be printable text")
+    return value
+
+
+def _optional_text(value: Any, name: str) -> str | None:
+    return None if value is None else _text(value, name)
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    """An optional JSON object (absent or null: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidEvent(f"{name} must be an object")
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,17 +83,34 @@ class WebhookSignal:
     service_id: str | None = None
 
     @classmethod
+    def from_body(cls, body: bytes) -> WebhookSignal:
+        """From a verified delivery's raw body; InvalidEvent when it is not a JSON object
+        with a valid `event` (the one place a signed body is judged)."""
+        try:
+            payload = json.loads(body, parse_constant=_reject_constant)
+        except InvalidEvent:
+            raise
+        except RecursionError:  # nested past Python's recursion limit
+            raise InvalidEvent("body is nested too deeply") from None
+        except ValueError:  # not JSON, not UTF-8, an integer past 4,300 digits
+            raise InvalidEvent("body is not JSON") from None
+        if not isinstance(payload, Mapping) or "event" not in payload:
+            raise InvalidEvent("body is not a JSON object with an event")
+        return cls.from_event(_object(payload["event"], "event"))
+
+    @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> WebhookSignal:
-        """From the `event` object of a verified delivery (it has `id` and `event_type`)."""
-        data = _mapping(event.get("data"))
-        service = _mapping(data.get("service"))
+        """From the `event` object of a verified delivery; InvalidEvent unless `id` and
+        `event_type` are printable strings and every field read has its JSON type."""
+        data = _object(event.get("data"), "event.data")
+        service = _object(data.get("service"), "event.data.service")
         return cls(
-            id=str(event["id"]),
-            event_type=str(event["event_type"]),
-            resource_type=_optional_text(event.get("resource_type")),
-            occurred_at=_optional_text(event.get("occurred_at")),
-            resource_id=_optional_text(data.get("id")),
-            service_id=_optional_text(service.get("id")),
+            id=_text(event.get("id"), "event.id"),
+            event_type=_text(event.get("event_type"), "event.event_type"),
+            resource_type=_optional_text(event.get("resource_type"), "event.resource_type"),
+            occurred_at=_optional_text(event.get("occurred_at"), "event.occurred_at"),
+            resource_id=_optional_text(data.get("id"), "event.data.id"),
+            service_id=_optional_text(service.get("id"), "event.data.service.id"),
         )
 
     @classmethod
@@ -90,7 +140,3 @@ class WebhookSignal:
 
     def describe(self) -> str:
         return f"{self.event_type} {self.resource_id or ''}".strip()
-
-
-def _optional_text(value: Any) -> str | None:
-    return None if value is None else str(value)

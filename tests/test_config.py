@@ -118,3 +118,11 @@ def test_secrets_are_masked_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load_settings()
     assert SECRET not in repr(s) and SECRET not in str(s.model_dump())
     assert SECRET not in s.pagerduty_key_fingerprint()
+
+
+def test_a_redis_password_is_masked_like_any_secret() -> None:
+    from common.config import Settings
+
+    settings = Settings(redis_url="redis://:hunter2-redis@redis.example:6379/0")
+    assert "hunter2-redis" in settings.secret_values()
+    assert "" not in Settings().secret_values()

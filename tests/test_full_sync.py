@@ -9,15 +9,24 @@ import pytest
 import redis
 
 from common.config import Settings
-from common.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
+from common.graph import Entity, Graph, Relationship, diff
+from common.pagerduty import IncompleteListingError, PagerDutyClient, PagerDutyError, RetryPolicy
 from common.sinks.local import LocalSink
 from common.state import last_full_sync
-from common.transform import TEAM_ASSIGNED_SERVICE, type_of_key
+from common.transform import (
+    SERVICE,
+    TEAM_ASSIGNED_SERVICE,
+    USER,
+    USER_ONCALL_SERVICE,
+    service_key,
+    type_of_key,
+    user_key,
+)
 from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
 from tests.expected import expected_export
-from worker.full_sync import FullSyncAborted, run_full_sync
+from worker.full_sync import FullSyncAborted, mass_delete_refusal, run_full_sync
 
 
 def env_for(sim: PagerDutySim, redis_url: str, graph_path: str, **extra: str) -> dict[str, str]:
@@ -205,3 +214,132 @@ def test_drift_counts_only_what_webhooks_should_have_kept_current(
         1 for k in changes.delete_relationships if type_of_key(k) == TEAM_ASSIGNED_SERVICE
     )
     assert second.drift == 1 + 1 + assigned_gone  # the rename, the deletion, its ASSIGNED edges
+
+
+EMPTY_TEAMS = {"teams": [], "limit": 100, "offset": 0, "more": False, "total": 0}
+
+
+def test_an_empty_teams_listing_aborts_the_sync_and_deletes_nothing(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    """`/teams` answering 200 with no team: every team goes, well under half of the graph."""
+    run_full_sync(settings, redis_client=redis_client)
+    before = LocalSink(settings.local_graph_path).read_graph()
+    sim.inject("/teams", 200, times=10, body=EMPTY_TEAMS)
+    with pytest.raises(FullSyncAborted) as refused:
+        run_full_sync(settings, redis_client=redis_client)
+    message = str(refused.value)
+    assert "pagerduty_team (6 of 6, none left)" in message
+    assert "more than half of the graph" not in message  # the whole-graph rule let it pass
+    assert "nothing was changed" in message and "--allow-mass-delete" in message
+    assert LocalSink(settings.local_graph_path).read_graph() == before
+    assert last_full_sync(redis_client)["outcome"] == "aborted"  # type: ignore[index]
+
+
+def test_an_empty_teams_listing_in_the_cli_stops_the_sync_and_the_dry_run_says_so(
+    sim: PagerDutySim, redis_url: str, graph_path: str
+) -> None:
+    env = env_for(sim, redis_url, graph_path)
+    assert run_pdgraph("sync", env=env).returncode == 0
+    before = export(env)
+    sim.inject("/teams", 200, times=10, body=EMPTY_TEAMS)
+    planned = run_pdgraph("sync", "--dry-run", env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert f"- team:{next(iter(sim.account.teams))}" in planned.stdout.splitlines()
+    guard = planned.stdout.splitlines()[-1]
+    assert guard.startswith("the real run would be stopped by the mass-delete guard: ")
+    assert "pagerduty_team (6 of 6, none left)" in guard
+    refused = run_pdgraph("sync", env=env)
+    assert refused.returncode == 1
+    assert "sync aborted" in refused.stderr and "pagerduty_team (6 of 6" in refused.stderr
+    assert export(env) == before
+    assert run_pdgraph("sync", "--allow-mass-delete", env=env).returncode == 0
+    entities: list[dict[str, str]] = export(env)["entities"]  # type: ignore[assignment]
+    assert not [e for e in entities if e["_type"] == "pagerduty_team"]
+
+
+@pytest.fixture
+def big_settings(
+    make_sim: Callable[..., PagerDutySim], settings: Settings
+) -> tuple[PagerDutySim, Settings]:
+    """An account whose users and on-calls take more than one page each (250 and 125)."""
+    big = make_sim(Account.generate(seed=5, users=250))
+    return big, settings.model_copy(update={"pagerduty_api_url": big.url})
+
+
+@pytest.mark.parametrize("path", ["/users", "/oncalls"])
+def test_a_failed_later_page_aborts_the_sync_and_writes_nothing(
+    big_settings: tuple[PagerDutySim, Settings], redis_client: redis.Redis, path: str
+) -> None:
+    big, settings = big_settings
+    run_full_sync(settings, redis_client=redis_client)
+    before = LocalSink(settings.local_graph_path).read_graph()
+    big.account.delete_service(next(iter(big.account.services)))  # a change to write
+    big.inject(path, 500, after=1, times=1_000)  # the first page (and total) read fine
+    client = PagerDutyClient(API_KEY, big.url, retry=RetryPolicy(backoff_base=0.001))
+    with pytest.raises(PagerDutyError, match=f"{path}: HTTP 500"):  # the cause, not "partial"
+        run_full_sync(settings, redis_client=redis_client, client=client)
+    assert big.request_counts()[path] > 1  # a later page was asked for, and failed
+    assert LocalSink(settings.local_graph_path).read_graph() == before
+
+
+@pytest.mark.parametrize(("path", "key"), [("/users", "users"), ("/oncalls", "oncalls")])
+def test_a_later_page_answering_short_aborts_the_sync(
+    big_settings: tuple[PagerDutySim, Settings], redis_client: redis.Redis, path: str, key: str
+) -> None:
+    """A 200 page with nothing on it: the listing is checked against its `total`."""
+    big, settings = big_settings
+    run_full_sync(settings, redis_client=redis_client)
+    before = LocalSink(settings.local_graph_path).read_graph()
+    big.account.delete_service(next(iter(big.account.services)))
+    big.inject(path, 200, after=1, times=1_000, body={key: [], "more": False})
+    with pytest.raises(IncompleteListingError, match=f"GET {path}: reached 100 of"):
+        run_full_sync(settings, redis_client=redis_client)
+    assert LocalSink(settings.local_graph_path).read_graph() == before
+    assert last_full_sync(redis_client)["outcome"] == "failed"  # type: ignore[index]
+
+
+def guard_graph(users: list[str], oncall: list[tuple[str, str]]) -> Graph:
+    """Users, two services (PSERVICE1, PSERVICE2), ONCALL edges (user, service)."""
+
+    def entity(key: str, type_: str, class_: str) -> Entity:
+        names = {"name": key, "displayName": key}
+        return Entity(key=key, type=type_, class_=class_, properties=names)
+
+    entities = [entity(user_key(u), USER, "User") for u in users]
+    entities += [entity(service_key(s), SERVICE, "Service") for s in ("PSERVICE1", "PSERVICE2")]
+    edges = [
+        Relationship.between(USER_ONCALL_SERVICE, "ONCALL", user_key(u), service_key(s))
+        for u, s in oncall
+    ]
+    return Graph.of(entities, edges)
+
+
+def refusal(old: Graph, new: Graph) -> str | None:
+    return mass_delete_refusal(old.index(), diff(old, new))
+
+
+USERS = [f"PUSER{n}" for n in range(1, 9)]
+ON_CALL = [(USERS[n], f"PSERVICE{1 + n // 2}") for n in range(4)]  # users 1-4 on call
+
+
+def test_a_handoff_replacing_every_oncall_edge_is_not_a_mass_delete() -> None:
+    """On-call edges are keyed by user: a rotation deletes them all and creates as many."""
+    handed_off = [(USERS[4 + n], service) for n, (_, service) in enumerate(ON_CALL)]
+    assert refusal(guard_graph(USERS, ON_CALL), guard_graph(USERS, handed_off)) is None
+    assert refusal(guard_graph(USERS, ON_CALL), guard_graph(USERS, ON_CALL[:2])) is None
+
+
+def test_the_guard_counts_what_each_type_loses() -> None:
+    before = guard_graph(USERS, ON_CALL)
+    no_oncall = refusal(before, guard_graph(USERS, []))
+    assert no_oncall is not None
+    assert "pagerduty_user_oncall_service (4 of 4, none left)" in no_oncall
+    assert "more than half of the graph" not in no_oncall  # 4 of 14 objects
+    one_left = refusal(before, guard_graph(USERS, ON_CALL[:1]))
+    assert one_left is not None and "pagerduty_user_oncall_service (3 of 4, 1 left)" in one_left
+    # Users are deleted for good, however many new ones come: 5 of 8 is a mass deletion.
+    newcomers = [f"PNEWUSER{n}" for n in range(5)]
+    users = refusal(before, guard_graph([*USERS[:3], *newcomers], []))
+    assert users is not None and "pagerduty_user (5 of 8, 8 left)" in users
+    assert refusal(before, guard_graph([*USERS[:4], *newcomers], ON_CALL)) is None  # 4 of 8

@@ -70,7 +70,6 @@ def test_a_long_sync_keeps_its_lock_past_the_ttl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(full_sync, "LOCK_TTL_SECONDS", 1)
-    monkeypatch.setattr(full_sync, "LOCK_RENEW_SECONDS", 0.3)
     sim.slow_down("/oncalls", 2.5)  # the sync outlives the lock's TTL twice over
     result: list[str] = []
     thread = threading.Thread(

@@ -47,18 +47,33 @@ def handoffs(account: Account) -> dict[str, float]:
     return oncall.next_handoffs(account.oncalls_now())
 
 
+def shift_ends_by_policy(account: Account, now: float) -> dict[str, float]:
+    """Policy id → when the current shift of its first-ending schedule ends, worked out
+    from the simulator's schedules (fixed-length shifts from an epoch), not from /oncalls."""
+    ends: dict[str, float] = {}
+    for policy_id, policy in account.policies.items():
+        for kind, target in (t for level in policy.levels for t in level):
+            if kind == "schedule":
+                schedule = account.schedules[target]
+                shifts_done = (now - schedule.epoch) // schedule.shift_seconds
+                end = schedule.epoch + (shifts_done + 1) * schedule.shift_seconds
+                ends[policy_id] = min(end, ends.get(policy_id, end))
+    return ends
+
+
 def test_the_full_sync_schedules_a_refresh_after_each_policys_next_handoff(
-    stack: Stack,
+    stack: Stack, clock: Clock
 ) -> None:
-    ends = handoffs(stack.sim.account)
-    assert ends  # the account has rotating schedules
-    expected_dues = {math.ceil(end) + oncall.HANDOFF_SLACK for end in ends.values()}
+    ends = shift_ends_by_policy(stack.sim.account, clock.now)
+    assert len(set(ends.values())) > 1  # rotating schedules, handing off at several times
+    assert all(clock.now < end <= clock.now + SHIFT for end in ends.values())
+    expected_dues = {int(end) + 5 for end in ends.values()}  # README: 5 s after a hand-off
     registry = ScheduledJobRegistry(queue=Queue(WEBHOOK_QUEUE, connection=stack.redis))
     scheduled = {j for j in registry.get_job_ids() if j.startswith("oncall-handoff-")}
     assert scheduled == {f"oncall-handoff-{due}" for due in expected_dues}
     # Coalesced: one job per hand-off second, however many policies hand off then.
     for due in expected_dues:
-        policies = {p for p, end in ends.items() if math.ceil(end) + oncall.HANDOFF_SLACK == due}
+        policies = {p for p, end in ends.items() if int(end) + 5 == due}
         members = {m.decode() for m in stack.redis.smembers(keys.handoff_due(due))}
         assert members == policies
     # Seeing the same on-calls again (a webhook refresh, say) queues nothing new.

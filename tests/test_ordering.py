@@ -85,12 +85,35 @@ def test_queued_and_scheduled_jobs_outlive_the_clients_longest_wait(
     from rq import Queue
 
     from common.http import RetryPolicy
+    from common.jupiterone import JupiterOneClient
+    from common.pagerduty import PagerDutyClient
     from common.queueing import JOB_TIMEOUT, WEBHOOK_QUEUE, enqueue_once
 
     assert RetryPolicy().rate_limit_max_wait < JOB_TIMEOUT
+    pagerduty = PagerDutyClient("key")
+    jupiterone = JupiterOneClient("account", "key", "http://j1", "http://j1/graphql")
+    for client in (pagerduty, jupiterone):  # each one call's worst case, as they are built
+        assert client.retry.longest_call(client.timeout) < JOB_TIMEOUT
     queue = Queue(WEBHOOK_QUEUE, connection=redis_client)
     for delay in (0.0, 5.0):  # queued now, and scheduled (two RQ calls, two spellings)
         job_id = f"timeout-test-{int(delay)}"
         assert enqueue_once(queue, f"marker-{delay}", 60, "os.getpid", (), job_id, delay=delay)
         job = queue.fetch_job(job_id)
         assert job is not None and job.timeout == JOB_TIMEOUT and job.kwargs == {}
+
+
+def test_a_flush_job_outlives_its_lock_wait_patch_calls_and_poll(redis_client: redis.Redis) -> None:
+    from rq import Queue
+
+    from common.http import RetryPolicy
+    from common.queueing import WEBHOOK_QUEUE
+    from common.sinks.jupiterone.writebehind import FLUSH_LOCK_WAIT
+    from worker.flush import flush_scheduler
+
+    flush_scheduler(redis_client)("flush-marker", 1.0)
+    queue = Queue(WEBHOOK_QUEUE, connection=redis_client)
+    [job] = [queue.fetch_job(i) for i in queue.scheduled_job_registry.get_job_ids()]
+    assert job is not None and job.timeout is not None
+    # start, upload and finalize may each wait their worst; the poll waits up to 1,800 s.
+    patch_job = 3 * RetryPolicy().longest_call((5.0, 60.0)) + 1800
+    assert job.timeout > FLUSH_LOCK_WAIT + patch_job

@@ -235,6 +235,43 @@ def test_oncall_edges_cover_every_level_with_the_lowest_level(
     ]
 
 
+def test_two_users_on_call_at_one_level_each_get_an_edge_at_that_level(
+    service: dict[str, Any], oncalls: list[dict[str, Any]]
+) -> None:
+    """Level 1 of PT20YPA has PXPGF42 directly and PBKT3QD by a schedule; level 3 has
+    PAM4FGS and, by another schedule, PC7V2LM as well."""
+
+    def also_on_call(user_id: str, level: int, schedule_id: str) -> dict[str, Any]:
+        entry = copy.deepcopy(oncalls[0])
+        entry.update(
+            escalation_level=level,
+            user={"id": user_id, "type": "user_reference"},
+            schedule={"id": schedule_id, "type": "schedule_reference"},
+        )
+        return entry
+
+    oncalls += [also_on_call("PBKT3QD", 1, "PSCHED1"), also_on_call("PC7V2LM", 3, "PSCHED3")]
+    edges = oncall_edges_for_service(service, lowest_oncall_levels(oncalls))
+    assert [(e.key, e.properties) for e in edges] == [
+        (
+            "user:PAM4FGS|oncall|service:PIJ90N7",
+            {"escalationLevel": 3, "escalationPolicyId": "PT20YPA"},
+        ),
+        (
+            "user:PBKT3QD|oncall|service:PIJ90N7",
+            {"escalationLevel": 1, "escalationPolicyId": "PT20YPA"},
+        ),
+        (
+            "user:PC7V2LM|oncall|service:PIJ90N7",
+            {"escalationLevel": 3, "escalationPolicyId": "PT20YPA"},
+        ),
+        (
+            "user:PXPGF42|oncall|service:PIJ90N7",
+            {"escalationLevel": 1, "escalationPolicyId": "PT20YPA"},
+        ),
+    ]
+
+
 def test_service_without_policy_has_no_oncall_edges(
     service: dict[str, Any], oncalls: list[dict[str, Any]]
 ) -> None:

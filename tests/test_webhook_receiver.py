@@ -181,14 +181,15 @@ def test_without_webhook_id_the_event_id_dedupes(
     assert queued(redis_client) == 1
 
 
-def test_delivery_ids_outside_rq_charset_become_valid_job_ids(
+def test_event_and_delivery_ids_outside_rq_charset_become_valid_job_ids(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
-    for delivery in ("a.b/c d", "a_b-c-d"):
+    for n, identifier in enumerate(("a.b/c d", "a_b-c-d")):
+        body = event_body(event_id=f"{identifier}{n}")
         response = client.post(
             "/webhooks/pagerduty",
-            data=PLAIN,
-            headers={"X-PagerDuty-Signature": sign(PLAIN, NEW), "X-Webhook-Id": delivery},
+            data=body,
+            headers={"X-PagerDuty-Signature": sign(body, NEW), "X-Webhook-Id": identifier},
         )
         assert response.status_code == 202
     job_ids = Queue(WEBHOOK_QUEUE, connection=redis_client).job_ids
@@ -289,3 +290,32 @@ def test_chunked_bodies_are_read_whole_and_capped(
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _StalledBody:
+    """A request body whose client stopped sending: the server's read times out."""
+
+    def read(self, *args: Any) -> bytes:
+        raise TimeoutError("timed out")
+
+    readline = read
+
+    def tell(self) -> int:
+        return 0
+
+    def seek(self, *args: Any) -> int:
+        return 0
+
+
+def test_a_body_that_stops_arriving_is_400_and_queues_nothing(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    answer = client.post(
+        "/webhooks/pagerduty",
+        input_stream=_StalledBody(),
+        headers={"Content-Length": "100"},
+        # as gunicorn serves it: the input is the socket itself, not werkzeug's wrapper
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert answer.status_code == 400
+    assert queued(redis_client) == 0

@@ -8,13 +8,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue
+from rq.job import JobStatus
+from rq.scheduler import RQScheduler
 
 from common.config import Settings
+from common.queueing import JOB_TIMEOUT, WEBHOOK_QUEUE
 from sim.pagerduty import Account, PagerDutySim
+from sim.redis_server import RedisServer
 from tests.stack import Stack, configure_env
 
 RQ = str(Path(sys.executable).parent / "rq")
@@ -106,3 +112,44 @@ def test_a_worker_killed_mid_job_loses_nothing(
         assert stack.re_reads(service_id) == 2
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test alone: it is killed and started again on its port."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def test_the_scheduler_is_back_within_seconds_of_redis_returning(
+    own_redis: RedisServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """RQ's scheduler process dies with the Redis connection and RQ starts it again only at
+    its maintenance run (60 s in `python -m worker`): delayed refreshes waited ~84 s."""
+    client = redis.Redis.from_url(own_redis.url)
+    lock = RQScheduler.get_locking_key(WEBHOOK_QUEUE)
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "worker"],
+            env={**env, "REDIS_URL": own_redis.url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: bool(client.exists(lock)), 20, "the worker's scheduler to start")
+        own_redis.stop()  # its data goes with it: the restarted Redis is empty
+        time.sleep(3)  # the scheduler process meets the dead connection and exits
+        own_redis.start()
+        returned = time.monotonic()
+        queue = Queue(WEBHOOK_QUEUE, connection=client)
+        job = queue.enqueue_in(timedelta(seconds=1), "os.getpid", job_timeout=JOB_TIMEOUT)
+        deadline = returned + 15
+        while job.get_status(refresh=True) != JobStatus.FINISHED:
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-6000:]
+            time.sleep(0.1)
+        assert worker.poll() is None
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)

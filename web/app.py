@@ -11,7 +11,7 @@ from flask import Flask
 from common import metrics
 from common.config import Settings, load_settings
 from common.logs import configure_logging
-from common.state import connect
+from common.state import connect_fail_fast
 from web.health import health
 from web.state import EXTENSION, WebState
 from web.status import status
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     settings = settings or load_settings()
     if redis_client is None:
         configure_logging(settings.log_level, settings.secret_values())
-        redis_client = connect(settings.redis_url)
+        redis_client = connect_fail_fast(settings.redis_url)
     state = WebState(settings, redis_client)
     metrics.recorder.bind(redis_client)
     app = Flask(__name__)

@@ -16,12 +16,11 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
 
 from common import metrics
-from common.keys import LAST_WEBHOOK
+from common.keys import LAST_WEBHOOK, webhook_delivery
 from common.queueing import JOB_TIMEOUT, job_id_for
-from common.signals import WebhookSignal
+from common.signals import InvalidEvent, WebhookSignal
 from web.replies import reply
 from web.signature import InvalidSignature, MalformedHeader, verify_signature
 from web.state import WebState, web_state
@@ -40,7 +39,10 @@ webhooks = Blueprint("webhooks", __name__)
 
 @webhooks.post("/webhooks/pagerduty")
 def pagerduty_webhook() -> tuple[Response, int]:
-    body = _read_body(MAX_BODY_BYTES)
+    try:
+        body = _read_body(MAX_BODY_BYTES)
+    except OSError:  # the client stopped sending (the worker's socket timeout): no event
+        return _answer("bad_payload", 400, "the request body did not arrive in time")
     if body is None:
         return _answer("too_large", 413, f"body larger than {MAX_BODY_BYTES // 1024} KiB")
     state = web_state()
@@ -51,15 +53,14 @@ def pagerduty_webhook() -> tuple[Response, int]:
     except InvalidSignature as exc:
         log.warning("webhook signature rejected", extra={"remote": request.remote_addr})
         return _answer("bad_signature", 403, str(exc))
-    event = _event_of(body)
-    if event is None:
-        return _answer(
-            "bad_payload", 400, "body is not a JSON object with an event with id and event_type"
-        )
-    signal = WebhookSignal.from_event(event)
-    job_id = job_id_for("webhook", request.headers.get("X-Webhook-Id") or signal.id)
     try:
-        queued = _store(state, signal, job_id)
+        signal = WebhookSignal.from_body(body)
+    except InvalidEvent as exc:
+        return _answer("bad_payload", 400, f"not a valid event: {exc}")
+    job_id = job_id_for("webhook", signal.id)
+    delivery = job_id_for("delivery", request.headers.get("X-Webhook-Id") or signal.id)
+    try:
+        queued = _store(state, signal, job_id, delivery)
     except redis.RedisError as exc:
         log.error(
             "webhook not stored: Redis unavailable",
@@ -96,24 +97,13 @@ def _read_body(max_bytes: int) -> bytes | None:
     return None if size > max_bytes else b"".join(chunks)
 
 
-def _event_of(body: bytes) -> dict[str, Any] | None:
-    """The `event` of a signed body, if it is an object with `id` and `event_type`."""
-    try:
-        event = json.loads(body)["event"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if isinstance(event, dict) and event.get("id") and event.get("event_type"):
-        return event
-    return None
-
-
-def _store(state: WebState, signal: WebhookSignal, job_id: str) -> bool:
+def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -> bool:
     """Store the delivery (False: a duplicate) and, at most once a second, note it as the
     last webhook for /status."""
     if not state.queue_registered:
         register_queue(state.queue)
         state.queue_registered = True
-    queued = store_delivery(state.queue, job_id, signal)
+    queued = store_delivery(state.queue, job_id, delivery, signal)
     if queued and time.monotonic() - state.last_webhook_recorded >= LAST_WEBHOOK_INTERVAL:
         state.last_webhook_recorded = time.monotonic()
         record = {**signal.as_job(), "received_at": time.time(), "job_id": job_id}
@@ -121,39 +111,50 @@ def _store(state: WebState, signal: WebhookSignal, job_id: str) -> bool:
     return queued
 
 
-def store_delivery(queue: Queue, job_id: str, signal: WebhookSignal) -> bool:
-    """Write the delivery as an RQ job; False if a job with its id exists (a duplicate).
+# A delivery is new only if neither its event (KEYS[1], the job: its id comes from the
+# signed event.id) nor its delivery (KEYS[3], the X-Webhook-Id marker) was seen: a
+# captured body replayed under new headers is one job. The job, its place in the queue
+# and the marker are written together or not at all, in one round trip.
+# ARGV: the job id, the marker's TTL, then the job hash's fields and values.
+STORE_IF_NEW = """
+if redis.call("EXISTS", KEYS[1], KEYS[3]) > 0 then
+    return 0
+end
+redis.call("HSET", KEYS[1], unpack(ARGV, 3))
+redis.call("RPUSH", KEYS[2], ARGV[1])
+redis.call("SET", KEYS[3], ARGV[1], "EX", ARGV[2])
+return 1
+"""
 
-    RQ's unique enqueue checks, saves and pushes in one Lua script: atomic, so a delivery
-    is stored exactly once, in one round trip. The job record is the de-dup record, so
-    it is kept for DELIVERY_SEEN_TTL after it ran.
 
-    RQ also re-adds the queue to its `rq:queues` set on every enqueue, in a round trip of
-    its own (a third of the receiver's Redis time). The app does that once per process
-    (register_queue); the SADD is collected in a pipeline here and dropped. Should a
-    future RQ put anything else in that pipeline, it is executed, never dropped.
+def store_delivery(queue: Queue, job_id: str, delivery: str, signal: WebhookSignal) -> bool:
+    """Write the delivery as an RQ job; False if its event or its delivery id was seen.
+
+    The job record is the event's de-dup record, so it is kept for DELIVERY_SEEN_TTL after
+    it ran; the delivery marker lives as long. The job is built by RQ and saved as RQ's
+    own unique enqueue saves it (status queued, then pushed on the queue); the queue is
+    put in RQ's `rq:queues` set once per process (register_queue), not per delivery.
     """
-    side = queue.connection.pipeline(transaction=False)
-    try:
-        queue.enqueue_call(
-            "worker.jobs.process_webhook",
-            args=(signal.as_job(),),
-            job_id=job_id,
-            retry=WEBHOOK_RETRY,
-            timeout=JOB_TIMEOUT,
-            result_ttl=DELIVERY_SEEN_TTL,
-            failure_ttl=DELIVERY_SEEN_TTL * 4,
-            description=signal.describe(),
-            unique=True,
-            pipeline=side,
-        )
-    except DuplicateJobError:
-        return False
-    finally:
-        if any(args[0] != "SADD" for args, _ in side.command_stack):
-            side.execute()
-        side.reset()
-    return True
+    job = queue.create_job(
+        "worker.jobs.process_webhook",
+        args=(signal.as_job(),),
+        job_id=job_id,
+        retry=WEBHOOK_RETRY,
+        timeout=JOB_TIMEOUT,
+        result_ttl=DELIVERY_SEEN_TTL,
+        failure_ttl=DELIVERY_SEEN_TTL * 4,
+        description=signal.describe(),
+    )
+    queue._prepare_for_queue(job)  # origin, enqueued_at, status: as RQ's enqueue sets them
+    fields = [
+        item for name, value in job.to_dict().items() if value is not None for item in (name, value)
+    ]
+    store = queue.connection.register_script(STORE_IF_NEW)
+    stored = store(
+        keys=[job.key, queue.key, webhook_delivery(delivery)],
+        args=[job.id, DELIVERY_SEEN_TTL, *fields],
+    )
+    return bool(stored)
 
 
 def register_queue(queue: Queue) -> None:

@@ -17,6 +17,10 @@ from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
 FLUSH_JOB = "worker.jobs.flush_jupiterone"
 FLUSH_RETRY = Retry(max=6, interval=[1, 5, 30, 120, 600, 1800])
 FLUSH_MARKER_TTL = 600  # the marker outlives any flush delay; the flush deletes it
+# A flush may wait for another's lock (FLUSH_LOCK_WAIT, 600 s), then run a PATCH job: three
+# calls that may each wait out 429s (RetryPolicy.longest_call, 1,140 s) and a poll to
+# FINISHED (JupiterOneClient.wait_for_job, up to 1,800 s). RQ must not kill it sooner.
+FLUSH_JOB_TIMEOUT = 2 * 3600
 
 
 def flush_scheduler(connection: redis.Redis) -> Callable[[str, float], None]:
@@ -35,6 +39,7 @@ def flush_scheduler(connection: redis.Redis) -> Callable[[str, float], None]:
             retry=FLUSH_RETRY,
             description="write buffered entity changes to JupiterOne (PATCH job)",
             delay=delay,
+            job_timeout=FLUSH_JOB_TIMEOUT,
         )
 
     return schedule_flush

@@ -2,26 +2,27 @@
 
 get (PagerDuty listings only, no per-object calls) → transform (common.transform,
 pure) → load (the sink). Nothing is written unless every read succeeded, and a sync that
-would delete more than half of the existing graph stops unless told otherwise (SPEC §6).
+would delete more than half of the existing graph, or of any one type of object, stops
+unless told otherwise (SPEC §6, issue 10).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis
-from redis.exceptions import LockError
 
 from common.config import Settings
 from common.graph import ChangeSet, Graph, GraphIndex, diff
 from common.keys import FULL_SYNC_LOCK
+from common.locks import held_locks
 from common.pagerduty import (
     PagerDutyClient,
     PagerDutyObject,
@@ -31,6 +32,7 @@ from common.pagerduty import (
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
 from common.transform import (
+    USER_ONCALL_SERVICE,
     WEBHOOK_MAINTAINED_TYPES,
     build_graph,
     service_policies_of,
@@ -52,7 +54,6 @@ class FullSyncAlreadyRunning(Exception):
 
 
 LOCK_TTL_SECONDS = 300  # a crashed sync frees the lock within this
-LOCK_RENEW_SECONDS = 60
 
 
 @contextmanager
@@ -60,32 +61,15 @@ def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
     """Exactly one full sync at a time, across clocks, workers and `pdgraph sync`.
 
     A lock with an owner token (redis-py's Lock: only its owner releases it) and an
-    expiry, renewed while the sync runs so a long sync keeps it and a dead one loses it.
+    expiry, renewed while the sync runs (common.locks) so a long sync keeps it and a
+    dead one loses it.
     """
     lock = redis_client.lock(FULL_SYNC_LOCK, timeout=LOCK_TTL_SECONDS, thread_local=False)
-    if not lock.acquire(blocking=False):
-        log.info("full sync skipped: another one is running")
-        raise FullSyncAlreadyRunning("another full sync is running; this one was skipped")
-    done = threading.Event()
-
-    def renew() -> None:
-        while not done.wait(LOCK_RENEW_SECONDS):
-            try:
-                lock.reacquire()
-            except (redis.RedisError, LockError):
-                log.warning("could not renew the full-sync lock")
-
-    renewer = threading.Thread(target=renew, daemon=True)
-    renewer.start()
-    try:
+    with held_locks("full-sync") as locks:
+        if not locks.acquire(lock, blocking=False):
+            log.info("full sync skipped: another one is running")
+            raise FullSyncAlreadyRunning("another full sync is running; this one was skipped")
         yield
-    finally:
-        done.set()
-        renewer.join()
-        try:
-            lock.release()
-        except (redis.RedisError, LockError):
-            log.warning("the full-sync lock had expired before the sync ended")
 
 
 # The listings a full sync reads, in the order its reports name them.
@@ -173,14 +157,49 @@ def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
     return sum(1 for t in types if t in WEBHOOK_MAINTAINED_TYPES)
 
 
+# On-call edges are keyed by their user: a hand-off the sink has not seen yet replaces
+# them (new user, new key), deleting most of them legitimately. For them the guard looks
+# at how many are left, not at how many are deleted.
+_REPLACED_AT_HANDOFFS = frozenset({USER_ONCALL_SERVICE})
+
+
+def _count_types(keys: Iterable[str]) -> Counter[str]:
+    return Counter(t for t in map(type_of_key, keys) if t is not None)
+
+
+def mass_deletions_by_type(current: GraphIndex, changes: ChangeSet) -> list[str]:
+    """Each type of object this change set would mostly delete, or leave none of, with counts.
+
+    A listing answering 200 with nothing (a `/teams` of `[]`) deletes one type whole while
+    the graph as a whole loses well under half (issue 10: every team, 37 % of the graph).
+    """
+    had = _count_types([*current.entities, *current.relationships])
+    deleted = _count_types([*changes.delete_entities, *changes.delete_relationships])
+    created = _count_types(o.key for o in (*changes.create_entities, *changes.create_relationships))
+    found = []
+    for type_, n in sorted(had.items()):
+        left = n - deleted[type_] + created[type_]
+        lost = n - left if type_ in _REPLACED_AT_HANDOFFS else deleted[type_]
+        if left == 0 or lost * 2 > n:
+            found.append(f"{type_} ({deleted[type_]} of {n}, {left or 'none'} left)")
+    return found
+
+
 def mass_delete_refusal(current: GraphIndex, changes: ChangeSet) -> str | None:
     """Why the mass-delete guard stops this change set (None: it does not)."""
-    if not len(current) or changes.deletions * 2 <= len(current):
+    reasons = []
+    if len(current) and changes.deletions * 2 > len(current):
+        reasons.append(
+            f"{changes.deletions} of {len(current)} objects (more than half of the graph)"
+        )
+    gutted = mass_deletions_by_type(current, changes)
+    if gutted:
+        reasons.append("more than half of " + ", ".join(gutted))
+    if not reasons:
         return None
     return (
-        f"the sync would delete {changes.deletions} of {len(current)} objects "
-        "(more than half of the graph); nothing was changed. If PagerDuty really lost "
-        "them, run `pdgraph sync --allow-mass-delete`"
+        f"the sync would delete {'; and '.join(reasons)}; nothing was changed. If PagerDuty "
+        "really lost them, run `pdgraph sync --allow-mass-delete`"
     )
 
 

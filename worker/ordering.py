@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
 
 import redis
+from redis.exceptions import LockError
 
 from common import keys
 from common.graph import ChangeSet
+from common.locks import HeldLocks, held_locks
 from common.state import mark_touched_during_sync, sync_window_is_open
 from worker.coalescing import request_service_refresh
 
 log = logging.getLogger(__name__)
 
-WRITE_LOCK_TIMEOUT = 120  # a JupiterOne PATCH job is polled to FINISHED inside it
+WRITE_LOCK_TIMEOUT = 120  # renewed while held: only a dead holder loses it (common.locks)
+WRITE_LOCK_WAIT = 240  # then the job fails and is retried later
 SEQUENCE_TTL = 86400
+
+# KEYS: sequence keys; ARGV[1]: TTL (s), ARGV[1 + n]: the read sequence for KEYS[n].
+# Each is set only if greater than what it holds: a late writer never moves one back.
+_SET_IF_GREATER = """
+for n, key in ipairs(KEYS) do
+  local seq = tonumber(ARGV[n + 1])
+  if tonumber(redis.call('GET', key) or '0') < seq then
+    redis.call('SET', key, seq, 'EX', ARGV[1])
+  end
+end
+"""
 
 
 def begin_reads(connection: redis.Redis, service_ids: Sequence[str]) -> dict[str, int]:
@@ -48,21 +61,15 @@ def write_latest(
     service was written already; returns the services written and what changed.
 
     `write` gets service id → True when a later read wrote the service's ONCALL edges
-    (keep them). The services' locks are taken in sorted order (no deadlock) and cover
-    only check-and-write: a killed worker blocks nothing for long. One `write` for all:
-    one sink write for a whole hand-off. `window_at_read`: a full sync was running when
+    (keep them). The services' locks are taken in sorted order (no deadlock), cover only
+    check-and-write and are renewed while held: a write waiting on 429s keeps them, a
+    killed worker blocks nothing for long. One `write` for all: one sink write for a
+    whole hand-off. `window_at_read`: a full sync was running when
     these reads began (its write may predate them: read again once it is done).
     """
     services = sorted(reads)
-    with ExitStack() as locks:
-        for service_id in services:
-            locks.enter_context(
-                connection.lock(
-                    keys.service_refresh(service_id, "write-lock"),
-                    timeout=WRITE_LOCK_TIMEOUT,
-                    blocking_timeout=WRITE_LOCK_TIMEOUT * 2,
-                )
-            )
+    with held_locks("write") as locks:
+        _lock_services(connection, locks, services)
         keep = _not_superseded(connection, services, reads, oncall_only)
         if not keep:
             return [], ChangeSet()
@@ -74,6 +81,18 @@ def write_latest(
         elif window_at_read:  # a full sync wrote after we read: read again
             request_service_refresh(connection, service_id)
     return list(keep), changes
+
+
+def _lock_services(connection: redis.Redis, locks: HeldLocks, services: Sequence[str]) -> None:
+    for service_id in services:
+        lock = connection.lock(
+            keys.service_refresh(service_id, "write-lock"),
+            timeout=WRITE_LOCK_TIMEOUT,
+            blocking_timeout=WRITE_LOCK_WAIT,
+            thread_local=False,
+        )
+        if not locks.acquire(lock):
+            raise LockError(f"write lock of service {service_id} not free in time")
 
 
 def _not_superseded(
@@ -98,18 +117,12 @@ def _not_superseded(
 def _record_written(
     connection: redis.Redis, keep: Mapping[str, bool], reads: Mapping[str, int], oncall_only: bool
 ) -> None:
-    with connection.pipeline() as pipe:
-        for service_id, newer_oncall in keep.items():
-            if not oncall_only:
-                pipe.set(
-                    keys.service_refresh(service_id, "written-seq"),
-                    reads[service_id],
-                    ex=SEQUENCE_TTL,
-                )
-            if not newer_oncall:
-                pipe.set(
-                    keys.service_refresh(service_id, "oncall-seq"),
-                    reads[service_id],
-                    ex=SEQUENCE_TTL,
-                )
-        pipe.execute()
+    names: list[str] = []
+    seqs: list[int] = []
+    for service_id, newer_oncall in keep.items():
+        for seq, write in (("written-seq", not oncall_only), ("oncall-seq", not newer_oncall)):
+            if write:
+                names.append(keys.service_refresh(service_id, seq))
+                seqs.append(reads[service_id])
+    if names:
+        connection.register_script(_SET_IF_GREATER)(keys=names, args=[SEQUENCE_TTL, *seqs])

@@ -18,6 +18,15 @@ from common.queueing import WEBHOOK_QUEUE
 # of a killed one sooner; heartbeats still come every interval, well inside it.
 HEARTBEAT_SLACK_SECONDS = 15
 
+# RQ's scheduler process dies on a Redis connection error, and RQ restarts it only at its
+# maintenance runs (every MAINTENANCE_INTERVAL, 60 s): delayed jobs waited ~84 s after a
+# Redis outage. PdgraphWorker looks this often instead; RQ's lock (its name, kept by the
+# worker across restarts) still gives one scheduler per queue.
+SCHEDULER_CHECK_SECONDS = 2.0
+# RQ's worker waits before reconnecting, doubling up to this (RQ: 60 s): a Redis back after
+# an outage is used within it.
+RECONNECT_WAIT_MAX_SECONDS = 2.0
+
 
 class PdgraphWorker(HerokuWorker):
     """HerokuWorker that runs webhook jobs in its own process and forks only for the rest.
@@ -27,7 +36,50 @@ class PdgraphWorker(HerokuWorker):
     They run in-process, reusing connections (worker.jobs' context), with a heartbeat
     thread so that a killed worker's job is still found and retried. A full sync still
     gets a work horse: its memory is returned when it ends, and SIGTERM reaches it.
+
+    Its scheduler is back within seconds of Redis answering again (`_watch_scheduler`).
     """
+
+    max_connection_wait_time = RECONNECT_WAIT_MAX_SECONDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._scheduler_guard = threading.Lock()  # one starter at a time: one process
+        self._scheduler_watch_done = threading.Event()
+        self._scheduler_watch: threading.Thread | None = None
+
+    def _start_scheduler(self, burst: bool = False, *args: Any, **kwargs: Any) -> None:
+        with self._scheduler_guard:
+            super()._start_scheduler(burst, *args, **kwargs)
+        if not burst and self.scheduler is not None:
+            self._scheduler_watch = threading.Thread(target=self._watch_scheduler, daemon=True)
+            self._scheduler_watch.start()
+
+    def _watch_scheduler(self) -> None:
+        """Restart the scheduler process when it is gone and this worker can take its lock
+        (RQ's own check, run_maintenance_tasks, comes only every maintenance interval)."""
+        while not self._scheduler_watch_done.wait(SCHEDULER_CHECK_SECONDS):
+            with self._scheduler_guard:
+                scheduler = self.scheduler
+                if scheduler is None or self._scheduler_watch_done.is_set():
+                    return
+                process = scheduler._process
+                if process is not None and process.is_alive():
+                    continue
+                try:
+                    scheduler.acquire_locks(auto_start=True)  # type: ignore[no-untyped-call]
+                except redis.RedisError:
+                    continue  # Redis is still away: look again at the next check
+
+    def run_maintenance_tasks(self) -> None:
+        with self._scheduler_guard:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
+    def stop_scheduler(self) -> None:
+        self._scheduler_watch_done.set()
+        if self._scheduler_watch is not None:
+            self._scheduler_watch.join()
+        super().stop_scheduler()  # type: ignore[no-untyped-call]
 
     def execute_job(self, job: Any, queue: Any) -> None:
         if queue.name != WEBHOOK_QUEUE:

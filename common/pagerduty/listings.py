@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -197,7 +197,7 @@ class ListingReader:
         first, total = self.first_page(listing, [])
         if total > OFFSET_CAP:
             return self.by_ids(listing, param, ids, whole_total=total)
-        items = self.rest_of_listing(listing, [], first, total)
+        items = self._checked(listing, self.rest_of_listing(listing, [], first, total), total)
         return list({listing.identity(o): o for o in items}.values())
 
     def by_ids(
@@ -285,7 +285,8 @@ class ListingReader:
             extra = [(param, i) for i in chunk]
             first, total = self.first_page(listing, extra)
             if total <= OFFSET_CAP:
-                for obj in self.rest_of_listing(listing, extra, first, total, report=False):
+                part = self.rest_of_listing(listing, extra, first, total, report=False)
+                for obj in self._checked(listing, part, total):
                     collected[listing.identity(obj)] = obj
                 if whole_total is not None:
                     self._report(listing, len(collected), whole_total)
@@ -354,14 +355,20 @@ class ListingReader:
                 first, matching = self.first_page(listing, [("query", query)])
                 cover.probed(query, matching, first)
 
-    def _require_complete(
-        self, listing: Listing, collected: Mapping[Any, PagerDutyObject], total: int
-    ) -> None:
+    def _require_complete(self, listing: Listing, collected: Sized, total: int) -> None:
         if len(collected) < total:
             raise IncompleteListingError(
                 f"GET {listing.path}: reached {len(collected)} of {total} objects; "
                 "refusing to sync a partial account"
             )
+
+    def _checked(
+        self, listing: Listing, items: list[PagerDutyObject], total: int
+    ) -> list[PagerDutyObject]:
+        """`items`, once there are as many as the listing's `total` (counted before any
+        de-duplication: a page that failed or came back short must not pass)."""
+        self._require_complete(listing, items, total)
+        return items
 
     def _report(self, listing: Listing, fetched: int, total: int) -> None:
         if self.source.progress is not None:

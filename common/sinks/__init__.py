@@ -19,6 +19,11 @@ class SinkError(Exception):
     """The sink could not be read or written."""
 
 
+class SinkPartlyWritten(SinkError):
+    """A write failed after the sink may have applied part of it (the message says what);
+    not to be reported as "nothing was changed"."""
+
+
 class GraphSink(Protocol):
     """The one interface the worker, the web process and the CLI write and read through.
 

@@ -113,6 +113,26 @@ def test_a_failed_flush_keeps_the_changes_for_its_retry(
     assert j1.graph().entities["service:PSHARED1"].properties["name"] == "newer"
 
 
+def test_a_failed_flush_keeps_the_buffer_as_it_was_and_the_next_flush_sends_it(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    """No newer write in between: what failed to go out is exactly what is sent next."""
+    sink = make_j1_sink(j1, redis_client)
+    written = [service_entity(n, f"written {n}") for n in range(3)]
+    for entity in written:
+        sink.apply(write(sink, entity))
+    buffered = sink.index()
+    j1.inject("/persister/synchronization/jobs/", 400, times=1)
+    with pytest.raises(SinkError, match="PATCH job"):
+        sink.flush()
+    assert sink.waiting_writes() == 3
+    assert sink.index() == buffered  # every change still waiting, unchanged
+    assert not set(record_of(redis_client).index().entities) & {e.key for e in written}
+    assert sink.flush() == 3
+    assert [j1.graph().entities[e.key] for e in written] == written
+    assert sink.waiting_writes() == 0 and sink.flush() == 0
+
+
 def test_a_failed_shared_patch_job_fails_every_writer_that_shared_it(
     j1: JupiterOneSim, redis_client: redis.Redis
 ) -> None:

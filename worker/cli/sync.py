@@ -14,7 +14,7 @@ from common import metrics
 from common.config import ConfigError, Settings
 from common.graph import ChangeSet
 from common.pagerduty import PagerDutyError
-from common.sinks import SinkError
+from common.sinks import SinkError, SinkPartlyWritten
 from common.state import connect
 from common.transform import ENTITY_TYPES, type_of_key
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, fail, settings_for_command
@@ -99,6 +99,7 @@ _FAILURES: tuple[tuple[tuple[type[Exception], ...], str, int], ...] = (
     ((ConfigError,), "configuration error: ", EXIT_CONFIG),
     ((FullSyncAborted,), "sync aborted: ", EXIT_FAILED),
     ((FullSyncAlreadyRunning,), "", EXIT_FAILED),
+    ((SinkPartlyWritten,), "sync failed: ", EXIT_FAILED),  # it says what may have changed
     (
         (redis.ConnectionError, redis.TimeoutError),
         _NOT_CHANGED + "REDIS_URL does not answer: ",
@@ -150,7 +151,8 @@ def _run(
 @click.option(
     "--allow-mass-delete",
     is_flag=True,
-    help="Apply even if more than half of the graph would be deleted.",
+    help="Apply even if more than half of the graph, or of one type of object (users, "
+    "teams, services, one kind of relationship), would be deleted.",
 )
 def sync(dry_run: bool, allow_mass_delete: bool) -> None:
     """Run a full sync now, in this process; one summary line.

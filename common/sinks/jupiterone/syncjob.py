@@ -2,7 +2,8 @@
 
 A DIFF job uploads the whole scope (entities, then relationships, in bodies under 5 MB),
 is finalized and polled to FINISHED; JupiterOne then deletes whatever the scope held that
-the job did not upload. Any failure aborts the job, so nothing in the scope is deleted.
+the job did not upload. A failure before finalize aborts the job, so nothing in the scope
+is deleted; after finalize JupiterOne may have applied part of it (DiffJobUnfinished).
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from typing import Any
 
 from common.graph import Graph
 from common.jupiterone import JupiterOneClient, JupiterOneError
-from common.sinks import SinkError
+from common.sinks import SinkError, SinkPartlyWritten
 
 log = logging.getLogger(__name__)
+
+
+class DiffJobUnfinished(SinkPartlyWritten):
+    """A DIFF job was finalized but did not finish: JupiterOne may have applied part of it."""
+
 
 PatchJob = Callable[[list[dict[str, Any]]], None]  # run_patch_job bound to a client and scope
 
@@ -42,10 +48,12 @@ def run_diff_job(client: JupiterOneClient, scope: str, graph: Graph) -> str:
             client.abort(job_id, reason)
         except JupiterOneError as abort_exc:
             log.error("could not abort JupiterOne job %s: %s", job_id, abort_exc)
-        if finalized:  # JupiterOne may be applying it: say only what is known
-            raise SinkError(
+        if finalized:  # JupiterOne may have applied part of the DIFF: say what may differ
+            raise DiffJobUnfinished(
                 f"JupiterOne DIFF job {job_id} was finalized but did not finish ({exc}); "
-                "abort requested. The next full sync re-asserts the scope."
+                "abort requested. It may have been applied in part: entities and "
+                f"relationships in scope {scope!r} may have been updated or deleted. "
+                "The next full sync re-asserts the scope."
             ) from exc
         raise SinkError(
             f"JupiterOne DIFF job {job_id} aborted, nothing in scope {scope!r} was deleted: {exc}"

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from common.graph import Entity, fingerprint
 from common.keys import text, text_map
+from common.locks import held_locks
 from common.sinks import ScheduleFlush, SinkError
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.syncjob import PatchJob
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch (or the write-behind window) stays open
 PATCH_WAIT = 120.0  # how long a worker waits for another's PATCH job before doing its own
-FLUSH_LOCK_TIMEOUT = 600  # a PATCH job is polled to FINISHED under it
+FLUSH_LOCK_TIMEOUT = 600  # renewed while a PATCH job is polled to FINISHED under it
+FLUSH_LOCK_WAIT = 600  # then the flush job fails and is retried later
 
 # Join the open batch: only while its marker still names it (the leader has not closed it).
 _JOIN = """
@@ -102,11 +104,15 @@ class WriteBehindBuffer:
         and the error is raised, so the flush job is retried.
         """
         # One flush at a time: of two flushes in flight, the older could land last.
-        with self.r.lock(
+        lock = self.r.lock(
             self.record.key("patch:flush-lock"),
             timeout=FLUSH_LOCK_TIMEOUT,
-            blocking_timeout=FLUSH_LOCK_TIMEOUT,
-        ):
+            blocking_timeout=FLUSH_LOCK_WAIT,
+            thread_local=False,
+        )
+        with held_locks("JupiterOne flush") as locks:
+            if not locks.acquire(lock):
+                raise SinkError(f"another JupiterOne flush held its lock for {FLUSH_LOCK_WAIT}s")
             return self._flush()
 
     def _flush(self) -> int:
