@@ -1,8 +1,9 @@
 """A PagerDuty REST API v2 simulator: the test double for pdgraph and the engine of the demo.
 
 Deterministic accounts of any size from a seed (`account`, `generate`); the REST routes
-with PagerDuty's pagination, filters, rate limits and injectable faults (`server`); the
-account's changes as signed v3 webhooks (`webhooks`).
+with PagerDuty's pagination, filters, rate limits and injectable faults (`server`), shaped
+as PagerDuty's published spec says (`views`: policies, schedules, members; checked by
+tests/test_sim_pagerduty_spec.py); the account's changes as signed v3 webhooks (`webhooks`).
 
     python -m sim.pagerduty --users 1000 --port 8099 --api-key demo
 """

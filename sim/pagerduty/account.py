@@ -30,6 +30,8 @@ class Account:
     # called with (event_type, resource_type, data) for every change PagerDuty announces
     listeners: list[Callable[[str, str, dict[str, Any]], None]] = field(default_factory=list)
     _incidents: int = 0
+    # (team id, user id) -> the member's role in that team, where set; else member_role()
+    team_roles: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def _announce(self, event_type: str, resource_type: str, data: dict[str, Any]) -> None:
         for listener in self.listeners:
@@ -215,6 +217,10 @@ class Account:
         del self.teams[team_id]
         for obj in (*self.users.values(), *self.services.values()):
             obj["team_ids"] = [t for t in obj["team_ids"] if t != team_id]
+        for policy in self.policies.values():
+            policy.team_ids = [t for t in policy.team_ids if t != team_id]
+        for schedule in self.schedules.values():
+            schedule.team_ids = [t for t in schedule.team_ids if t != team_id]
         self.changed()
 
     # -- the API's view -------------------------------------------------------------
@@ -254,6 +260,15 @@ class Account:
         )
         out.update(links("service", service["id"]))
         return out
+
+    def member_role(self, team_id: str, user_id: str) -> str:
+        """A team member's role: as set, else managers for admins and owners, else responders."""
+        default = "manager" if self.users[user_id]["role"] in ("admin", "owner") else "responder"
+        return self.team_roles.get((team_id, user_id), default)
+
+    def oncalls_between(self, since: float, until: float) -> list[dict[str, Any]]:
+        """`GET /oncalls?since&until`: every shift overlapping the window."""
+        return oncall_entries(self.policies, self.schedules, self.users, since, until)
 
     def oncalls_now(self) -> list[dict[str, Any]]:
         now = self.clock()

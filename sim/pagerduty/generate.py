@@ -127,6 +127,20 @@ def populate(
     n_policies = max(1, services // 3) if services else 0
     _add_policies(account, rng, n_policies)
     _add_services(account, rng, services)
+    _assign_teams(account)
+
+
+def _assign_teams(account: Account) -> None:
+    """Teams of policies and schedules, drawn from no random number (the seed's accounts
+    stay as they were): every other policy belongs to a team; a schedule to its first
+    user's first team."""
+    team_ids = list(account.teams)
+    for i, policy in enumerate(account.policies.values()):
+        if team_ids and i % 2 == 0:
+            policy.team_ids = [team_ids[i % len(team_ids)]]
+    for schedule in account.schedules.values():
+        first = account.users[schedule.rotation[0]]["team_ids"] if schedule.rotation else []
+        schedule.team_ids = first[:1]
 
 
 def _add_teams(account: Account, rng: random.Random, count: int) -> None:

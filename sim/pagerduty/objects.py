@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 HOST = "https://sim.pagerduty.test"
+# The account's time zone. PagerDuty writes timestamps with the offset of the requester's
+# zone (`2015-03-06T15:28:51-05:00`), never `Z`; Lima keeps -05:00 all year (no DST).
+TIME_ZONE = "America/Lima"
+_OFFSET = timezone(timedelta(hours=-5))
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, _OFFSET).isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> float:
+    """An ISO-8601 query parameter (`since`, `until`); ValueError when it is not one."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_OFFSET)
+    return parsed.timestamp()
 
 
 def base36(n: int, width: int) -> str:

@@ -16,10 +16,14 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sim._http import SimServer, json_response
+from sim.pagerduty import views
 from sim.pagerduty.account import Account
+from sim.pagerduty.objects import parse_time
 from sim.pagerduty.webhooks import WebhookSender
 
 OFFSET_CAP = 10_000
+LISTINGS = ("users", "teams", "services", "escalation_policies", "schedules")
+Render = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class PagerDutySim(SimServer):
@@ -98,8 +102,6 @@ class PagerDutySim(SimServer):
 
     def route(self, request: Request) -> Response:
         path = request.path.rstrip("/")
-        args = request.args
-        a = self.account
         if path == "/webhook_subscriptions" and request.method == "POST":
             return self._create_subscription(request)
         if request.method != "GET":
@@ -109,51 +111,107 @@ class PagerDutySim(SimServer):
             return self._page(request, "webhook_subscriptions", public, lambda o: o)
         if path == "/abilities":
             return json_response({"abilities": ["teams", "read_only_users", "urgencies"]})
-        if path.startswith("/services/"):
-            service = a.services[path.split("/")[2]]
-            return json_response(
-                {"service": a.service_json(service, "teams" in args.getlist("include[]"))}
-            )
-        if path == "/users":
-            items = _filter_teams(a.search("users", args.get("query")), args.getlist("team_ids[]"))
-            return self._page(request, "users", items, a.user_json)
-        if path == "/teams":
-            items = a.search("teams", args.get("query"))
-            return self._page(request, "teams", items, a.team_json)
-        if path == "/services":
-            items = a.search("services", args.get("query"))
-            items = _filter_teams(items, args.getlist("team_ids[]"))
-            include_teams = "teams" in args.getlist("include[]")
-            return self._page(
-                request, "services", items, lambda s: a.service_json(s, include_teams)
-            )
         if path == "/oncalls":
-            oncalls = a.oncalls_now()
-            for param, ref in (
-                ("escalation_policy_ids[]", "escalation_policy"),
-                ("user_ids[]", "user"),
-                ("schedule_ids[]", "schedule"),
-            ):
-                wanted = set(args.getlist(param))
-                if wanted:
-                    oncalls = [o for o in oncalls if (o[ref] or {}).get("id") in wanted]
-            return self._page(request, "oncalls", oncalls, lambda o: o)
+            return self._oncalls(request)
+        parts = path.strip("/").split("/")
+        if len(parts) == 1 and parts[0] in LISTINGS:
+            items, render = self._listing(request, parts[0])
+            return self._page(request, parts[0], items, render)
+        if len(parts) == 2 and parts[0] in LISTINGS:
+            return self._one(request, parts[0], parts[1])
+        if len(parts) == 3 and parts[0] == "teams" and parts[2] == "members":
+            return self._page(request, "members", views.members(self.account, parts[1]), _same)
         return json_response(self._error(404, "Not Found", 2100), 404)
+
+    def _listing(self, request: Request, kind: str) -> tuple[list[dict[str, Any]], Render]:
+        a, args = self.account, request.args
+        include = args.getlist("include[]")
+        if kind == "escalation_policies":
+            policies = sorted(a.policies.values(), key=lambda p: (p.name.lower(), p.id))
+            return [{"policy": p} for p in policies], lambda o: views.policy_json(a, o["policy"])
+        if kind == "schedules":
+            schedules = sorted(a.schedules.values(), key=lambda s: (s.name.lower(), s.id))
+            return [{"schedule": s} for s in schedules], lambda o: views.schedule_json(
+                a, o["schedule"]
+            )
+        items = a.search(kind, args.get("query"))
+        if kind == "teams":
+            return items, a.team_json
+        items = _filter_teams(items, args.getlist("team_ids[]"))
+        if kind == "users":
+            return items, a.user_json
+        return items, lambda s: self._service_json(s, include)
+
+    def _one(self, request: Request, kind: str, obj_id: str) -> Response:
+        """`GET /{kind}/{id}`: `{"<singular>": {...}}`; an unknown id is KeyError (404)."""
+        a = self.account
+        include = request.args.getlist("include[]")
+        if kind == "escalation_policies":
+            body = {"escalation_policy": views.policy_json(a, a.policies[obj_id])}
+        elif kind == "schedules":
+            window = self._window_arg(request)
+            if isinstance(window, Response):
+                return window
+            body = {"schedule": views.schedule_json(a, a.schedules[obj_id], window)}
+        elif kind == "services":
+            body = {"service": self._service_json(a.services[obj_id], include)}
+        elif kind == "users":
+            body = {"user": a.user_json(a.users[obj_id])}
+        else:
+            body = {"team": a.team_json(a.teams[obj_id])}
+        return json_response(body)
+
+    def _service_json(self, service: dict[str, Any], include: list[str]) -> dict[str, Any]:
+        out = self.account.service_json(service, "teams" in include)
+        policy = self.account.policies.get(service["escalation_policy_id"])
+        if "escalation_policies" in include and policy is not None:
+            out["escalation_policy"] = views.policy_json(self.account, policy)
+        return out
+
+    def _window_arg(self, request: Request) -> tuple[float, float] | Response | None:
+        """`since` and `until` (both, or neither: None); PagerDuty's 400 when they are wrong."""
+        since, until = request.args.get("since"), request.args.get("until")
+        if since is None and until is None:
+            return None
+        now = self.account.clock()
+        try:
+            window = (
+                parse_time(since) if since else now,
+                parse_time(until) if until else now,
+            )
+        except ValueError:
+            return self._invalid("`since` and `until` must be ISO 8601 date-times")
+        if window[1] < window[0]:
+            return self._invalid("`until` must be after `since`")
+        return window
+
+    def _oncalls(self, request: Request) -> Response:
+        a, args = self.account, request.args
+        window = self._window_arg(request)
+        if isinstance(window, Response):
+            return window
+        oncalls = a.oncalls_now() if window is None else a.oncalls_between(*window)
+        for param, ref in (
+            ("escalation_policy_ids[]", "escalation_policy"),
+            ("user_ids[]", "user"),
+            ("schedule_ids[]", "schedule"),
+        ):
+            wanted = set(args.getlist(param))
+            if wanted:
+                oncalls = [o for o in oncalls if (o[ref] or {}).get("id") in wanted]
+        include = args.getlist("include[]")
+        return self._page(request, "oncalls", oncalls, lambda o: views.expand_oncall(a, o, include))
+
+    def _invalid(self, *errors: str) -> Response:
+        return json_response(self._error(400, "Invalid Input Provided", 2001, list(errors)), 400)
 
     def _create_subscription(self, request: Request) -> Response:
         body = (request.get_json(silent=True) or {}).get("webhook_subscription") or {}
         method = body.get("delivery_method") or {}
         url = str(method.get("url") or "")
-        if not url.startswith("https://") or not body.get("events"):
-            return json_response(
-                self._error(
-                    400,
-                    "Invalid Input Provided",
-                    2001,
-                    ["delivery_method.url must be https; events required"],
-                ),
-                400,
-            )
+        errors = _subscription_errors(body, url)
+        if errors:
+            return self._invalid(*errors)
         secret = uuid.uuid4().hex + uuid.uuid4().hex
         sub = {
             "id": self.account.new_id("W"),
@@ -210,6 +268,31 @@ class PagerDutySim(SimServer):
                 "total": total,
             }
         )
+
+
+FILTER_TYPES = ("account_reference", "service_reference", "team_reference")
+
+
+def _subscription_errors(body: dict[str, Any], url: str) -> list[str]:
+    """What PagerDuty's spec requires of a new subscription: type, https URL, events, filter."""
+    errors = []
+    if body.get("type") != "webhook_subscription":
+        errors.append("type must be webhook_subscription")
+    if not url.startswith("https://"):
+        errors.append("delivery_method.url must be https")
+    if not body.get("events"):
+        errors.append("events required")
+    subscription_filter = body.get("filter")
+    if (
+        not isinstance(subscription_filter, dict)
+        or subscription_filter.get("type") not in FILTER_TYPES
+    ):
+        errors.append(f"filter.type must be one of {', '.join(FILTER_TYPES)}")
+    return errors
+
+
+def _same(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
 
 
 def _filter_teams(items: list[dict[str, Any]], team_ids: list[str]) -> list[dict[str, Any]]:
