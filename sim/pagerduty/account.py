@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.pagerduty.audit import AuditTrail, field_change, fields_changed, members_changed
 from sim.pagerduty.escalation import EscalationPolicy, Schedule, oncall_entries
 from sim.pagerduty.generate import populate
 from sim.pagerduty.objects import base36, by_name, iso, links, ref
@@ -32,6 +33,11 @@ class Account:
     _incidents: int = 0
     # (team id, user id) -> the member's role in that team, where set; else member_role()
     team_roles: dict[tuple[str, str], str] = field(default_factory=dict)
+    # every change, as `GET /audit/records` shows it (sim/pagerduty/audit.py)
+    audit: AuditTrail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditTrail(lambda: self.clock())
 
     def _announce(self, event_type: str, resource_type: str, data: dict[str, Any]) -> None:
         for listener in self.listeners:
@@ -87,14 +93,16 @@ class Account:
     ) -> Account:
         """A deterministic account: teams and services default to 1:10 and 1:2 of users."""
         account = cls(clock=clock)
-        populate(
-            account,
-            random.Random(seed),
-            users=users,
-            teams=users // 10 if teams is None else teams,
-            services=users // 2 if services is None else services,
-            shift_seconds=shift_seconds,
-        )
+        with account.audit.request():
+            populate(
+                account,
+                random.Random(seed),
+                users=users,
+                teams=users // 10 if teams is None else teams,
+                services=users // 2 if services is None else services,
+                shift_seconds=shift_seconds,
+            )
+        account.audit.clear()  # the generated objects predate any audit window
         return account
 
     def add_team(self, name: str, description: str | None = None) -> str:
@@ -107,6 +115,8 @@ class Account:
             "default_role": "manager",
         }
         self.changed()
+        fields = [field_change("name", None, name), field_change("description", None, description)]
+        self.audit.record("team", tid, name, "create", fields=fields)
         return tid
 
     def add_user(
@@ -134,7 +144,51 @@ class Account:
             "color": "purple",
         }
         self.changed()
+        with self.audit.request():
+            created = ("name", "email", "role", "job_title", "time_zone")
+            fields = [field_change(k, None, self.users[uid][k]) for k in created]
+            self.audit.record("user", uid, name, "create", fields=fields)
+            for team_id in [t for t in self.users[uid]["team_ids"] if t in self.teams]:
+                self._record_members(team_id, uid, "added")
         return uid
+
+    def update_user(self, user_id: str, **changes: Any) -> None:
+        """Change a user's fields (name, email, role, job_title, ...); PagerDuty sends no
+        webhook, only the audit record with each field's before and after value."""
+        if "team_ids" in changes:
+            raise ValueError("team membership changes through add_member / remove_member")
+        user = self.users[user_id]
+        fields = fields_changed(user, changes)
+        user.update(changes)
+        self.changed()
+        if fields:
+            self.audit.record("user", user_id, user["name"], "update", fields=fields)
+
+    def add_member(self, team_id: str, user_id: str, role: str | None = None) -> None:
+        """Put a user in a team (with a team role, else member_role()'s default)."""
+        team_ids = self.users[user_id]["team_ids"]
+        if team_id not in self.teams or team_id in team_ids:
+            raise KeyError(team_id)
+        team_ids.append(team_id)
+        if role is not None:
+            self.team_roles[(team_id, user_id)] = role
+        self.changed()
+        self._record_members(team_id, user_id, "added")
+
+    def remove_member(self, team_id: str, user_id: str) -> None:
+        self.users[user_id]["team_ids"].remove(team_id)
+        self.team_roles.pop((team_id, user_id), None)
+        self.changed()
+        self._record_members(team_id, user_id, "removed")
+
+    def _record_members(self, team_id: str, user_id: str, how: str) -> None:
+        """A membership change: the team's `update` with a `members` reference (the spec's
+        AuditRecordResponse example)."""
+        team, user = self.teams[team_id], self.users[user_id]
+        users = [ref("user", user_id, user["name"])]
+        added, removed = (users, []) if how == "added" else ([], users)
+        change = members_changed("members", added, removed)
+        self.audit.record("team", team_id, team["name"], "update", references=[change])
 
     def add_service(
         self, name: str, *, escalation_policy_id: str, team_ids: Iterable[str] = (), **attrs: Any
@@ -155,21 +209,43 @@ class Account:
             "acknowledgement_timeout": attrs.get("acknowledgement_timeout"),
         }
         self.changed()
+        self._record_service(sid, "create", {}, self.services[sid])
         self._announce("service.created", "service", self.service_event_data(self.services[sid]))
         return sid
 
     def update_service(self, service_id: str, **changes: Any) -> None:
         """Change fields (name, status, team_ids, escalation_policy_id, ...): service.updated."""
+        before = dict(self.services[service_id])
         self.services[service_id].update(changes)
         self.changed()
+        self._record_service(service_id, "update", before, changes)
         self._announce(
             "service.updated", "service", self.service_event_data(self.services[service_id])
         )
 
     def delete_service(self, service_id: str) -> None:
-        data = self.service_event_data(self.services.pop(service_id))
+        service = self.services.pop(service_id)
+        data: dict[str, Any] = self.service_event_data(service)
         self.changed()
+        self.audit.record("service", service_id, service["name"], "delete")
         self._announce("service.deleted", "service", data)
+
+    def _record_service(
+        self, service_id: str, action: str, before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        """A service's audit record: changed scalar fields, and its teams as a reference."""
+        scalars = {k: v for k, v in after.items() if k not in ("id", "type", "team_ids")}
+        old_teams = before.get("team_ids", [])
+        new_teams = after.get("team_ids", old_teams)
+        teams = members_changed(
+            "teams",
+            self._team_refs([t for t in new_teams if t not in old_teams]),
+            self._team_refs([t for t in old_teams if t not in new_teams]),
+        )
+        name = self.services[service_id]["name"]
+        references = [teams] if len(teams) > 1 else None
+        fields = fields_changed(before, scalars)
+        self.audit.record("service", service_id, name, action, fields=fields, references=references)
 
     def trigger_incident(self, service_id: str, event_type: str = "incident.triggered") -> str:
         """An incident event on a service (escalations are when on-call matters)."""
@@ -202,19 +278,23 @@ class Account:
     def rotate_oncall(self, policy_id: str, user_id: str) -> None:
         """Put `user_id` alone on level 1 of the policy. PagerDuty sends no event for this."""
         policy = self.policies[policy_id]
+        before = ",".join(target_id for _, target_id in policy.levels[0])
         policy.levels[0] = [("user", user_id)]
         self.changed()
+        fields = [field_change("escalation_rules[0].targets", before, user_id)]
+        self.audit.record("escalation_policy", policy_id, policy.name, "update", fields=fields)
 
     def delete_user(self, user_id: str) -> None:
-        del self.users[user_id]
+        user = self.users.pop(user_id)
         for schedule in self.schedules.values():
             schedule.rotation = [u for u in schedule.rotation if u != user_id] or schedule.rotation
         for policy in self.policies.values():
             policy.levels = [[t for t in lvl if t != ("user", user_id)] for lvl in policy.levels]
         self.changed()
+        self.audit.record("user", user_id, user["name"], "delete")
 
     def delete_team(self, team_id: str) -> None:
-        del self.teams[team_id]
+        team = self.teams.pop(team_id)
         for obj in (*self.users.values(), *self.services.values()):
             obj["team_ids"] = [t for t in obj["team_ids"] if t != team_id]
         for policy in self.policies.values():
@@ -222,6 +302,7 @@ class Account:
         for schedule in self.schedules.values():
             schedule.team_ids = [t for t in schedule.team_ids if t != team_id]
         self.changed()
+        self.audit.record("team", team_id, team["name"], "delete")
 
     # -- the API's view -------------------------------------------------------------
 

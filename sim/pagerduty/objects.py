@@ -12,8 +12,9 @@ TIME_ZONE = "America/Lima"
 _OFFSET = timezone(timedelta(hours=-5))
 
 
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, _OFFSET).isoformat(timespec="seconds")
+def iso(epoch: float, timespec: str = "seconds") -> str:
+    """An API timestamp; audit records' `execution_time` has `timespec="milliseconds"`."""
+    return datetime.fromtimestamp(epoch, _OFFSET).isoformat(timespec=timespec)
 
 
 def parse_time(text: str) -> float:

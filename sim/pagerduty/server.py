@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sim._http import SimServer, json_response
-from sim.pagerduty import views
+from sim.pagerduty import audit, views
 from sim.pagerduty.account import Account
 from sim.pagerduty.objects import parse_time
 from sim.pagerduty.webhooks import WebhookSender
@@ -36,12 +36,14 @@ class PagerDutySim(SimServer):
         *,
         rate_limit: int | None = None,  # requests per minute; None = unlimited
         rate_limit_headers: bool = True,
+        audit_records: str = "ok",  # "402": plan without Audit Trail; "403": key not admin
     ) -> None:
         super().__init__()
         self.account = account
         self.api_key = api_key
         self.rate_limit = rate_limit
         self.rate_limit_headers = rate_limit_headers
+        self.audit_records = audit_records
         self.filters_work = True  # False: filtered listings answer empty (tests the guard)
         self.subscriptions: list[dict[str, Any]] = []  # POST /webhook_subscriptions
         self._window: deque[float] = deque()
@@ -113,6 +115,8 @@ class PagerDutySim(SimServer):
             return json_response({"abilities": ["teams", "read_only_users", "urgencies"]})
         if path == "/oncalls":
             return self._oncalls(request)
+        if path == "/audit/records":
+            return self._audit_records(request)
         parts = path.strip("/").split("/")
         if len(parts) == 1 and parts[0] in LISTINGS:
             items, render = self._listing(request, parts[0])
@@ -202,6 +206,25 @@ class PagerDutySim(SimServer):
         include = args.getlist("include[]")
         return self._page(request, "oncalls", oncalls, lambda o: views.expand_oncall(a, o, include))
 
+    def _audit_records(self, request: Request) -> Response:
+        """`GET /audit/records`; plan-gated (402) and for admin / account keys only (403)."""
+        if self.audit_records in AUDIT_REFUSALS:
+            status, message, code = AUDIT_REFUSALS[self.audit_records]
+            return json_response(self._error(status, message, code, [message]), status)
+        args, now = request.args, self.account.clock()
+        types = args.getlist("root_resource_types[]")
+        try:
+            since = parse_time(args["since"]) if "since" in args else now - audit.DAY
+            until = parse_time(args["until"]) if "until" in args else now
+            limit = max(1, min(int(args.get("limit", audit.DEFAULT_LIMIT)), audit.MAX_LIMIT))
+            unknown = [t for t in types if t not in audit.ROOT_TYPES]
+            if unknown or until < since or until - since > audit.MAX_WINDOW:
+                raise ValueError(unknown)
+            page = self.account.audit.page(since, until, types, limit, args.get("cursor"))
+        except ValueError:
+            return self._invalid("`since`, `until`, `limit`, `cursor` or a type is invalid")
+        return json_response(page)
+
     def _invalid(self, *errors: str) -> Response:
         return json_response(self._error(400, "Invalid Input Provided", 2001, list(errors)), 400)
 
@@ -270,6 +293,11 @@ class PagerDutySim(SimServer):
         )
 
 
+# `audit_records=` mode -> PagerDuty's answer (its REST API error codes)
+AUDIT_REFUSALS = {
+    "402": (402, "Payment Required: account does not have the Audit Trail ability", 2014),
+    "403": (403, "Access Denied", 2010),
+}
 FILTER_TYPES = ("account_reference", "service_reference", "team_reference")
 
 
