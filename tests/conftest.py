@@ -26,6 +26,14 @@ def redis_server() -> Iterator[str]:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test alone, which it may stop, kill or start again."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def redis_url(redis_server: str) -> str:
     redis.Redis.from_url(redis_server).flushdb()
     return redis_server

@@ -20,13 +20,11 @@ from web.app import create_app
 
 
 @pytest.fixture
-def stoppable_redis() -> Iterator[tuple[str, int]]:
+def stoppable_redis(own_redis: RedisServer) -> Iterator[tuple[str, int]]:
     """The URL and pid of a redis-server of this test's own (it is SIGSTOPped)."""
-    server = RedisServer().start()
-    pid = int(redis.Redis.from_url(server.url).info("server")["process_id"])
-    yield server.url, pid
-    os.kill(pid, signal.SIGCONT)
-    server.stop()
+    pid = int(redis.Redis.from_url(own_redis.url).info("server")["process_id"])
+    yield own_redis.url, pid
+    os.kill(pid, signal.SIGCONT)  # before own_redis stops it
 
 
 def timed_post(url: str, body: bytes) -> tuple[int, float]:

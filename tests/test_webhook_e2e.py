@@ -9,7 +9,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -204,14 +204,6 @@ def test_an_older_read_that_finishes_last_does_not_overwrite_a_newer_one(
     release.set()
     slow.join(10)
     assert stack.export_names()[f"service:{service_id}"] == "newer name"
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of this test's own, which the test may stop and start again."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(

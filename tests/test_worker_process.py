@@ -114,14 +114,6 @@ def test_a_worker_killed_mid_job_loses_nothing(
         stack.stop()
 
 
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of this test alone: it is killed and started again on its port."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
 def test_the_scheduler_is_back_within_seconds_of_redis_returning(
     own_redis: RedisServer, env: dict[str, str], tmp_path: Path
 ) -> None:
