@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, request
+from redis.commands.core import Script
 from rq import Queue, Retry
 
 from common import metrics
@@ -103,7 +104,9 @@ def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -
     if not state.queue_registered:
         register_queue(state.queue)
         state.queue_registered = True
-    queued = store_delivery(state.queue, job_id, delivery, signal)
+    if state.store_script is None:  # once per process, not per delivery
+        state.store_script = state.connection.register_script(STORE_IF_NEW)
+    queued = store_delivery(state.queue, state.store_script, job_id, delivery, signal)
     if queued and time.monotonic() - state.last_webhook_recorded >= LAST_WEBHOOK_INTERVAL:
         state.last_webhook_recorded = time.monotonic()
         record = {**signal.as_job(), "received_at": time.time(), "job_id": job_id}
@@ -127,8 +130,11 @@ return 1
 """
 
 
-def store_delivery(queue: Queue, job_id: str, delivery: str, signal: WebhookSignal) -> bool:
-    """Write the delivery as an RQ job; False if its event or its delivery id was seen.
+def store_delivery(
+    queue: Queue, store: Script, job_id: str, delivery: str, signal: WebhookSignal
+) -> bool:
+    """Write the delivery as an RQ job with `store` (STORE_IF_NEW, registered on the queue's
+    connection); False if its event or its delivery id was seen.
 
     The job record is the event's de-dup record, so it is kept for DELIVERY_SEEN_TTL after
     it ran; the delivery marker lives as long. The job is built by RQ and saved as RQ's
@@ -149,7 +155,6 @@ def store_delivery(queue: Queue, job_id: str, delivery: str, signal: WebhookSign
     fields = [
         item for name, value in job.to_dict().items() if value is not None for item in (name, value)
     ]
-    store = queue.connection.register_script(STORE_IF_NEW)
     stored = store(
         keys=[job.key, queue.key, webhook_delivery(delivery)],
         args=[job.id, DELIVERY_SEEN_TTL, *fields],
