@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     account_name: str | None = None
     full_sync_cron: str = "0 3 * * *"
     oncall_refresh_minutes: int = Field(default=15, ge=1, le=1440)
+    # seed: SPEC §5's names; jupiterone: graph-pagerduty 3.x's (MONITORS, service ASSIGNED team).
+    graph_model: Literal["seed", "jupiterone"] = "seed"
+    audit_poll_seconds: int = Field(default=30, ge=5, le=3600)
+    people_refresh_minutes: int = Field(default=15, ge=1, le=1440)
+    change_history_days: int = Field(default=30, ge=1, le=3650)
     port: int = Field(default=8000, ge=1, le=65535)
     # gunicorn worker processes of `web` (Heroku sets it from the dyno size).
     web_concurrency: int = Field(default=2, ge=1, le=64)
@@ -54,6 +59,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("graph_model", mode="before")
+    @classmethod
+    def _lower_model(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -214,6 +214,25 @@ class GraphIndex:
         return len(self.entities) + len(self.relationships)
 
 
+CAUSE_KINDS = ("webhook", "audit", "refresh", "oncall", "full_sync")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What made pdgraph write a change (SPEC §3 `pdgraph changes`): `kind` is one of
+    CAUSE_KINDS, `id` the webhook event id, audit record id, or sync/refresh run id."""
+
+    kind: str
+    id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in CAUSE_KINDS:
+            raise ValueError(f"cause kind {self.kind!r} is not one of {CAUSE_KINDS}")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id}
+
+
 @dataclass
 class ChangeSet:
     """What a sink must do to turn one graph into another."""
