@@ -4,7 +4,8 @@ For each account size (users; teams 1:10 and services 1:2 of users) it serves a 
 account, runs `pdgraph sync` twice in a subprocess (into an empty graph, then again with
 nothing changed), and prints:
 
-- requests made vs the minimum Σ⌈n/100⌉ over the four listings (target: ≤ 3 above it;
+- requests made vs the minimum Σ⌈n/100⌉ over the six listings plus one read per schedule
+  (its final schedule over the next 7 days: coverage and gaps) (target: ≤ 3 above it;
   past 10,000 objects a listing must be split by filters, which costs more);
 - wall time and peak RSS (targets: 10,000 users / 5,000 services in < 15 s and < 300 MB);
 - a baseline measured in the same run: a naive single-threaded pager (requests, follows
@@ -39,6 +40,8 @@ LISTINGS: tuple[tuple[str, str, list[tuple[str, str]]], ...] = (
     ("/teams", "teams", []),
     ("/users", "users", []),
     ("/services", "services", [("include[]", "teams")]),
+    ("/escalation_policies", "escalation_policies", [("include[]", "teams")]),
+    ("/schedules", "schedules", []),
     ("/oncalls", "oncalls", [("time_zone", "UTC")]),
 )
 
@@ -125,19 +128,24 @@ def bench(users: int, redis_url: str, workdir: Path) -> None:
         "teams": len(account.teams),
         "users": len(account.users),
         "services": len(account.services),
+        "escalation_policies": len(account.policies),
+        "schedules": len(account.schedules),
         "oncalls": len(account.oncalls_now()),
     }
-    minimum = sum(math.ceil(n / 100) for n in sizes.values())
+    # one page per 100 of each listing, and one read of each schedule's coverage
+    minimum = sum(math.ceil(n / 100) for n in sizes.values()) + sizes["schedules"]
     m = measure(account, redis_url, workdir / f"graph-{users}.sqlite3")
     complete = m.naive_objects >= sum(sizes.values())
     capped = "" if complete else " (capped at 10,000 per listing: incomplete)"
     print(
         f"\n== {users:,} users, {sizes['teams']:,} teams, {sizes['services']:,} services, "
+        f"{sizes['escalation_policies']:,} policies, {sizes['schedules']:,} schedules, "
         f"{sizes['oncalls']:,} on-call entries (account generated in {gen:.1f}s)"
     )
     print(f"   {m.summary}")
     print(
-        f"   requests: {m.requests} (minimum Σ⌈n/100⌉ = {minimum}, +{m.requests - minimum}); "
+        f"   requests: {m.requests} (minimum Σ⌈n/100⌉ + schedules = {minimum}, "
+        f"+{m.requests - minimum}); "
         f"no-change resync: {m.resync_requests}"
     )
     print(

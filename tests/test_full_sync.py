@@ -15,6 +15,7 @@ from common.sinks.local import LocalSink
 from common.state import last_full_sync
 from common.transform import (
     SERVICE,
+    SERVICE_USES_POLICY,
     TEAM_ASSIGNED_SERVICE,
     USER,
     USER_ONCALL_SERVICE,
@@ -82,6 +83,8 @@ def test_sync_is_recorded_for_status(
         "users": 60,
         "teams": 6,
         "services": 30,
+        "escalation_policies": len(sim.account.policies),
+        "schedules": len(sim.account.schedules),
         "oncalls": len(
             {
                 (
@@ -94,7 +97,9 @@ def test_sync_is_recorded_for_status(
             }
         ),
     }
-    assert last["changes"]["entities_created"] == 96
+    account = sim.account
+    every = (account.users, account.teams, account.services, account.policies, account.schedules)
+    assert last["changes"]["entities_created"] == sum(map(len, every))
     assert last["duration_s"] > 0 and last["pagerduty_requests"] >= 5
 
 
@@ -210,10 +215,13 @@ def test_drift_counts_only_what_webhooks_should_have_kept_current(
     account.delete_user(next(iter(account.users)))  # no webhook exists for users: no drift
     second, changes = run_full_sync(settings, redis_client=redis_client)
     assert changes.summary()["entities_deleted"] == 2
-    assigned_gone = sum(
-        1 for k in changes.delete_relationships if type_of_key(k) == TEAM_ASSIGNED_SERVICE
+    service_edges_gone = sum(
+        1
+        for k in changes.delete_relationships
+        if type_of_key(k) in (TEAM_ASSIGNED_SERVICE, SERVICE_USES_POLICY)
     )
-    assert second.drift == 1 + 1 + assigned_gone  # the rename, the deletion, its ASSIGNED edges
+    # the rename, the deletion, its ASSIGNED and USES edges
+    assert second.drift == 1 + 1 + service_edges_gone
 
 
 EMPTY_TEAMS = {"teams": [], "limit": 100, "offset": 0, "more": False, "total": 0}

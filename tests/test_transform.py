@@ -12,8 +12,8 @@ import pytest
 from common.transform import (
     build_graph,
     epoch_ms,
-    lowest_oncall_levels,
     oncall_edges_for_service,
+    oncall_levels,
     service_subgraph,
     team_has_user_edges,
     transform_service,
@@ -59,11 +59,17 @@ def test_user_entity_has_exactly_the_spec_properties(user: dict[str, Any]) -> No
         "summary": "Earline Greenholt",
         "description": "I'm the boss",
         "webLink": "https://subdomain.pagerduty.com/users/PXPGF42",
-        "email": "125.greenholt.earline@graham.name",
-        "username": "125.greenholt.earline@graham.name",
+        # arrays: JupiterOne's data model (User.json) types them so
+        "email": ["125.greenholt.earline@graham.name"],
+        "username": ["125.greenholt.earline@graham.name"],
+        "shortLoginId": ["125.greenholt.earline"],
+        "emailDomain": ["graham.name"],
+        "firstName": "Earline",
+        "lastName": "Greenholt",
         "role": "admin",
         "admin": True,
         "active": True,
+        "isActive": True,
         "jobTitle": "Director of Engineering",
         "timeZone": "America/Lima",
         "billed": True,
@@ -150,12 +156,20 @@ def test_service_is_active_unless_disabled(
     assert entity.properties["active"] is active
 
 
-def test_service_without_incidents_or_timeouts_has_nulls(service: dict[str, Any]) -> None:
+def test_null_properties_are_left_out(service: dict[str, Any]) -> None:
+    """The data model types them as non-null (`description`: string): absent, not null."""
     service.update(last_incident_timestamp=None, auto_resolve_timeout=None, description=None)
     props = transform_service(service).properties
-    assert props["lastIncidentOn"] is None
-    assert props["autoResolveTimeout"] is None
-    assert props["description"] is None
+    assert {"lastIncidentOn", "autoResolveTimeout", "description"}.isdisjoint(props)
+
+
+def test_a_one_word_user_name_has_a_null_last_name(user: dict[str, Any]) -> None:
+    """User requires lastName and allows null: kept as null, unlike other nulls."""
+    user.update(name="Cher", description=None, email="cher@Example.COM")
+    props = transform_user(user).properties
+    assert (props["firstName"], props["lastName"]) == ("Cher", None)
+    assert props["shortLoginId"] == ["cher"] and props["emailDomain"] == ["example.com"]
+    assert "description" not in props
 
 
 def test_account_name_tags_every_entity(
@@ -196,7 +210,7 @@ def test_team_has_user_edge_per_team_of_the_user(user: dict[str, Any]) -> None:
     ]
 
 
-def test_assigned_edge_per_team_of_the_service(service: dict[str, Any]) -> None:
+def test_assigned_and_uses_edges_of_the_service(service: dict[str, Any]) -> None:
     _, edges = service_subgraph(service, {})
     assert [e.to_j1() for e in edges] == [
         {
@@ -206,13 +220,42 @@ def test_assigned_edge_per_team_of_the_service(service: dict[str, Any]) -> None:
             "_fromEntityKey": "team:PQ9K7I8",
             "_toEntityKey": "service:PIJ90N7",
         },
+        {
+            "_key": "service:PIJ90N7|uses|escalation_policy:PT20YPA",
+            "_type": "pagerduty_service_uses_escalation_policy",
+            "_class": "USES",
+            "_fromEntityKey": "service:PIJ90N7",
+            "_toEntityKey": "escalation_policy:PT20YPA",
+        },
     ]
+
+
+def test_jupiterone_model_points_assigned_at_the_team_and_names_oncall_monitors(
+    service: dict[str, Any], oncalls: list[dict[str, Any]]
+) -> None:
+    """graph-pagerduty 3.x's names (GRAPH_MODEL=jupiterone); the rest is the same."""
+    levels = oncall_levels(oncalls)
+    _, seed = service_subgraph(service, levels)
+    _, j1 = service_subgraph(service, levels, model="jupiterone")
+    assert [e.key for e in j1 if e.class_ == "ASSIGNED"] == [
+        "service:PIJ90N7|assigned|team:PQ9K7I8"
+    ]
+    assert {e.type for e in j1} - {e.type for e in seed} == {
+        "pagerduty_service_assigned_team",
+        "pagerduty_user_monitors_service",
+    }
+    monitors = [e for e in j1 if e.class_ == "MONITORS"]
+    oncall = [e for e in seed if e.class_ == "ONCALL"]
+    assert [(e.from_key, e.properties) for e in monitors] == [
+        (e.from_key, e.properties) for e in oncall
+    ]
+    assert monitors and all(e.key.split("|")[1] == "monitors" for e in monitors)
 
 
 def test_oncall_edges_cover_every_level_with_the_lowest_level(
     service: dict[str, Any], oncalls: list[dict[str, Any]]
 ) -> None:
-    edges = oncall_edges_for_service(service, lowest_oncall_levels(oncalls))
+    edges = oncall_edges_for_service(service, oncall_levels(oncalls))
     assert [e.to_j1() for e in edges] == [
         {
             "_key": "user:PAM4FGS|oncall|service:PIJ90N7",
@@ -221,6 +264,7 @@ def test_oncall_edges_cover_every_level_with_the_lowest_level(
             "_fromEntityKey": "user:PAM4FGS",
             "_toEntityKey": "service:PIJ90N7",
             "escalationLevel": 3,
+            "escalationLevels": [3],
             "escalationPolicyId": "PT20YPA",
         },
         {
@@ -230,6 +274,8 @@ def test_oncall_edges_cover_every_level_with_the_lowest_level(
             "_fromEntityKey": "user:PXPGF42",
             "_toEntityKey": "service:PIJ90N7",
             "escalationLevel": 1,
+            # on call at levels 1 and 2: the lowest, and every level (the report's per-level check)
+            "escalationLevels": [1, 2],
             "escalationPolicyId": "PT20YPA",
         },
     ]
@@ -251,23 +297,23 @@ def test_two_users_on_call_at_one_level_each_get_an_edge_at_that_level(
         return entry
 
     oncalls += [also_on_call("PBKT3QD", 1, "PSCHED1"), also_on_call("PC7V2LM", 3, "PSCHED3")]
-    edges = oncall_edges_for_service(service, lowest_oncall_levels(oncalls))
+    edges = oncall_edges_for_service(service, oncall_levels(oncalls))
     assert [(e.key, e.properties) for e in edges] == [
         (
             "user:PAM4FGS|oncall|service:PIJ90N7",
-            {"escalationLevel": 3, "escalationPolicyId": "PT20YPA"},
+            {"escalationLevel": 3, "escalationLevels": [3], "escalationPolicyId": "PT20YPA"},
         ),
         (
             "user:PBKT3QD|oncall|service:PIJ90N7",
-            {"escalationLevel": 1, "escalationPolicyId": "PT20YPA"},
+            {"escalationLevel": 1, "escalationLevels": [1], "escalationPolicyId": "PT20YPA"},
         ),
         (
             "user:PC7V2LM|oncall|service:PIJ90N7",
-            {"escalationLevel": 3, "escalationPolicyId": "PT20YPA"},
+            {"escalationLevel": 3, "escalationLevels": [3], "escalationPolicyId": "PT20YPA"},
         ),
         (
             "user:PXPGF42|oncall|service:PIJ90N7",
-            {"escalationLevel": 1, "escalationPolicyId": "PT20YPA"},
+            {"escalationLevel": 1, "escalationLevels": [1, 2], "escalationPolicyId": "PT20YPA"},
         ),
     ]
 
@@ -276,7 +322,7 @@ def test_service_without_policy_has_no_oncall_edges(
     service: dict[str, Any], oncalls: list[dict[str, Any]]
 ) -> None:
     service["escalation_policy"] = None
-    assert oncall_edges_for_service(service, lowest_oncall_levels(oncalls)) == []
+    assert oncall_edges_for_service(service, oncall_levels(oncalls)) == []
 
 
 def test_build_graph_drops_edges_to_entities_not_in_the_graph(

@@ -12,7 +12,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import redis
 
 from common.config import Settings
-from common.graph import ChangeSet, Graph, GraphIndex, diff
+from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
 from common.keys import FULL_SYNC_LOCK
 from common.locks import held_locks
 from common.pagerduty import (
@@ -29,12 +28,15 @@ from common.pagerduty import (
     ProgressCallback,
     client_from_settings,
 )
+from common.pagerduty.snapshot import get_account
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
 from common.transform import (
-    USER_ONCALL_SERVICE,
+    ONCALL_TYPES,
     WEBHOOK_MAINTAINED_TYPES,
+    Window,
     build_graph,
+    epoch_ms,
     service_policies_of,
     type_of_key,
 )
@@ -72,22 +74,6 @@ def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
         yield
 
 
-# The listings a full sync reads, in the order its reports name them.
-LISTINGS = ("users", "teams", "services", "oncalls")
-
-
-@dataclass
-class AccountSnapshot:
-    users: list[PagerDutyObject]
-    teams: list[PagerDutyObject]
-    services: list[PagerDutyObject]
-    oncalls: list[PagerDutyObject]
-
-    def counts(self) -> dict[str, int]:
-        """Objects read per listing, in the order of LISTINGS."""
-        return {name: len(getattr(self, name)) for name in LISTINGS}
-
-
 @dataclass
 class FullSyncRun:
     """What `/status` and the CLI report about one run."""
@@ -101,39 +87,15 @@ class FullSyncRun:
     changes: dict[str, int] = field(default_factory=dict)
     drift: int = 0  # objects the webhook path had wrong (see incremental_drift)
     error: str | None = None
+    id: str = ""  # the run's id, the change history's cause: from started_at by default
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            moment = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self.started_at))
+            self.id = f"fullsync-{moment}.{int(self.started_at * 1000) % 1000:03d}Z"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def get_account(
-    client: PagerDutyClient, progress: ProgressCallback | None = None
-) -> AccountSnapshot:
-    """Every listing the graph needs (I/O only). Any failure raises: nothing partial.
-
-    `progress` gets each listing's final count, `(name, n, n)`, once it is read: past the
-    10,000 offset cap a listing is read in parts whose own reports are not the listing's,
-    and the last word must be the count the run reports.
-    """
-
-    def read(name: str, objects: list[PagerDutyObject]) -> list[PagerDutyObject]:
-        if progress is not None:
-            progress(name, len(objects), len(objects))
-        return objects
-
-    # /abilities lacks "teams" on accounts without the Teams feature; /teams fails there.
-    teams = read("teams", client.list_teams() if "teams" in client.abilities() else [])
-    team_ids = [t["id"] for t in teams]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        users_future = pool.submit(client.list_users, team_ids)
-        services_future = pool.submit(client.list_services, team_ids)
-        services = read("services", services_future.result())
-        users = read("users", users_future.result())
-    policy_ids = sorted(
-        {s["escalation_policy"]["id"] for s in services if s.get("escalation_policy")}
-    )
-    oncalls = read("oncalls", client.list_oncalls(policy_ids))
-    return AccountSnapshot(users, teams, services, oncalls)
 
 
 def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
@@ -160,7 +122,7 @@ def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
 # On-call edges are keyed by their user: a hand-off the sink has not seen yet replaces
 # them (new user, new key), deleting most of them legitimately. For them the guard looks
 # at how many are left, not at how many are deleted.
-_REPLACED_AT_HANDOFFS = frozenset({USER_ONCALL_SERVICE})
+_REPLACED_AT_HANDOFFS = ONCALL_TYPES
 
 
 def _count_types(keys: Iterable[str]) -> Counter[str]:
@@ -262,7 +224,7 @@ def _run_full_sync(
         elif dry_run:
             run.outcome = "dry_run"
         else:
-            sink.replace_all(graph)
+            sink.replace_all(graph, Cause("full_sync", run.id))
             record_service_policies(redis_client, service_policies_of(graph))
             schedule_handoffs(redis_client, oncalls)
             run.outcome = "ok"
@@ -294,14 +256,23 @@ def _read_account(
     snapshot = get_account(client, progress)
     run.read = snapshot.counts()
     graph = build_graph(
-        snapshot.users,
-        snapshot.teams,
-        snapshot.services,
+        snapshot.consume("users"),
+        snapshot.consume("teams"),
+        snapshot.consume("services"),
         snapshot.oncalls,
         settings.account_name,
+        policies=snapshot.consume("escalation_policies"),
+        schedules=snapshot.consume("schedules"),
+        window=coverage_window_ms(snapshot.window),
+        model=settings.graph_model,
     )
     run.graph = graph.counts_by_type()
     return graph, snapshot.oncalls
+
+
+def coverage_window_ms(window: tuple[str, str]) -> Window:
+    """The schedules' coverage window (ISO 8601 since, until) in epoch milliseconds."""
+    return int(epoch_ms(window[0]) or 0), int(epoch_ms(window[1]) or 0)
 
 
 def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:
@@ -310,6 +281,6 @@ def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:
         record_full_sync(redis_client, run.as_dict())
         # Services a webhook refreshed while we ran: our read of them may predate it.
         for service_id in close_sync_window(redis_client):
-            request_service_refresh(redis_client, service_id)
+            request_service_refresh(redis_client, service_id, Cause("full_sync", run.id))
     except redis.RedisError as exc:  # the run's own outcome matters more
         log.error("could not record the full sync run: %s", exc)

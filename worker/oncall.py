@@ -25,7 +25,7 @@ import redis
 from rq import Queue
 
 from common import keys
-from common.graph import ChangeSet, Graph, GraphIndex, diff
+from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
 from common.keys import HANDOFFS, SERVICE_POLICY
 from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
@@ -33,9 +33,12 @@ from common.schedule import HANDOFF_SLACK
 from common.sinks import GraphSink
 from common.state import sync_window_is_open
 from common.transform import (
+    SEED,
+    GraphModel,
+    OncallLevels,
     is_oncall_edge,
-    lowest_oncall_levels,
     oncall_edges_for_service,
+    oncall_levels,
     service_key,
 )
 from worker.context import JobContext
@@ -137,12 +140,16 @@ def services_by_policy(connection: redis.Redis) -> dict[str, list[str]]:
 
 
 def oncall_changes(
-    sink: GraphSink, service_id: str, policy_id: str, levels: Mapping[str, Mapping[str, int]]
+    sink: GraphSink,
+    service_id: str,
+    policy_id: str,
+    levels: OncallLevels,
+    model: GraphModel = SEED,
 ) -> ChangeSet:
     """What to write so the service's ONCALL edges are the ones `levels` says (only those)."""
     key = service_key(service_id)
     service = {"id": service_id, "escalation_policy": {"id": policy_id}}
-    edges = oncall_edges_for_service(service, levels)
+    edges = oncall_edges_for_service(service, levels, model)
     present = sink.existing([key, *(e.from_key for e in edges)])
     if key not in present:
         return ChangeSet()  # not in the graph (yet): its own refresh writes it whole
@@ -155,11 +162,11 @@ def oncall_changes(
 
 def read_oncalls(
     client: PagerDutyClient, connection: redis.Redis, policy_ids: Iterable[str]
-) -> dict[str, dict[str, int]]:
+) -> dict[str, dict[str, tuple[int, ...]]]:
     """Read the policies' on-calls, schedule their next hand-offs; user levels by policy."""
     oncalls = client.oncalls_for_policies(sorted(set(policy_ids)))
     schedule_handoffs(connection, oncalls)
-    return lowest_oncall_levels(oncalls)
+    return oncall_levels(oncalls)
 
 
 def summarize(results: Iterable[ChangeSet | None]) -> dict[str, Any]:
@@ -172,9 +179,14 @@ def summarize(results: Iterable[ChangeSet | None]) -> dict[str, Any]:
     }
 
 
-def refresh_oncalls(context: JobContext, policy_ids: Sequence[str] | None) -> dict[str, Any]:
+def refresh_oncalls(
+    context: JobContext, policy_ids: Sequence[str] | None, cause: Cause | None = None
+) -> dict[str, Any]:
     """Rewrite the ONCALL edges of the services of these policies (None: of all), in one
-    sink write (JupiterOne: one GraphQL request of mutations for the whole hand-off)."""
+    sink write (JupiterOne: the whole hand-off goes in one DIFF job of the scope).
+
+    `cause` goes to the change history (default: `oncall`, `refresh-<epoch second>`)."""
+    cause = cause or Cause("oncall", f"refresh-{int(time.time())}")
     connection, sink = context.connection, context.sink
     by_policy = services_by_policy(connection)
     if policy_ids is not None:
@@ -186,15 +198,16 @@ def refresh_oncalls(context: JobContext, policy_ids: Sequence[str] | None) -> di
     window_at_read = sync_window_is_open(connection)
     levels = read_oncalls(context.client, connection, by_policy)
     # Most services did not change: found without any lock, then checked again under it.
+    model = context.settings.graph_model
     changed = [
-        sid for sid in sorted(policy_of) if oncall_changes(sink, sid, policy_of[sid], levels)
+        sid for sid in sorted(policy_of) if oncall_changes(sink, sid, policy_of[sid], levels, model)
     ]
     per_service: list[ChangeSet] = []
 
     def write(keep: dict[str, bool]) -> ChangeSet:
-        per_service.extend(oncall_changes(sink, sid, policy_of[sid], levels) for sid in keep)
+        per_service.extend(oncall_changes(sink, sid, policy_of[sid], levels, model) for sid in keep)
         merged = ChangeSet.merge(per_service)
-        sink.apply(merged)
+        sink.apply(merged, cause)
         return merged
 
     if changed:

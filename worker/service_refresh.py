@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from common.graph import ChangeSet, Graph, diff
+from common.graph import Cause, ChangeSet, Graph, diff
 from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.sinks import GraphSink
 from common.state import sync_window_is_open
 from common.transform import (
+    SEED,
+    GraphModel,
     is_oncall_edge,
-    lowest_oncall_levels,
+    oncall_levels,
     service_key,
     service_subgraph,
 )
@@ -40,24 +42,35 @@ def get_service(
 
 
 def read_service_graph(
-    client: PagerDutyClient, sink: GraphSink, service_id: str, account_name: str | None
+    client: PagerDutyClient,
+    sink: GraphSink,
+    service_id: str,
+    account_name: str | None,
+    model: GraphModel = SEED,
 ) -> tuple[Graph, list[PagerDutyObject]]:
     """The service's entity and edges as PagerDuty has them now (empty: deleted), and the
     on-calls of its policy (they say when its next hand-off is).
 
-    Edges come only from entities the graph holds: a team or user created since the last
-    full sync gets its entity, and so its edges, from the next one.
+    Edges go only to entities the graph holds: a team, user or policy the graph does not
+    hold yet gets its entity, and so its edges, from the audit feed or the next full sync.
     """
     service, oncalls = get_service(client, service_id)
     if service is None:
         return Graph(), []
-    entity, edges = service_subgraph(service, lowest_oncall_levels(oncalls), account_name)
-    present = sink.existing({e.from_key for e in edges})
-    return Graph.of([entity], [e for e in edges if e.from_key in present]), oncalls
+    entity, edges = service_subgraph(service, oncall_levels(oncalls), account_name, model)
+    others = {end for e in edges for end in (e.from_key, e.to_key) if end != entity.key}
+    present = sink.existing(others) | {entity.key}
+    kept = [e for e in edges if e.from_key in present and e.to_key in present]
+    return Graph.of([entity], kept), oncalls
 
 
 def write_service_graph(
-    sink: GraphSink, service_id: str, graph: Graph, *, keep_oncall: bool = False
+    sink: GraphSink,
+    service_id: str,
+    graph: Graph,
+    *,
+    keep_oncall: bool = False,
+    cause: Cause | None = None,
 ) -> ChangeSet:
     """Write only what differs between the sink and `graph` around the service.
 
@@ -72,24 +85,29 @@ def write_service_graph(
         )
         held.relationships = {k: v for k, v in held.relationships.items() if not is_oncall_edge(k)}
     changes = diff(held, graph)
-    sink.apply(changes)
+    sink.apply(changes, cause)
     return changes
 
 
-def refresh_service_graph(context: JobContext, service_id: str) -> dict[str, Any]:
+def refresh_service_graph(
+    context: JobContext, service_id: str, cause: Cause | None = None
+) -> dict[str, Any]:
     """Re-read one service and write what changed in its entity and edges (unless a later
     read of it was written first); schedule its policy's next hand-off."""
     connection, sink = context.connection, context.sink
     reads = begin_reads(connection, [service_id])
     window_at_read = sync_window_is_open(connection)
+    settings = context.settings
     graph, oncalls = read_service_graph(
-        context.client, sink, service_id, context.settings.account_name
+        context.client, sink, service_id, settings.account_name, settings.graph_model
     )
     written, changes = write_latest(
         connection,
         reads,
         window_at_read,
-        lambda keep: write_service_graph(sink, service_id, graph, keep_oncall=keep[service_id]),
+        lambda keep: write_service_graph(
+            sink, service_id, graph, keep_oncall=keep[service_id], cause=cause
+        ),
         oncall_only=False,
     )
     if not written:

@@ -57,7 +57,8 @@ def rendered(account: Account, schedule: Schedule, since: float, until: float) -
     entries = []
     covered = 0.0
     for user_id, start, end in schedule.shifts(since, until):
-        start, end = max(start, since), min(end, until)
+        # whole seconds, as the entries are written: the percentage agrees with them
+        start, end = float(int(max(start, since))), float(int(min(end, until)))
         if user_id not in account.users or end <= start:
             continue  # a deleted user's shift is a gap
         covered += end - start

@@ -14,12 +14,12 @@ from common import metrics
 from common.config import ConfigError, Settings
 from common.graph import ChangeSet
 from common.pagerduty import PagerDutyError
+from common.pagerduty.snapshot import LISTINGS
 from common.sinks import SinkError, SinkPartlyWritten
 from common.state import connect
 from common.transform import ENTITY_TYPES, type_of_key
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, fail, settings_for_command
 from worker.full_sync import (
-    LISTINGS,
     FullSyncAborted,
     FullSyncAlreadyRunning,
     FullSyncRun,
