@@ -12,6 +12,7 @@ import redis
 from rq import Queue, Retry
 
 from common import keys
+from common.graph import Cause
 from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
 
 REFRESH_MARKER_TTL = 600
@@ -40,12 +41,15 @@ def start_trailing_refresh(connection: redis.Redis, service_id: str) -> None:
         pipe.execute()
 
 
-def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
+def request_service_refresh(
+    connection: redis.Redis, service_id: str, cause: Cause | None = None
+) -> bool:
     """Queue a refresh of the service unless one is queued and not yet started.
 
     It is scheduled for the end of the open coalescing window (if any). The refresh job
     deletes the marker before it re-reads, so an event that arrives after that queues
-    one more: every event is covered by a re-read that starts after it arrived.
+    one more: every event is covered by a re-read that starts after it arrived. The job
+    carries the `cause` of the request that queued it (the first event it covers).
     """
     remaining_ms = connection.pttl(keys.service_refresh(service_id, "window"))
     return enqueue_once(
@@ -53,7 +57,7 @@ def request_service_refresh(connection: redis.Redis, service_id: str) -> bool:
         keys.service_refresh(service_id),
         REFRESH_MARKER_TTL,
         "worker.jobs.refresh_service",
-        (service_id,),
+        (service_id, cause.as_dict() if cause else None),
         job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
         retry=REFRESH_RETRY,
         description=f"refresh service {service_id}",

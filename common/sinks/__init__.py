@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 
 from common.config import ConfigError, Settings
-from common.graph import ChangeSet, Graph, GraphIndex
+from common.graph import Cause, ChangeSet, Graph, GraphIndex
 
 # schedule_flush(marker_key, delay_seconds): queue one flush job `delay_seconds` from now
 # unless `marker_key` exists in Redis, setting the marker atomically with the job.
@@ -31,11 +31,25 @@ class GraphSink(Protocol):
     its own way; callers never ask which sink they have.
     """
 
-    def apply(self, changes: ChangeSet) -> None:
-        """Write a change set; an empty one writes nothing."""
+    def apply(self, changes: ChangeSet, cause: Cause | None = None) -> None:
+        """Write a change set; an empty one writes nothing. Each change is recorded once in
+        the change history, with `cause`, in the same write that commits it."""
 
-    def replace_all(self, graph: Graph) -> None:
-        """Make `graph` the complete content of the sink, atomically."""
+    def replace_all(self, graph: Graph, cause: Cause | None = None) -> None:
+        """Make `graph` the complete content of the sink, atomically; what changed goes to
+        the change history with `cause`."""
+
+    def changes(
+        self,
+        *,
+        since: float | None,
+        key: str | None,
+        type_: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the change history, oldest first, and the cursor of the next page
+        (None: no more). ValueError for a cursor this sink did not give out."""
 
     def read_graph(self) -> Graph:
         """The sink's current graph (for export and diffing)."""
@@ -79,10 +93,9 @@ def make_sink(
     if settings.graph_sink == "local":
         from common.sinks.local import LocalSink
 
-        return LocalSink(settings.local_graph_path)
+        return LocalSink(settings.local_graph_path, history_days=settings.change_history_days)
     from common import metrics
-    from common.jupiterone import JupiterOneClient
-    from common.ratelimit import RedisRequestBudget
+    from common.jupiterone import JupiterOneBudgets, JupiterOneClient
     from common.sinks.jupiterone import JupiterOneSink
     from common.state import connect
 
@@ -97,10 +110,12 @@ def make_sink(
         settings.jupiterone_api_url,
         settings.jupiterone_graphql_url,
         on_request=metrics.jupiterone_request,
-        budget=RedisRequestBudget(
-            connection, f"jupiterone:{settings.jupiterone_account_id}", limit=1_000_000
-        ),
+        budgets=JupiterOneBudgets.shared(connection, settings.jupiterone_account_id),
     )
     return JupiterOneSink(
-        client, connection, settings.jupiterone_scope, schedule_flush=schedule_flush
+        client,
+        connection,
+        settings.jupiterone_scope,
+        schedule_flush=schedule_flush,
+        history_days=settings.change_history_days,
     )

@@ -5,17 +5,31 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from common.graph import (
+    Cause,
     ChangeSet,
     Entity,
     Graph,
     GraphIndex,
     Relationship,
     canonical_properties,
+    diff,
     fingerprint,
+)
+from common.history import (
+    DAY,
+    ChangeJournal,
+    Entry,
+    decode_cursor,
+    encode_cursor,
+    entry_from_json,
+    entry_json,
+    touched_keys,
 )
 from common.sinks import SinkError
 
@@ -38,6 +52,15 @@ CREATE TABLE IF NOT EXISTS relationships (
 );
 CREATE INDEX IF NOT EXISTS relationships_from ON relationships (from_key);
 CREATE INDEX IF NOT EXISTS relationships_to ON relationships (to_key);
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_at ON changes (at);
+CREATE INDEX IF NOT EXISTS changes_key ON changes (key, id);
 """
 
 Row = tuple[str, ...]
@@ -65,14 +88,41 @@ _INDEX = {
     "entities": "SELECT key, fingerprint FROM entities",
     "relationships": "SELECT key, fingerprint FROM relationships",
 }
+# The objects as they are before a change (the history's before-values), JupiterOne-shaped.
+_OBJECTS = {
+    "entities": "SELECT key, type, class, NULL, NULL, properties FROM entities WHERE key IN ({})",
+    "relationships": "SELECT key, type, class, from_key, to_key, properties FROM relationships "
+    "WHERE key IN ({})",
+}
+CHUNK = 500  # SQLite's bound-parameter limit
+
+
+def _as_j1(row: tuple[Any, ...]) -> dict[str, Any]:
+    key, type_, class_, from_key, to_key, properties = row
+    ends = {"_fromEntityKey": from_key, "_toEntityKey": to_key} if from_key else {}
+    return {"_key": key, "_type": type_, "_class": class_, **ends, **json.loads(properties)}
+
+
+def _objects(db: sqlite3.Connection, table: str, keys: Sequence[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        sql = _OBJECTS[table].format(", ".join("?" * len(chunk)))
+        found.update((row[0], _as_j1(row)) for row in db.execute(sql, chunk))
+    return found
 
 
 class LocalSink:
     """A GraphSink in one SQLite file; it writes through, so nothing ever waits."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, path: str, *, history_days: int = 30, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = path
+        self.history_days = history_days
+        self.clock = clock
         self.writes = 0  # write transactions: tests count them
+        self._history_rows = 0  # rows of the change history written or pruned
         self._lock = threading.Lock()
         try:
             # WAL: the web process reads counts while a worker writes.
@@ -91,41 +141,95 @@ class LocalSink:
             except sqlite3.Error as exc:
                 raise SinkError(f"local graph {self.path!r}: {exc}") from exc
 
-    def _write(self, table: str, upserts: Iterable[Row] = (), deletes: Iterable[str] = ()) -> None:
+    def _write(
+        self,
+        table: str,
+        journal: ChangeJournal,
+        upserts: Sequence[Entity] | Sequence[Relationship] = (),
+        deletes: Sequence[str] = (),
+    ) -> None:
+        # The history rows go in the transaction of the change: both or neither.
+        row = _entity_row if table == "entities" else _relationship_row
         with self._transaction() as db:
+            keys = [*deletes, *(o.key for o in upserts)]
+            journal.before = _objects(db, table, keys)
             db.executemany(_DELETE[table], ((key,) for key in deletes))
-            db.executemany(_UPSERT[table], upserts)
+            db.executemany(_UPSERT[table], map(row, upserts))  # type: ignore[arg-type]
+            self._record(db, journal.take([o.key for o in upserts], deletes), journal.at)
             self.writes += 1
 
-    def apply(self, changes: ChangeSet) -> None:
+    def _record(self, db: sqlite3.Connection, entries: Iterable[Entry], at: float) -> None:
+        # Streamed: a first full sync's entries are never all in memory at once.
+        inserted = db.executemany(
+            "INSERT INTO changes (at, key, type, entry) VALUES (?, ?, ?, ?)",
+            ((at, e["key"], e["type"], entry_json(e)) for e in entries),
+        ).rowcount
+        pruned = db.execute("DELETE FROM changes WHERE at < ?", (at - self.history_days * DAY,))
+        self._history_rows += max(0, inserted) + max(0, pruned.rowcount)
+
+    def apply(self, changes: ChangeSet, cause: Cause | None = None) -> None:
         # One write per kind of change, deletes first: `writes` counts them.
+        journal = ChangeJournal(changes, {}, cause, self.clock())
         if changes.delete_relationships:
-            self._write("relationships", deletes=changes.delete_relationships)
+            self._write("relationships", journal, deletes=changes.delete_relationships)
         if changes.delete_entities:
-            self._write("entities", deletes=changes.delete_entities)
+            self._write("entities", journal, deletes=changes.delete_entities)
         entities = [*changes.create_entities, *changes.update_entities]
         if entities:
-            self._write("entities", upserts=map(_entity_row, entities))
+            self._write("entities", journal, upserts=entities)
         relationships = [*changes.create_relationships, *changes.update_relationships]
         if relationships:
-            self._write("relationships", upserts=map(_relationship_row, relationships))
+            self._write("relationships", journal, upserts=relationships)
 
-    def replace_all(self, graph: Graph) -> None:
+    def replace_all(self, graph: Graph, cause: Cause | None = None) -> None:
         # One transaction; rows whose fingerprint already matches are left alone, so a
-        # nightly sync that finds no change rewrites nothing.
+        # nightly sync that finds no change rewrites nothing (and records no history).
         with self._transaction() as db:
-            for table, rows in (
-                ("entities", map(_entity_row, graph.entities.values())),
-                ("relationships", map(_relationship_row, graph.relationships.values())),
-            ):
-                stored = dict(db.execute(_INDEX[table]).fetchall())
-                changed = []
-                for row in rows:
-                    if stored.pop(row[0], None) != row[-1]:
-                        changed.append(row)
-                db.executemany(_DELETE[table], ((key,) for key in stored))  # not in graph
-                db.executemany(_UPSERT[table], changed)
+            held = GraphIndex(
+                dict(db.execute(_INDEX["entities"]).fetchall()),
+                dict(db.execute(_INDEX["relationships"]).fetchall()),
+            )
+            changes = diff(held, graph)
+            touched = touched_keys(changes)
+            before = {
+                **_objects(db, "entities", [k for k in touched if k in held.entities]),
+                **_objects(db, "relationships", [k for k in touched if k in held.relationships]),
+            }
+            c = changes
+            db.executemany(_DELETE["entities"], ((key,) for key in c.delete_entities))
+            db.executemany(_DELETE["relationships"], ((key,) for key in c.delete_relationships))
+            entities = map(_entity_row, [*c.create_entities, *c.update_entities])
+            db.executemany(_UPSERT["entities"], entities)
+            edges = map(_relationship_row, [*c.create_relationships, *c.update_relationships])
+            db.executemany(_UPSERT["relationships"], edges)
+            journal = ChangeJournal(changes, before, cause, self.clock())
+            self._record(db, journal.take_all(), journal.at)
             self.writes += 1
+
+    def changes(
+        self,
+        *,
+        since: float | None,
+        key: str | None,
+        type_: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Entry], str | None]:
+        after = decode_cursor(cursor) if cursor else "0"
+        if not after.isdigit():
+            raise ValueError("cursor is not one this server gave out")
+        floor = self.clock() - self.history_days * DAY  # older rows wait for the next prune
+        sql = "SELECT id, entry FROM changes WHERE id > ? AND at >= ?"
+        args: list[Any] = [int(after), max(floor, since or floor)]
+        for column, value in (("key", key), ("type", type_)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        with self._transaction() as db:
+            rows = db.execute(f"{sql} ORDER BY id LIMIT ?", [*args, limit + 1]).fetchall()
+        page = rows[:limit]
+        next_cursor = encode_cursor(str(page[-1][0])) if len(rows) > limit else None
+        return [entry_from_json(raw) for _, raw in page], next_cursor
 
     def index(self) -> GraphIndex:
         with self._transaction() as db:
@@ -150,8 +254,8 @@ class LocalSink:
         keys = list(entity_keys)
         found: set[str] = set()
         with self._transaction() as db:
-            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
-                chunk = keys[start : start + 500]
+            for start in range(0, len(keys), CHUNK):
+                chunk = keys[start : start + CHUNK]
                 marks = ", ".join("?" * len(chunk))
                 found.update(
                     row[0]
@@ -184,8 +288,8 @@ class LocalSink:
 
     @property
     def rows_changed(self) -> int:
-        """Rows inserted, updated or deleted since this sink was opened."""
-        return self._db.total_changes
+        """Graph rows inserted, updated or deleted since this sink was opened."""
+        return self._db.total_changes - self._history_rows
 
     def counts_by_type(self) -> dict[str, int]:
         with self._transaction() as db:

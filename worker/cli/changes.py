@@ -1,0 +1,62 @@
+"""`pdgraph changes`: the change history of the configured sink, oldest first."""
+
+from __future__ import annotations
+
+import time
+
+import click
+import redis
+
+from common.config import ConfigError
+from common.history import MAX_PAGE, entry_json, parse_since, text_line
+from common.sinks import SinkError, make_sink
+from worker.cli.base import (
+    EXIT_CONFIG,
+    fail,
+    fail_configuration,
+    missing_local_graph,
+    settings_for_command,
+)
+
+
+@click.command()
+@click.option("--since", "since_text", metavar="TIME", help="ISO-8601 (UTC) or 30m, 2h, 7d ago.")
+@click.option("--key", metavar="KEY", help="Only changes of this _key (an entity or an edge).")
+@click.option("--type", "type_", metavar="TYPE", help="Only changes of this _type.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def changes(since_text: str | None, key: str | None, type_: str | None, as_json: bool) -> None:
+    """Print every change pdgraph wrote to the graph, oldest first: when, what, before and
+    after, and the webhook event, audit record or run that caused it.
+
+    Kept CHANGE_HISTORY_DAYS days. Text: one line per change; --json: one object per line.
+    """
+    since = None
+    if since_text is not None:
+        try:
+            since = parse_since(since_text, time.time())
+        except ValueError as exc:
+            fail(f"--since: {exc}", EXIT_CONFIG)
+    settings = settings_for_command()
+    missing = missing_local_graph(settings)
+    if missing is not None:
+        fail(missing)
+    try:
+        sink = make_sink(settings)
+        try:
+            cursor: str | None = None
+            while True:
+                page, cursor = sink.changes(
+                    since=since, key=key, type_=type_, cursor=cursor, limit=MAX_PAGE
+                )
+                for entry in page:
+                    click.echo(entry_json(entry) if as_json else text_line(entry))
+                if cursor is None:
+                    break
+        finally:
+            sink.close()
+    except ConfigError as exc:
+        fail_configuration(exc)
+    except SinkError as exc:
+        fail(str(exc))
+    except redis.RedisError as exc:
+        fail(f"Redis: {exc}")
