@@ -1,22 +1,33 @@
-"""JupiterOne requests per full sync and per incremental change (GRAPH_SINK=jupiterone).
+"""JupiterOne requests and rate-limit tokens per full sync and per incremental change
+(GRAPH_SINK=jupiterone), and event → JupiterOne latency.
 
-Serves a simulated PagerDuty account and the JupiterOne simulator, runs the full sync into
-an empty scope and again with nothing changed, then drives the webhook path's code
-(re-read the service, diff against what the sink holds, write) for each kind of change,
-and prints the JupiterOne requests each cost, by kind. Baseline in the same run: what one sync job
-per change would cost (create + upload + finalize + poll, and relationships could not go
-through PATCH at all) against what pdgraph spends.
+Serves a simulated PagerDuty account and the JupiterOne simulator (which enforces
+JupiterOne's documented limits: GraphQL tokens 2,000/2 min per account and 1,000/min per
+client, an aliased request of N mutations costing N; J1QL 120/120 s), runs the full sync
+into an empty scope and again with nothing changed (the nightly sync), then drives the
+webhook path's code (re-read the service, diff against what the sink holds, write) for
+each kind of change, and prints what each cost: JupiterOne requests by kind, then GraphQL
+tokens (`tok`) and J1QL queries (`j1ql`) as the simulator charged them. Baseline in the
+same run: what one sync job per change would cost against what pdgraph spends.
 
-    .venv/bin/python bench/jupiterone.py [--sizes 1000 10000]
+Latency: with a real `worker` process (the Procfile's) running the write-behind flush
+jobs, each sample changes PagerDuty, runs the webhook job's refresh here, and polls the
+simulator's state (no requests) until the change shows: a rename (entity change, written
+behind, flushed at the end of its 0.5 s window) and an on-call rotation (edge change).
+
+    .venv/bin/python bench/jupiterone.py [--sizes 1000 10000] [--samples 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +36,17 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from bench._common import RAISED_BUDGET, configure, jupiterone_env, private_redis  # noqa: E402
+from bench._common import (  # noqa: E402
+    RAISED_BUDGET,
+    configure,
+    jupiterone_env,
+    private_redis,
+    procfile_command,
+)
 from common.config import Settings  # noqa: E402
 from common.pagerduty import PagerDutyClient  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
+from common.transform import service_key, user_key  # noqa: E402
 from sim.jupiterone import JupiterOneSim  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker import jobs, service_refresh  # noqa: E402
@@ -39,8 +57,19 @@ PD_KEY = "bench-pd-key"
 J1_ACCOUNT, J1_KEY = "bench-account", "bench-j1-key"
 
 
-def describe(calls: Counter[str]) -> str:
-    return f"{sum(calls.values()):>4}  " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+def describe(j1: JupiterOneSim) -> str:
+    """Requests (by kind), then the GraphQL tokens and J1QL queries charged, since reset."""
+    calls, charged = j1.calls, j1.charged
+    refused = f", {sum(j1.refused.values())} × 429" if j1.refused else ""
+    return (
+        f"{sum(calls.values()):>4} req  {charged['graphql']:>3} tok  {charged['j1ql']:>3} j1ql"
+        f"{refused}  " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @dataclass
@@ -76,8 +105,18 @@ class Run:
         """Refresh these services, then run the window's flush; print what it all cost."""
         self.j1.reset_calls()
         self.refresh_each(sink, list(service_ids))
+        drain(sink)
+        print(f"  {label:<34} {describe(self.j1)}")
+
+
+def drain(sink: GraphSink, timeout: float = 60.0) -> None:
+    """Flush until nothing waits: entity writes now, deferred writes (a debounced DIFF of
+    the scope, if this version defers edges) once their window passed."""
+    deadline = time.monotonic() + timeout
+    sink.flush()
+    while sink.waiting_writes() and time.monotonic() < deadline:
+        time.sleep(0.1)
         sink.flush()
-        print(f"  {label:<30} {describe(self.j1.calls)}")
 
 
 def measure_full_syncs(run: Run, sink: GraphSink) -> None:
@@ -89,7 +128,7 @@ def measure_full_syncs(run: Run, sink: GraphSink) -> None:
         wall = time.perf_counter() - started
         job = list(run.j1.jobs.values())[-1]
         print(
-            f"  {label:<30} {describe(run.j1.calls)}  "
+            f"  {label:<34} {describe(run.j1)}  "
             f"({record.graph and sum(record.graph.values())} objects, {job.uploads} uploads, "
             f"{wall:.1f}s)"
         )
@@ -119,8 +158,9 @@ def measure_oncall_refresh(run: Run) -> None:
         run.account.rotate_oncall(policy, sorted(run.account.users)[30 + n])
     run.j1.reset_calls()
     result = jobs.refresh_all_oncalls()
+    drain(run.sink())
     label = f"on-call refresh, {result['services_changed']} services"
-    print(f"  {label:<30} {describe(run.j1.calls)}")
+    print(f"  {label:<34} {describe(run.j1)}")
 
 
 def measure_write_behind(run: Run, sink: GraphSink) -> None:
@@ -137,8 +177,8 @@ def measure_write_behind(run: Run, sink: GraphSink) -> None:
         t.start()
     for t in threads:
         t.join()
-    sink.flush()
-    print(f"  {'20 renames, 4 workers':<30} {describe(run.j1.calls)}")
+    drain(sink)
+    print(f"  {'20 renames, 4 workers':<34} {describe(run.j1)}")
     naive = 20 * 4
     print(
         f"  baseline: one PATCH job per rename = {naive} requests; pdgraph "
@@ -146,7 +186,78 @@ def measure_write_behind(run: Run, sink: GraphSink) -> None:
     )
 
 
-def measure(users: int, connection: redis.Redis, redis_url: str) -> None:
+def wait_until(seen: Callable[[], bool], timeout: float = 30.0) -> float | None:
+    """Seconds until `seen()` held (polled every 5 ms), None after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if seen():
+            return time.monotonic() - started
+        time.sleep(0.005)
+    return None
+
+
+def held_name(j1: JupiterOneSim, service_id: str) -> object:
+    with j1.state_lock:
+        entity = j1.scopes.get("pagerduty")
+        found = entity.entities.get(service_key(service_id)) if entity else None
+        return found.get("name") if found else None
+
+
+def holds_edge(j1: JupiterOneSim, one: str, other: str) -> bool:
+    """Any scope holds a relationship between these two entity keys."""
+    with j1.state_lock:
+        return any(
+            {r.get("_fromEntityKey"), r.get("_toEntityKey")} == {one, other}
+            for scope in j1.scopes.values()
+            for r in scope.relationships.values()
+        )
+
+
+def start_worker(stack: list[subprocess.Popen[bytes]]) -> None:
+    """The Procfile's worker, configured by this process's environment: runs the flushes."""
+    command = procfile_command("worker", dict(os.environ))
+    quiet = subprocess.DEVNULL
+    stack.append(subprocess.Popen(command, cwd=ROOT, stdout=quiet, stderr=quiet))
+    time.sleep(2)  # up and listening
+
+
+def measure_latency(run: Run, samples: int) -> None:
+    """Event → JupiterOne: `samples` renames (entity) and on-call rotations (edges)."""
+    sink, renamed, rotated = run.sink(), [], []
+    services = [s for s in run.services if s in run.account.services][30:]
+    for n in range(samples):
+        service_id = services[n % len(services)]
+        started = time.monotonic()
+        run.account.update_service(service_id, name=f"lat {n}")
+        run.refresh(sink, service_id)
+        waited = wait_until(lambda s=service_id, n=n: held_name(run.j1, s) == f"lat {n}")
+        renamed.append(None if waited is None else time.monotonic() - started)
+    users = sorted(run.account.users)
+    for n in range(samples):
+        service_id = services[(samples + n) % len(services)]
+        policy_id = run.account.services[service_id]["escalation_policy_id"]
+        user_id = users[(100 + n) % len(users)]
+        on_policy = [
+            s for s in services if run.account.services[s]["escalation_policy_id"] == policy_id
+        ]
+        started = time.monotonic()
+        run.account.rotate_oncall(policy_id, user_id)
+        run.refresh_each(sink, on_policy)
+        edge = (user_key(user_id), service_key(service_id))
+        waited = wait_until(lambda edge=edge: holds_edge(run.j1, *edge))
+        rotated.append(None if waited is None else time.monotonic() - started)
+    for label, times in (("rename (entity)", renamed), ("on-call rotation (edges)", rotated)):
+        seen = [t for t in times if t is not None]
+        if not seen:
+            print(f"  latency {label:<26} never seen in {len(times)} samples")
+            continue
+        print(
+            f"  latency {label:<26} p50 {1000 * statistics.median(seen):6.0f} ms  "
+            f"p99 {1000 * percentile(seen, 99):6.0f} ms  ({len(seen)}/{len(times)} seen)"
+        )
+
+
+def measure(users: int, connection: redis.Redis, redis_url: str, samples: int) -> None:
     account = Account.generate(seed=5, users=users)
     with PagerDutySim(account, PD_KEY) as pd, JupiterOneSim(J1_ACCOUNT, J1_KEY) as j1:
         # In the environment too: the on-call refresh job loads its settings, as a worker does.
@@ -162,21 +273,28 @@ def measure(users: int, connection: redis.Redis, redis_url: str) -> None:
         sink = run.sink()
         print(f"\n{users} users, {len(account.services)} services, {len(account.teams)} teams")
         measure_full_syncs(run, sink)
-        if users > 2000:
-            return
         measure_single_changes(run, sink)
         measure_oncall_refresh(run)
         measure_write_behind(run, sink)
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            start_worker(workers)
+            measure_latency(run, samples)
+        finally:
+            for worker in workers:
+                worker.terminate()
+                worker.wait(20)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--samples", type=int, default=20, help="latency samples per kind")
     args = parser.parse_args()
     with private_redis() as url:
         connection = redis.Redis.from_url(url)
         for users in args.sizes:
-            measure(users, connection, url)
+            measure(users, connection, url, args.samples)
 
 
 if __name__ == "__main__":

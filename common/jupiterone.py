@@ -3,6 +3,13 @@
 See shared/reference/jupiterone.md. Every request carries `Authorization: Bearer` and
 `JupiterOne-Account`; 5xx, 408 and connection errors are retried with capped backoff; 429
 waits `RateLimit-Reset`; GraphQL errors (HTTP 200 with `errors`) raise with their message.
+
+Rate limits (docs/jupiterone-rate-limits.md): every GraphQL request first takes its tokens
+from the account's budget (one per top-level query or mutation field: an aliased request
+of N mutations takes N), a J1QL query also one from the J1QL budget, so pdgraph waits
+before JupiterOne would answer 429. The budgets are shared through Redis by every process
+(`JupiterOneBudgets.shared`); `RateLimit-Remaining` lower than the budget expects (another
+consumer of the account) takes the difference from it until `RateLimit-Reset`.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from typing import Any
 import requests
 
 from common.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
-from common.ratelimit import LocalRequestBudget, RequestBudget
+from common.jupiterone_budget import Charge, ChargedBudget, first_number, graphql_charge
+from common.jupiterone_budget import JupiterOneBudgets as JupiterOneBudgets
+from common.jupiterone_budget import JupiterOneLimits as JupiterOneLimits
+from common.ratelimit import TokenBudget
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +35,13 @@ TERMINAL_OK = "FINISHED"
 JOB_FAILED = frozenset({"ABORTED", "ERROR_BAD_DATA", "ERROR", "FAILED", "CANCELLED"})
 
 JsonObject = dict[str, Any]
+# JupiterOne's rate-limit headers (docs.jupiterone.io/api/rate-limiting), as spelled there.
+RATE_LIMIT_HEADERS = (
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Requested",
+)
 RequestHook = Callable[[str, str, int], None]  # (api "persister"|"graphql", op, status)
 
 
@@ -85,12 +102,19 @@ class JupiterOneClient(RetryingClient):
         timeout: tuple[float, float] = (5.0, 60.0),
         sleep: Callable[[float], None] = time.sleep,
         on_request: RequestHook | None = None,
-        budget: RequestBudget | None = None,
+        budget: TokenBudget | None = None,
+        budgets: JupiterOneBudgets | None = None,
     ) -> None:
-        # Only the budget's pause matters (JupiterOne publishes no fixed limit): a 429 seen
-        # by one process holds back every process sharing it (RedisRequestBudget).
+        # `budgets` (JupiterOneBudgets.shared in every process), else `budget` for
+        # everything, else this process's own budgets at the documented limits.
+        if budgets is None:
+            budgets = (
+                JupiterOneBudgets.single(budget) if budget else JupiterOneBudgets.local(sleep=sleep)
+            )
+        self.budgets = budgets
+        self._charge = Charge()
         super().__init__(
-            budget=budget or LocalRequestBudget(limit=1_000_000, sleep=sleep),
+            budget=ChargedBudget(budgets, self._charge),
             retry=retry,
             timeout=timeout,
             sleep=sleep,
@@ -100,6 +124,8 @@ class JupiterOneClient(RetryingClient):
         self.api_url = api_url.rstrip("/")
         self.graphql_url = graphql_url
         self.on_request = on_request
+        # The RateLimit-* headers of the last response that carried any (429s included).
+        self.rate_limit_headers: dict[str, str] = {}
 
     def __repr__(self) -> str:  # never show the key
         return f"JupiterOneClient({self.api_url!r}, account={self.account_id!r})"
@@ -115,7 +141,7 @@ class JupiterOneClient(RetryingClient):
             timeout=(3.0, 10.0),
             sleep=self._sleep,
             on_request=self.on_request,
-            budget=self.budget,
+            budgets=self.budgets,
         )
 
     def headers(self) -> dict[str, str]:
@@ -124,6 +150,25 @@ class JupiterOneClient(RetryingClient):
             "JupiterOne-Account": self.account_id,
             "Content-Type": "application/json",
         }
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = super()._session()
+            session.hooks["response"].append(self._note_rate_limit)
+        return session
+
+    def _note_rate_limit(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Keep the RateLimit-* headers; a GraphQL answer's adjust the shared budget."""
+        seen = {h: response.headers[h] for h in RATE_LIMIT_HEADERS if h in response.headers}
+        if not seen:
+            return
+        self.rate_limit_headers = seen
+        remaining = first_number(seen.get("RateLimit-Remaining"))
+        reset = first_number(seen.get("RateLimit-Reset"))
+        graphql = self._charge.api == "graphql" and self.budgets.observes
+        if response.status_code < 400 and graphql and remaining is not None:
+            self.budgets.graphql.observe(int(remaining), reset or 0.0)
 
     def answered(self, label: str, status: int) -> None:
         if self.on_request is not None:
@@ -136,6 +181,10 @@ class JupiterOneClient(RetryingClient):
         """One call with retries; `op` names it in errors and for the request hook."""
         api = "graphql" if url == self.graphql_url else "persister"
         label = f"JupiterOne {api} {op}"
+        self._charge.api = api
+        self._charge.tokens, self._charge.j1ql = (
+            graphql_charge(body) if api == "graphql" else (1, 0)
+        )
         response = self.send(method, url, label, data=body)
         status = response.status_code
         if status < 400:

@@ -1,5 +1,13 @@
 """GraphQL at /graphql: `queryV1` for the J1QL shapes pdgraph sends, and the mutations
-`createRelationship`, `deleteRelationship`, `deleteEntityV2` (aliased in one document)."""
+`createRelationship`, `deleteRelationship`, `deleteEntityV2` (aliased in one document).
+
+JupiterOne does not document which subgraph a GraphQL-created relationship joins; the
+simulator models both readings (`reading`): "scoped" files it in its from-entity's scope
+(a DIFF of that scope owns it), "unscoped" in no scope (a DIFF neither owns nor deletes
+it, and a DIFF upload of the same `_key` makes a second edge). A relationship lookup
+(`FIND * WITH _scope = S THAT RELATES TO AS r * ...`) filters the *entities* by scope, so
+it returns every copy of a `_key` joined to an entity of S, whatever scope the edge is in.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from sim._http import json_response
-from sim.jupiterone.store import Scope, as_stored, public
+from sim.jupiterone.store import UNSCOPED, Scope, as_stored, drop_dangling, public
 from sim.jupiterone.validation import BadData, validate_relationship
 
 PAGE_ROWS = 250  # J1QL rows per queryV1 page (then a cursor)
@@ -31,8 +39,8 @@ def _strings(text: str) -> list[str]:
     return [re.sub(r"\\(.)", r"\1", s) for s in _STRING.findall(text)]
 
 
-def answer(scopes: dict[str, Scope], payload: dict[str, Any]) -> Response:
-    """One GraphQL request against the account's scopes."""
+def answer(scopes: dict[str, Scope], payload: dict[str, Any], reading: str = "scoped") -> Response:
+    """One GraphQL request against the account's scopes (`reading`: see the module)."""
     query = str(payload.get("query") or "")
     variables = payload.get("variables") or {}
     if "queryV1" in query:
@@ -48,29 +56,28 @@ def answer(scopes: dict[str, Scope], payload: dict[str, Any]) -> Response:
     for alias, op, arg_text in _FIELD.findall(query):
         args = {name: variables.get(var) for name, var in _ARG.findall(arg_text)}
         try:
-            data[alias] = _mutation(scopes, op, args)
+            data[alias] = _mutation(scopes, op, args, reading)
         except BadData as exc:
             data[alias] = None
             errors.append({"message": str(exc), "path": [alias]})
     return json_response({"data": data, **({"errors": errors} if errors else {})})
 
 
-def _mutation(scopes: dict[str, Scope], op: str, args: dict[str, Any]) -> dict[str, Any]:
+def _mutation(
+    scopes: dict[str, Scope], op: str, args: dict[str, Any], reading: str
+) -> dict[str, Any]:
     if op == "deleteEntityV2":
-        scope, key = _entity_by_id(scopes, str(args.get("entityId")))
-        entity = scope.entities.pop(key)
-        for rel_key in [
-            k
-            for k, r in scope.relationships.items()
-            if entity["_id"] in (r["_fromEntityId"], r["_toEntityId"])
-        ]:
-            del scope.relationships[rel_key]
+        scope_name, key = _entity_by_id(scopes, str(args.get("entityId")))
+        entity = scopes[scope_name].entities.pop(key)
+        drop_dangling(scopes)
         return {"entity": public(entity)}
     if op == "createRelationship":
         from_scope, from_key = _entity_by_id(scopes, str(args.get("fromEntityId")))
         _, to_key = _entity_by_id(scopes, str(args.get("toEntityId")))
+        filed = from_scope if reading == "scoped" else UNSCOPED
+        held = scopes.setdefault(filed, Scope())
         key = str(args.get("relationshipKey"))
-        if key in from_scope.relationships:
+        if key in held.relationships:
             raise BadData(f"relationship {key} already exists")
         obj = {
             **(args.get("properties") or {}),
@@ -81,10 +88,10 @@ def _mutation(scopes: dict[str, Scope], op: str, args: dict[str, Any]) -> dict[s
             "_toEntityKey": to_key,
         }
         validate_relationship(obj)
-        stored = as_stored(obj, None, None)
+        stored = as_stored(obj, None, filed or None)
         stored["_fromEntityId"] = args["fromEntityId"]
         stored["_toEntityId"] = args["toEntityId"]
-        from_scope.relationships[key] = stored
+        held.relationships[key] = stored
         return {"relationship": {"_id": stored["_id"], "_key": key}}
     if op == "deleteRelationship":
         rel_id = str(args.get("relationshipId"))
@@ -102,11 +109,12 @@ def _mutation(scopes: dict[str, Scope], op: str, args: dict[str, Any]) -> dict[s
     raise BadData(f"unsupported mutation {op}")
 
 
-def _entity_by_id(scopes: dict[str, Scope], entity_id: str) -> tuple[Scope, str]:
-    for scope in scopes.values():
+def _entity_by_id(scopes: dict[str, Scope], entity_id: str) -> tuple[str, str]:
+    """(scope name, `_key`) of the entity with this `_id`."""
+    for name, scope in scopes.items():
         for key, entity in scope.entities.items():
             if entity["_id"] == entity_id:
-                return scope, key
+                return name, key
     raise BadData(f"entity {entity_id} not found")
 
 
@@ -129,10 +137,13 @@ def _query_v1(scopes: dict[str, Scope], j1ql: str, cursor: str | None) -> dict[s
             rows = rows[: int(match.group(3))]
     elif match := _RELATIONSHIP_LOOKUP.match(j1ql):
         scope = scopes.get(_strings(match.group(1))[0], Scope())
+        ids = {e["_id"] for e in scope.entities.values()}
+        wanted = set(_strings(match.group(2)))
         rows = [
             {"r._id": r["_id"], "r._key": r["_key"]}
-            for k in _strings(match.group(2))
-            if (r := scope.relationships.get(k)) is not None
+            for held in scopes.values()
+            for r in held.relationships.values()
+            if r["_key"] in wanted and ids & {r["_fromEntityId"], r["_toEntityId"]}
         ]
     else:
         raise BadData(f"J1QL not supported by the simulator: {j1ql[:120]}")

@@ -10,7 +10,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from sim._http import json_response
-from sim.jupiterone.store import STATUS_AFTER_FINALIZE, Job, Scope, as_stored
+from sim.jupiterone.store import STATUS_AFTER_FINALIZE, Job, Scope, as_stored, drop_dangling
 from sim.jupiterone.validation import BadData, validate_entity, validate_relationship
 
 PREFIX = "/persister/synchronization/jobs"
@@ -112,6 +112,7 @@ def advance(job: Job, scopes: dict[str, Scope]) -> None:
         stored["_toEntityId"] = entities[obj["_toEntityKey"]]["_id"]
         relationships[key] = stored
     scope.entities, scope.relationships = entities, relationships
+    drop_dangling(scopes)  # edges of other scopes (or none) whose ends this DIFF deleted
     job.status = "FINISHED"
 
 

@@ -1,5 +1,11 @@
 """The HTTP face of a simulated JupiterOne account: Bearer + `JupiterOne-Account` auth,
-413 over the body limit, 429 with `RateLimit-*` headers, then the persister API or GraphQL."""
+413 over the body limit, 429 with `RateLimit-*` headers, then the persister API or GraphQL.
+
+GraphQL is rate limited as JupiterOne documents it (sim/jupiterone/ratelimits.py: tokens
+per account and per client, aliased mutations counted, the J1QL query limit), with the
+`RateLimit-*` headers on every GraphQL answer; `graphql_limits` / `j1ql_limit` set the
+buckets (small windows for tests, None for none). `rate_limit` is a plain limit on every
+request, persister included."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import json
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -15,7 +22,8 @@ from common.graph import Graph
 from sim._http import SimServer, json_response
 from sim.jupiterone import graphql, persister
 from sim.jupiterone.persister import error_response
-from sim.jupiterone.store import Job, Scope, public
+from sim.jupiterone.ratelimits import DOCUMENTED_GRAPHQL, DOCUMENTED_J1QL, GraphQLLimits, Window
+from sim.jupiterone.store import READINGS, Job, Scope, account_objects, public
 
 MAX_BODY = 5_000_000
 
@@ -32,6 +40,9 @@ class JupiterOneSim(SimServer):
         rate_window: float = 60.0,
         max_body: int = MAX_BODY,
         finalize_seconds: float = 0.0,  # how long a finalized job stays FINALIZE_PENDING
+        graphql_relationships: str = "scoped",  # which scope createRelationship files into
+        graphql_limits: Sequence[Window] | None = DOCUMENTED_GRAPHQL,  # token buckets
+        j1ql_limit: Window | None = DOCUMENTED_J1QL,
     ) -> None:
         super().__init__()
         self.account_id = account_id
@@ -40,11 +51,17 @@ class JupiterOneSim(SimServer):
         self.rate_window = rate_window
         self.max_body = max_body
         self.finalize_seconds = finalize_seconds
+        if graphql_relationships not in READINGS:
+            raise ValueError(f"graphql_relationships must be one of {READINGS}")
+        self.graphql_relationships = graphql_relationships
         self.scopes: dict[str, Scope] = {}
         self.jobs: dict[str, Job] = {}
         self.calls: Counter[str] = Counter()  # "POST jobs", "graphql queryV1", ...
         self.state_lock = threading.RLock()
         self._window: deque[float] = deque()
+        self.graphql_limits = GraphQLLimits(graphql_limits, j1ql_limit)
+        self.charged: Counter[str] = Counter()  # tokens of served requests: graphql, j1ql
+        self.refused: Counter[str] = Counter()  # 429s of the GraphQL limits: graphql, j1ql
 
     # -- what tests read ------------------------------------------------------------------
 
@@ -67,6 +84,12 @@ class JupiterOneSim(SimServer):
                 }
             )
 
+    def account(self) -> dict[str, list[dict[str, Any]]]:
+        """Every entity and relationship of every scope (and of none), each with its
+        `_scope`: duplicates of a `_key` show as two objects."""
+        with self.state_lock:
+            return account_objects(self.scopes)
+
     def total_calls(self) -> int:
         with self.lock:
             return sum(self.calls.values())
@@ -75,6 +98,14 @@ class JupiterOneSim(SimServer):
         with self.lock:
             self.calls.clear()
             self.requests.clear()
+            self.charged.clear()
+            self.refused.clear()
+
+    def set_graphql_limits(
+        self, graphql: Sequence[Window] | None, j1ql: Window | None = None
+    ) -> None:
+        """New, full buckets (None: that limit off)."""
+        self.graphql_limits = GraphQLLimits(graphql, j1ql)
 
     # -- serving ----------------------------------------------------------------------------
 
@@ -85,6 +116,8 @@ class JupiterOneSim(SimServer):
         if request.path == "/_sim/graph":
             scope = request.args.get("scope", "pagerduty")
             return json_response(self.graph(scope).to_j1())
+        if request.path == "/_sim/account":
+            return json_response(self.account())
         label = self._label(request)
         with self.lock:
             self.calls[label] += 1
@@ -109,7 +142,7 @@ class JupiterOneSim(SimServer):
             return error_response("BAD_REQUEST", "body is not JSON", 400)
         with self.state_lock:
             if request.path == "/graphql":
-                return graphql.answer(self.scopes, payload)
+                return self._graphql(payload)
             return persister.route(
                 self.jobs,
                 self.scopes,
@@ -118,6 +151,22 @@ class JupiterOneSim(SimServer):
                 payload,
                 finalize_seconds=self.finalize_seconds,
             )
+
+    def _graphql(self, payload: Any) -> Response:
+        """Charge the request's tokens (429, charged nothing, when short), then answer it;
+        the `RateLimit-*` headers either way."""
+        query = str(payload.get("query") or "") if isinstance(payload, dict) else ""
+        refused_by, headers, tokens, j1ql = self.graphql_limits.charge(query)
+        if refused_by is None:
+            with self.lock:
+                self.charged.update({"graphql": tokens, "j1ql": j1ql})
+            response = graphql.answer(self.scopes, payload, self.graphql_relationships)
+        else:
+            with self.lock:
+                self.refused[refused_by] += 1
+            response = error_response("RATE_LIMITED", "Too many requests", 429)
+        response.headers.update(headers)
+        return response
 
     def _label(self, request: Request) -> str:
         if request.path == "/graphql":

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STATUS_AFTER_FINALIZE = "FINALIZE_PENDING"
+UNSCOPED = ""  # where `--graphql-relationships unscoped` files GraphQL-created relationships
+READINGS = ("scoped", "unscoped")  # what createRelationship does with its relationship
 
 
 @dataclass
@@ -53,3 +55,29 @@ def public(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v for k, v in obj.items() if k not in ("_id", "_scope", "_fromEntityId", "_toEntityId")
     }
+
+
+def drop_dangling(scopes: dict[str, Scope]) -> None:
+    """Remove relationships (of any scope) whose ends are gone: no edge outlives its ends."""
+    ids = {e["_id"] for scope in scopes.values() for e in scope.entities.values()}
+    for scope in scopes.values():
+        for key in [
+            k
+            for k, r in scope.relationships.items()
+            if r["_fromEntityId"] not in ids or r["_toEntityId"] not in ids
+        ]:
+            del scope.relationships[key]
+
+
+def account_objects(scopes: dict[str, Scope]) -> dict[str, list[dict[str, Any]]]:
+    """Every object of every scope (GraphQL-created ones filed in no scope too), each with
+    its `_scope` (null: none): what a test checks for duplicate `_key`s and stale edges."""
+    entities: list[dict[str, Any]] = []
+    relationships: list[dict[str, Any]] = []
+    for name in sorted(scopes):
+        scope = scopes[name]
+        entities.extend({**public(e), "_scope": name or None} for e in scope.entities.values())
+        relationships.extend(
+            {**public(r), "_scope": name or None} for r in scope.relationships.values()
+        )
+    return {"entities": entities, "relationships": relationships}

@@ -69,3 +69,19 @@ def service_entity(n: int, name: str | None = None) -> Entity:
 def write(sink: JupiterOneSink, entity: Entity) -> ChangeSet:
     """The change set a webhook job computes for one entity (diffed around its key)."""
     return diff(sink.index_around(entity.key), Graph.of([entity], []))
+
+
+def whole_account(j1: JupiterOneSim) -> dict[str, Any]:
+    """Every scope of the account (and GraphQL edges filed in none) as one export; asserts
+    that no `_key` is held twice anywhere (a duplicate edge would hide in the export)."""
+    held = j1.account()
+    for kind in ("entities", "relationships"):
+        keys = [o["_key"] for o in held[kind]]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        assert not duplicates, f"{len(duplicates)} duplicate {kind}: {duplicates[:5]}"
+    return Graph.from_j1(
+        {
+            kind: [{k: v for k, v in o.items() if k != "_scope"} for o in held[kind]]
+            for kind in ("entities", "relationships")
+        }
+    ).to_j1()

@@ -1,4 +1,4 @@
-"""The webhook path to JupiterOne: PATCH jobs for entities, GraphQL for deletes and edges."""
+"""The webhook path to JupiterOne: PATCH jobs for entities, DIFF jobs for deletes and edges."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ import pytest
 import redis
 
 from common.config import Settings
+from common.graph import ChangeSet
 from common.pagerduty import PagerDutyClient
 from common.sinks import SinkError
-from common.transform import TEAM_ASSIGNED_SERVICE, type_of_key
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import PagerDutySim
 from tests.conftest import API_KEY
 from tests.expected import expected_export
-from tests.jupiterone.helpers import J1_KEY, full_sync, graph_of, make_j1_sink, record_of
+from tests.jupiterone.helpers import (
+    J1_KEY,
+    full_sync,
+    graph_of,
+    make_j1_sink,
+    record_of,
+)
 from tests.stack import Stack
 from worker import service_refresh
 
@@ -40,31 +46,32 @@ def rotate(stack: Stack, policy_id: str, user_id: str) -> int:
     return len(services)
 
 
-def test_delete_and_oncall_change_reach_jupiterone_through_graphql(
+def diff_jobs(j1: JupiterOneSim) -> list[str]:
+    return [job.id for job in j1.jobs.values() if job.mode == "DIFF"]
+
+
+def test_delete_and_oncall_change_reach_jupiterone_in_diff_jobs_never_graphql(
     j1_stack: Stack, j1: JupiterOneSim
 ) -> None:
     account = j1_stack.sim.account
+    before = len(diff_jobs(j1))
     account.delete_service(service_of(j1_stack, 1))
     j1_stack.drain()
     assert graph_of(j1) == expected_export(account)
-    # 4 edges and the entity: one J1QL lookup per kind, one request of five mutations.
-    assert j1.calls == {"graphql queryV1": 2, "graphql mutations": 1}
+    assert len(diff_jobs(j1)) == before + 1  # the entity and its 4 edges: one DIFF job
+    assert j1.calls["graphql mutations"] == j1.calls["graphql queryV1"] == 0  # no _id lookups
 
     j1.reset_calls()
+    before = len(diff_jobs(j1))
     policy_id = account.services[service_of(j1_stack, 3)]["escalation_policy_id"]
     services = rotate(j1_stack, policy_id, sorted(account.users)[5])
     j1_stack.drain()
+    assert j1.calls["POST jobs"] == len(diff_jobs(j1)) - before  # no PATCH: no entity changed
+    assert 1 <= len(diff_jobs(j1)) - before < services  # the services' changes share DIFFs
+    assert j1.total_calls() == j1.calls["POST jobs"] * 5  # start, 2 uploads, finalize, poll
+    # The policy edit sends no webhook: its own edges come from the audit-records feed.
+    j1_stack.poll_feed()
     assert graph_of(j1) == expected_export(account)
-    assert j1.calls["POST jobs"] == 0  # no entity was created or updated
-    assert j1.calls["graphql mutations"] == services  # one request per service's change set
-
-    # The _ids are cached now: handing back needs no lookup at all.
-    j1.reset_calls()
-    rotate(j1_stack, policy_id, sorted(account.users)[6])
-    j1_stack.drain()
-    assert graph_of(j1) == expected_export(account)
-    assert j1.calls["graphql mutations"] == services
-    assert j1.calls["graphql queryV1"] <= 1  # only the new user's entity _id, if any
 
 
 def test_a_created_service_gets_its_entity_and_edges(j1_stack: Stack, j1: JupiterOneSim) -> None:
@@ -89,11 +96,11 @@ def test_an_event_that_changes_nothing_makes_no_jupiterone_call(
     assert j1.total_calls() == 0
 
 
-def test_lost_redis_records_converge_instead_of_failing(
+def test_lost_redis_records_converge_or_wait_for_the_full_sync(
     j1: JupiterOneSim, j1_settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
 ) -> None:
-    """The record forgot an edge it wrote, and holds a stale _id for another."""
-    sink = make_j1_sink(j1, redis_client)
+    """The record forgot an edge it wrote; then the record is lost altogether."""
+    sink = make_j1_sink(j1, redis_client, diff_window=(0.0, 0.0))
     record = record_of(redis_client)
     full_sync(j1_settings, redis_client, sink)
     account = sim.account
@@ -104,29 +111,28 @@ def test_lost_redis_records_converge_instead_of_failing(
         service_refresh.write_service_graph(sink, service_id, graph)
         sink.flush()
 
-    def assigned_edges(service_id: str) -> list[str]:
-        around = sink.index_around(f"service:{service_id}").relationships
-        return sorted(k for k in around if type_of_key(k) == TEAM_ASSIGNED_SERVICE)
-
-    service_id = next(s for s in sorted(account.services) if assigned_edges(s))
-    # An edge pdgraph wrote but no longer remembers: re-created → "already exists".
+    service_id = next(
+        s for s in sorted(account.services) if sink.index_around(f"service:{s}").relationships
+    )
+    # An edge pdgraph wrote but no longer remembers: written again, no duplicate.
     forgotten = sorted(sink.index_around(f"service:{service_id}").relationships)[0]
     record.update([], [forgotten])
-    account.update_service(service_id, name="renamed")
-    refresh(service_id)
-    assert forgotten in sink.index().relationships
-    assert j1.graph().to_j1() == expected_export(account)
-
-    # A stale _id for an edge that must go: the delete fails once and forgets the _id,
-    # the retry looks it up again.
-    stale = assigned_edges(service_id)[0]
-    record.remember_ids({stale: "no-such-relationship-id"})
-    account.update_service(service_id, team_ids=[])
-    with pytest.raises(SinkError, match="not found"):
-        refresh(service_id)
+    account.update_service(service_id, name="renamed", team_ids=[])
     refresh(service_id)
     assert j1.graph().to_j1() == expected_export(account)
     assert sink.read_graph().to_j1() == expected_export(account)
+
+    # The whole record lost: no DIFF may make the scope what is left of it.
+    for key in redis_client.scan_iter(match=record.key("*")):
+        redis_client.delete(key)
+    before = j1.graph().to_j1()
+    account.update_service(sorted(account.services)[2], team_ids=[])
+    sink.apply(ChangeSet(delete_relationships=[forgotten]))
+    with pytest.raises(SinkError, match="no full sync has built the record"):
+        sink.flush()
+    assert j1.graph().to_j1() == before
+    full_sync(j1_settings, redis_client, sink)
+    assert j1.graph().to_j1() == expected_export(account)
 
 
 def test_the_jupiterone_key_never_reaches_logs_status_or_metrics(
@@ -155,7 +161,7 @@ def test_the_jupiterone_key_never_reaches_logs_status_or_metrics(
         assert J1_KEY not in text  # ... without the key
 
 
-def test_an_oncall_refresh_writes_every_service_in_one_graphql_request(
+def test_an_oncall_refresh_writes_every_service_in_one_diff_job(
     j1_stack: Stack, j1: JupiterOneSim
 ) -> None:
     from worker import jobs
@@ -166,7 +172,8 @@ def test_an_oncall_refresh_writes_every_service_in_one_graphql_request(
         account.rotate_oncall(policy_id, sorted(account.users)[20 + n])
     result = jobs.refresh_all_oncalls()
     assert result["services_changed"] >= 3
+    j1_stack.drain()  # the DIFF job the refresh scheduled
+    assert j1.calls["POST jobs"] == 1  # all services' edges in one DIFF job
+    assert j1.calls["graphql mutations"] == j1.calls["graphql queryV1"] == 0
+    j1_stack.poll_feed()  # the policies' own edges: the audit-records feed's
     assert graph_of(j1) == expected_export(account)
-    assert j1.calls["graphql mutations"] == 1  # all services' edges in one request
-    assert j1.calls["graphql queryV1"] <= 2  # one _id lookup per kind
-    assert j1.calls["POST jobs"] == 0

@@ -1,11 +1,9 @@
-"""Entity writes to JupiterOne: written behind (one PATCH job per window), or through a
-PATCH job shared by concurrent writers."""
+"""Entity writes to JupiterOne: written behind, one PATCH job per window."""
 
 from __future__ import annotations
 
 import threading
 import time
-from functools import partial
 
 import pytest
 import redis
@@ -14,12 +12,8 @@ from rq.registry import ScheduledJobRegistry
 
 from common.graph import Graph, diff
 from common.sinks import SinkError
-from common.sinks.jupiterone.syncjob import run_patch_job
-from common.sinks.jupiterone.writebehind import PATCH_WAIT, SharedPatchJobs
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import (
-    SCOPE,
-    j1_client,
     make_j1_sink,
     record_of,
     service_entity,
@@ -27,31 +21,9 @@ from tests.jupiterone.helpers import (
 )
 
 
-def shared_patch_jobs(j1: JupiterOneSim, connection: redis.Redis, window: float) -> SharedPatchJobs:
-    """What a sink writes an entity a new edge needs through, for one writer."""
-    patch = partial(run_patch_job, j1_client(j1), SCOPE)
-    return SharedPatchJobs(record_of(connection), patch, window=window, wait=PATCH_WAIT)
-
-
 def scheduled_flushes(connection: redis.Redis) -> list[str]:
     registry = ScheduledJobRegistry(queue=Queue("pdgraph-webhooks", connection=connection))
     return registry.get_job_ids()
-
-
-def test_writers_within_the_patch_window_share_one_job(
-    j1: JupiterOneSim, redis_client: redis.Redis
-) -> None:
-    """The synchronous path (an entity a new edge needs): concurrent writers, one job."""
-    writers = [shared_patch_jobs(j1, redis_client, 0.3) for _ in range(5)]
-    threads = [
-        threading.Thread(target=w.write, args=([service_entity(n)],)) for n, w in enumerate(writers)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert j1.calls["POST jobs"] == 1
-    assert set(j1.graph().entities) == {f"service:PSHARED{n}" for n in range(5)}
 
 
 def test_updates_are_written_behind_in_one_patch_job_per_window(
@@ -131,15 +103,6 @@ def test_a_failed_flush_keeps_the_buffer_as_it_was_and_the_next_flush_sends_it(
     assert sink.flush() == 3
     assert [j1.graph().entities[e.key] for e in written] == written
     assert sink.waiting_writes() == 0 and sink.flush() == 0
-
-
-def test_a_failed_shared_patch_job_fails_every_writer_that_shared_it(
-    j1: JupiterOneSim, redis_client: redis.Redis
-) -> None:
-    writer = shared_patch_jobs(j1, redis_client, 0.01)
-    j1.inject("/persister/synchronization/jobs/", 400, times=10)
-    with pytest.raises(SinkError, match="PATCH job"):
-        writer.write([service_entity(9)])
 
 
 def test_flushes_never_overlap_so_the_newest_write_lands_last(

@@ -1,4 +1,4 @@
-"""The JupiterOne sink: DIFF sync jobs for the full sync, PATCH jobs + GraphQL for changes.
+"""The JupiterOne sink: DIFF sync jobs for edges and the full sync, PATCH jobs for entities.
 
 What pdgraph wrote is kept in Redis (record.py); diffs run against it and only a change
 reaches JupiterOne.
@@ -6,33 +6,35 @@ reaches JupiterOne.
 - `replace_all`: one DIFF job in the scope (syncjob.py); the record moves only once
   JupiterOne finished it.
 - `apply`: entity creates/updates are written behind, one PATCH job per window
-  (writebehind.py), except entities a new edge needs, which go through a PATCH job shared
-  with other writers now; entity deletes and relationship creates/deletes are GraphQL
-  mutations (mutations.py plans them, graphql.py sends them).
+  (writebehind.py); relationship creates/updates/deletes and entity deletes go into the
+  record at once and reach JupiterOne in the next debounced DIFF job of the whole scope
+  (scopediff.py). No relationship is written through GraphQL: JupiterOne does not
+  document which subgraph such a relationship joins (docs/jupiterone-writes.md).
 - `check`: credentials.py.
+- the change history: a Redis stream beside the record (record.py); an entry is added in
+  the transaction that moves the record, except for entity writes written behind, whose
+  entries are added when the buffer takes them (the flush, or its retries, add none).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 import redis
 
-from common.graph import ChangeSet, Graph, GraphIndex, diff
+from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
+from common.history import ChangeJournal, Entry, touched_keys
 from common.jupiterone import JupiterOneClient
 from common.sinks import ScheduleFlush
 from common.sinks.jupiterone.credentials import check_credentials
-from common.sinks.jupiterone.graphql import GraphQLWriter
 from common.sinks.jupiterone.record import JupiterOneRecord
+from common.sinks.jupiterone.scopediff import DIFF_WINDOW_MAX, DIFF_WINDOW_MIN, ScopeDiffs
 from common.sinks.jupiterone.syncjob import run_diff_job, run_patch_job
-from common.sinks.jupiterone.writebehind import (
-    PATCH_WAIT,
-    PATCH_WINDOW,
-    SharedPatchJobs,
-    WriteBehindBuffer,
-)
+from common.sinks.jupiterone.writebehind import PATCH_WINDOW, WriteBehindBuffer
 
 __all__ = ["JupiterOneRecord", "JupiterOneSink"]
 
@@ -53,18 +55,26 @@ class JupiterOneSink:
         scope: str,
         *,
         patch_window: float = PATCH_WINDOW,
-        patch_wait: float = PATCH_WAIT,
+        diff_window: tuple[float, float] = (DIFF_WINDOW_MIN, DIFF_WINDOW_MAX),
         schedule_flush: ScheduleFlush | None = None,
+        history_days: int = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.scope = scope
-        self._record = JupiterOneRecord(connection, client.account_id, scope)
+        self._record = JupiterOneRecord(
+            connection, client.account_id, scope, history_days=history_days, clock=clock
+        )
         patch = partial(run_patch_job, client, scope)
         self._buffer = WriteBehindBuffer(
             self._record, patch, window=patch_window, schedule_flush=schedule_flush
         )
-        self._shared = SharedPatchJobs(self._record, patch, window=patch_window, wait=patch_wait)
-        self._graphql = GraphQLWriter(client, self._record, scope)
+        self._diffs = ScopeDiffs(
+            self._record,
+            partial(run_diff_job, client, scope),
+            schedule_flush=schedule_flush,
+            window=diff_window,
+        )
 
     def __repr__(self) -> str:
         return f"JupiterOneSink(scope={self.scope!r})"
@@ -94,8 +104,19 @@ class JupiterOneSink:
     def counts_by_type(self) -> dict[str, int]:
         return self._record.counts_by_type()
 
+    def changes(
+        self,
+        *,
+        since: float | None,
+        key: str | None,
+        type_: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Entry], str | None]:
+        return self._record.history_page(since, key, type_, cursor, limit)
+
     def waiting_writes(self) -> int:
-        return self._buffer.waiting()
+        return self._buffer.waiting() + self._diffs.waiting()
 
     def check(self) -> None:
         check_credentials(self.client, self.scope)
@@ -105,41 +126,51 @@ class JupiterOneSink:
 
     # -- writing ------------------------------------------------------------------------
 
-    def replace_all(self, graph: Graph) -> None:
-        job_id = run_diff_job(self.client, self.scope, graph)
-        changes = diff(self._record.index(), graph)
-        self._record.update(
-            [
-                *changes.create_entities,
-                *changes.update_entities,
-                *changes.create_relationships,
-                *changes.update_relationships,
-            ],
-            [*changes.delete_relationships, *changes.delete_entities],
-        )
+    def replace_all(self, graph: Graph, cause: Cause | None = None) -> None:
+        with self._diffs.serialized("JupiterOne full sync"):  # no webhook DIFF in between
+            started = time.monotonic()
+            job_id = run_diff_job(self.client, self.scope, graph)
+            objects = len(graph.entities) + len(graph.relationships)
+            self._diffs.completed(objects, time.monotonic() - started)
+            changes = diff(self._record.index(), graph)
+            before = self._record.objects(touched_keys(changes))
+            journal = ChangeJournal(changes, before, cause, self._record.clock())
+            with self._record.journaling(journal):
+                self._record.update(
+                    [
+                        *changes.create_entities,
+                        *changes.update_entities,
+                        *changes.create_relationships,
+                        *changes.update_relationships,
+                    ],
+                    [*changes.delete_relationships, *changes.delete_entities],
+                )
         log.info("jupiterone DIFF job finished", extra={"job_id": job_id, **changes.summary()})
 
-    def apply(self, changes: ChangeSet) -> None:
+    def _before(self, changes: ChangeSet) -> dict[str, dict[str, Any]]:
+        """What the changed objects are now: buffered writes first, then the record."""
+        keys = touched_keys(changes)
+        return {**self._record.objects(keys), **self._buffer.objects(keys)}
+
+    def apply(self, changes: ChangeSet, cause: Cause | None = None) -> None:
         if not changes:
             return
-        # An entity created here that a new edge points at must exist (have an _id)
-        # before the edge is created: it goes through a PATCH job now. Every other create
-        # or update is written behind.
-        ends = {k for r in changes.create_relationships for k in (r.from_key, r.to_key)}
-        now = [e for e in changes.create_entities if e.key in ends]
-        later = [e for e in [*changes.create_entities, *changes.update_entities] if e not in now]
+        journal = ChangeJournal(changes, self._before(changes), cause, self._record.clock())
+        with self._record.journaling(journal):
+            self._apply(changes, journal)
+
+    def _apply(self, changes: ChangeSet, journal: ChangeJournal) -> None:
+        upserts = [*changes.create_entities, *changes.update_entities]
         self._buffer.drop(changes.delete_entities)  # a buffered update must not revive one
-        if later:
-            self._buffer.write(later)
-        if now:
-            self._shared.write(now)
-        # No relationship update exists in the API: an edge whose properties changed is
-        # deleted and created again (GraphQL runs mutations of one request in order).
-        updated = changes.update_relationships
-        removed = [*changes.delete_relationships, *(r.key for r in updated)]
-        created = [*updated, *changes.create_relationships]
-        if removed or created or changes.delete_entities:
-            self._graphql.mutate(removed, created, changes.delete_entities)
+        if upserts:
+            # Written behind: its history entries go with the buffer write that accepts it.
+            self._buffer.write(upserts, journal.take([e.key for e in upserts], []))
+        # Edges and entity deletes: into the record now, to JupiterOne in the next DIFF
+        # (which also uploads the buffered entities, so a new edge's new end is there).
+        edges = [*changes.create_relationships, *changes.update_relationships]
+        removed = [*changes.delete_relationships, *changes.delete_entities]
+        if edges or removed:
+            self._diffs.change(edges, removed)
 
     def flush(self) -> int:
-        return self._buffer.flush()
+        return self._buffer.flush() + self._diffs.flush()

@@ -2,30 +2,80 @@
 
 JupiterOne cannot be asked cheaply "what do you hold around this service?", so the sink
 keeps, per account and scope: `_key` → fingerprint (`entities`, `relationships`), the
-objects as JupiterOne holds them (`objects`), their `_type` (`types`), the edges of each
-entity (`edges:<entity key>`) and `_key` → JupiterOne `_id` (`ids`). Diffs run against it;
-it is updated only after JupiterOne took a change.
+objects as JupiterOne holds them (`objects`), their `_type` (`types`) and the edges of
+each entity (`edges:<entity key>`). Diffs run against it, and the webhook path's DIFF jobs
+are built from it (common.sinks.jupiterone.scopediff).
+
+The change history is a stream beside it (`changes`): a change's entry is added in the
+transaction that records the change, so it is there exactly when the record moved.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 import redis
 
 from common.graph import Entity, Graph, GraphIndex, Relationship, fingerprint
-from common.keys import jupiterone_prefix, text, text_map
+from common.history import (
+    DAY,
+    ChangeJournal,
+    Entry,
+    decode_cursor,
+    encode_cursor,
+    entry_from_json,
+    entry_json,
+    matches,
+)
+from common.keys import jupiterone_changes, jupiterone_prefix, text, text_map
+
+HISTORY_SCAN = 500  # stream entries read per XRANGE
+HISTORY_SCAN_BUDGET = 20_000  # entries one page may look through before handing a cursor back
+
+# Add entries under stream ids of their own time (`at`, epoch ms; never below the last id,
+# so that writers whose clocks differ a little still append), after trimming what is older
+# than the cutoff. ARGV: at ms, cutoff ms, entries.
+_ADD_HISTORY = """
+local ms = ARGV[1]
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] then
+  local last = string.match(top[1][1], '^(%d+)')
+  if tonumber(last) > tonumber(ms) then ms = last end
+end
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], ms .. '-*', 'entry', ARGV[i])
+end
+return #ARGV - 2
+"""
 
 
 class JupiterOneRecord:
     """What pdgraph last wrote to one JupiterOne scope, kept in Redis."""
 
-    def __init__(self, connection: redis.Redis, account_id: str, scope: str) -> None:
+    def __init__(
+        self,
+        connection: redis.Redis,
+        account_id: str,
+        scope: str,
+        *,
+        history_days: int = 30,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.r = connection
         self.prefix = jupiterone_prefix(account_id, scope)
+        self.history = jupiterone_changes(account_id, scope)
+        self.history_days = history_days
+        self.clock = clock
+        # The change set being written (one writer per sink object): its entries go with
+        # the record updates that commit its changes, whoever (a DIFF or PATCH job) makes them.
+        self.journal: ChangeJournal | None = None
+        self._add_history = connection.register_script(_ADD_HISTORY)
 
     def key(self, name: str) -> str:
         """One of this record's Redis keys (the write-behind buffer's too)."""
@@ -83,7 +133,12 @@ class JupiterOneRecord:
         return {k: json.loads(raw) for k, raw in zip(keys, raws, strict=True) if raw}
 
     def update(self, upserts: Iterable[Entity | Relationship], deletes: Sequence[str]) -> None:
-        """JupiterOne now holds `upserts` and no longer `deletes`: remember that."""
+        """JupiterOne now holds `upserts` and no longer `deletes`: remember that, and add
+        the change history's entries of the journal's changes among them."""
+        upserts = list(upserts)
+        entries = []
+        if self.journal is not None:
+            entries = self.journal.take([o.key for o in upserts], deletes)
         ends = {
             key: (data["_fromEntityKey"], data["_toEntityKey"])
             for key, data in self.objects(deletes).items()
@@ -95,7 +150,6 @@ class JupiterOneRecord:
                 pipe.hdel(self.key(kind), key)
                 pipe.hdel(self.key("objects"), key)
                 pipe.hdel(self.key("types"), key)
-                pipe.hdel(self.key("ids"), key)
                 for end in ends.get(key, ()):
                     pipe.srem(self.key(f"edges:{end}"), key)
                 if kind == "entities":
@@ -108,20 +162,60 @@ class JupiterOneRecord:
                 if isinstance(obj, Relationship):
                     pipe.sadd(self.key(f"edges:{obj.from_key}"), obj.key)
                     pipe.sadd(self.key(f"edges:{obj.to_key}"), obj.key)
+            self.add_history(pipe, entries)
             pipe.execute()
 
-    def ids(self, keys: Sequence[str]) -> dict[str, str]:
-        """Cached JupiterOne `_id`s of these keys (those known)."""
-        if not keys:
-            return {}
-        found = self.r.hmget(self.key("ids"), list(keys))
-        return {k: text(v) for k, v in zip(keys, found, strict=True) if v is not None}
+    # -- the change history -------------------------------------------------------------
 
-    def remember_ids(self, ids: dict[str, str]) -> None:
-        if ids:
-            self.r.hset(self.key("ids"), mapping=cast(dict[Any, Any], ids))
+    @contextmanager
+    def journaling(self, journal: ChangeJournal) -> Iterator[None]:
+        """Record `journal`'s entries as the updates that commit its changes happen."""
+        self.journal = journal
+        try:
+            yield
+        finally:
+            self.journal = None
 
-    def forget_ids(self, keys: Iterable[str]) -> None:
-        keys = list(keys)
-        if keys:
-            self.r.hdel(self.key("ids"), *keys)
+    def add_history(self, pipe: Any, entries: Sequence[Entry]) -> None:
+        """Queue on `pipe` (a transaction) the entries, and the trim of expired ones."""
+        if not entries:
+            return
+        now = self.clock()
+        cutoff_ms = max(0, int((now - self.history_days * DAY) * 1000))
+        args: list[str | int] = [int(now * 1000), cutoff_ms, *(entry_json(e) for e in entries)]
+        self._add_history(keys=[self.history], args=args, client=pipe)
+
+    def history_page(
+        self,
+        since: float | None,
+        key: str | None,
+        type_: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Entry], str | None]:
+        """One page of the history, oldest first, and the next cursor (None: the end)."""
+        # Stream ids are the entries' times (or a little later): `since` is where to start.
+        floor = self.clock() - self.history_days * DAY  # older ones wait for the next trim
+        since = max(floor, since or floor)
+        start = f"({decode_cursor(cursor)}" if cursor else str(max(0, int(since * 1000)))
+        page: list[tuple[str, Entry]] = []
+        scanned = 0
+        while scanned < HISTORY_SCAN_BUDGET:
+            try:
+                batch = cast(
+                    list[tuple[Any, dict[Any, Any]]],
+                    self.r.xrange(self.history, min=start, max="+", count=HISTORY_SCAN),
+                )
+            except redis.ResponseError as exc:  # a cursor naming no stream id
+                raise ValueError("cursor is not one this server gave out") from exc
+            for stream_id, fields in batch:
+                entry = entry_from_json(fields.get(b"entry") or fields["entry"])
+                if matches(entry, since, key, type_):
+                    page.append((text(stream_id), entry))
+                if len(page) > limit:
+                    return [e for _, e in page[:limit]], encode_cursor(page[limit - 1][0])
+            scanned += len(batch)
+            if len(batch) < HISTORY_SCAN:
+                return [e for _, e in page], None
+            start = f"({text(batch[-1][0])}"
+        return [e for _, e in page], encode_cursor(start[1:])

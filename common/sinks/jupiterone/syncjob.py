@@ -43,7 +43,7 @@ def run_diff_job(client: JupiterOneClient, scope: str, graph: Graph) -> str:
         finalized = True
         client.wait_for_job(job_id)
     except BaseException as exc:
-        reason = f"pdgraph full sync failed: {type(exc).__name__}: {exc}"
+        reason = f"pdgraph DIFF job failed: {type(exc).__name__}: {exc}"
         try:
             client.abort(job_id, reason)
         except JupiterOneError as abort_exc:

@@ -1,0 +1,195 @@
+"""Relationship changes and entity deletes: a debounced DIFF job of the whole scope.
+
+JupiterOne does not document which subgraph a GraphQL-created relationship joins
+(docs/jupiterone-writes.md). If it is not the sync scope, the nightly DIFF neither owns
+nor deletes it and uploads a second edge of the same `_key`. So pdgraph never creates a
+relationship through GraphQL: every relationship change, and every entity delete, goes
+into the record at once (the record is what the scope is to hold) and marks the scope
+*dirty*; a DIFF job then uploads the record, with the entity writes still buffered, and
+JupiterOne makes the scope equal to it. Only the documented DIFF semantics are relied on.
+
+The DIFF is debounced: it runs `window` seconds after the first change it carries, the
+window being as long as the last DIFF took (between DIFF_WINDOW_MIN and DIFF_WINDOW_MAX),
+so a stream of changes costs one DIFF per window and uploads never queue up. One DIFF,
+PATCH flush or full sync at a time: they share the flush lock.
+
+A record that no full sync built (lost Redis keys) must not become the scope: a DIFF runs
+only when the record is marked complete (by the full sync), and not when it lost more
+than half of the objects the last DIFF uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from redis.lock import Lock
+
+from common.graph import Entity, Graph, Relationship
+from common.keys import text
+from common.locks import held_locks
+from common.sinks import ScheduleFlush, SinkError
+from common.sinks.jupiterone.record import JupiterOneRecord
+from common.sinks.jupiterone.writebehind import FLUSH_LOCK_TIMEOUT, FLUSH_LOCK_WAIT
+
+log = logging.getLogger(__name__)
+
+DIFF_WINDOW_MIN = 1.0  # seconds between a relationship change and its DIFF, at least
+DIFF_WINDOW_MAX = 30.0  # ... and at most: event → JupiterOne edge within about a minute
+EARLY = 0.25  # a flush this close before the due time runs the DIFF anyway
+KEPT_SHARE = 0.5  # a record with fewer objects than this share of the last DIFF's is lost
+
+DiffJob = Callable[[Graph], str]  # run_diff_job bound to a client and scope: the job id
+
+
+class ScopeDiffs:
+    """The scope's pending DIFF: marked by changes, run by the flush (or at once)."""
+
+    def __init__(
+        self,
+        record: JupiterOneRecord,
+        diff_job: DiffJob,
+        *,
+        schedule_flush: ScheduleFlush | None = None,
+        window: tuple[float, float] = (DIFF_WINDOW_MIN, DIFF_WINDOW_MAX),
+    ) -> None:
+        self.record, self.r, self.diff_job = record, record.r, diff_job
+        self.schedule_flush = schedule_flush
+        self.window_min, self.window_max = window
+
+    # -- marking --------------------------------------------------------------------------
+
+    def change(self, upserts: Sequence[Relationship], deletes: Sequence[str]) -> None:
+        """Relationships to create or update, relationships and entities to delete: into
+        the record now, into JupiterOne with the next DIFF (at once when not written
+        behind)."""
+        self.record.update(upserts, deletes)
+        now = self.schedule_flush is None
+        window = 0.0 if now else self.window()
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(self.record.key("diff:dirty"), repr(time.time() + window), nx=True)
+            pipe.incrby(self.record.key("diff:changes"), len(upserts) + len(deletes))
+            pipe.execute()
+        if self.schedule_flush is None:
+            self.flush(force=True)
+        else:
+            self.schedule_flush(self.record.key("diff:flush-queued"), window)
+
+    def window(self) -> float:
+        """How long changes wait for their DIFF: as long as the last DIFF took."""
+        last = self.r.get(self.record.key("diff:last-seconds"))
+        seconds = float(text(last)) if last is not None else 0.0
+        return min(self.window_max, max(self.window_min, seconds))
+
+    def waiting(self) -> int:
+        """Relationship changes and entity deletes waiting for the next DIFF."""
+        return int(self.r.get(self.record.key("diff:changes")) or 0)
+
+    def completed(self, objects: int, seconds: float) -> None:
+        """The full sync made the record the scope's content (`objects` of them) in a DIFF
+        job of `seconds`: the webhook path's DIFFs take about as long."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(self.record.key("diff:complete"), str(objects))
+            pipe.set(self.record.key("diff:last-seconds"), repr(seconds))
+            pipe.execute()
+
+    # -- running --------------------------------------------------------------------------
+
+    def lock(self) -> Lock:
+        """The flush lock: one DIFF, PATCH flush or full sync of the scope at a time."""
+        lock: Lock = self.r.lock(
+            self.record.key("patch:flush-lock"),
+            timeout=FLUSH_LOCK_TIMEOUT,
+            blocking_timeout=FLUSH_LOCK_WAIT,
+            thread_local=False,
+        )
+        return lock
+
+    @contextmanager
+    def serialized(self, what: str) -> Iterator[None]:
+        with held_locks(what) as locks:
+            if not locks.acquire(self.lock()):
+                raise SinkError(f"another JupiterOne write held its lock for {FLUSH_LOCK_WAIT}s")
+            yield
+
+    def flush(self, *, force: bool = False) -> int:
+        """Run the DIFF if one is due (`force`: if one is pending); the objects it uploaded.
+
+        On failure the scope stays dirty (the flush job is retried) and the error is raised.
+        """
+        due = self.r.get(self.record.key("diff:dirty"))
+        if due is None:
+            return 0
+        wait = float(text(due)) - time.time()
+        if not force and wait > EARLY:
+            # Too early (RQ's scheduler counts whole seconds): make sure a flush comes.
+            if self.schedule_flush is not None:
+                self.r.delete(self.record.key("diff:flush-queued"))
+                self.schedule_flush(self.record.key("diff:flush-queued"), wait)
+            return 0
+        with self.serialized("JupiterOne DIFF"):
+            return self._run(force)
+
+    def _run(self, force: bool) -> int:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.get(self.record.key("diff:dirty"))
+            pipe.get(self.record.key("diff:complete"))
+            due, complete = pipe.execute()
+        if due is None or (not force and float(text(due)) > time.time() + EARLY):
+            return 0  # another flush ran it while this one waited for the lock
+        if complete is None:
+            raise SinkError(
+                "JupiterOne: no full sync has built the record of the scope yet (or its "
+                "Redis keys were lost); relationship changes wait for `pdgraph sync`"
+            )
+        # Changes recorded from here on mark the scope again: they get the next DIFF.
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(self.record.key("diff:dirty"), self.record.key("diff:flush-queued"))
+            pipe.getset(self.record.key("diff:changes"), 0)
+            _, taken = pipe.execute()
+        try:
+            return self._upload(int(text(complete)))
+        except BaseException:
+            with self.r.pipeline(transaction=True) as pipe:
+                pipe.set(self.record.key("diff:dirty"), repr(time.time()), nx=True)
+                pipe.incrby(self.record.key("diff:changes"), int(taken or 0))
+                pipe.execute()
+            raise
+
+    def _upload(self, last_count: int) -> int:
+        graph = self.record.read_graph()
+        pending = self.r.hgetall(self.record.key("patch:pending"))
+        for raw in pending.values():  # not flushed yet: newer than the record's
+            entity = Entity.from_j1(json.loads(raw))
+            graph.entities[entity.key] = entity
+        dangling = [
+            k
+            for k, r in graph.relationships.items()
+            if r.from_key not in graph.entities or r.to_key not in graph.entities
+        ]
+        for key in dangling:
+            del graph.relationships[key]
+        count = len(graph.entities) + len(graph.relationships)
+        if count < last_count * KEPT_SHARE:
+            raise SinkError(
+                f"JupiterOne: the record holds {count} objects, the last DIFF uploaded "
+                f"{last_count}: refusing to delete the rest of the scope (Redis keys lost?); "
+                "run `pdgraph sync`"
+            )
+        started = time.monotonic()
+        job_id = self.diff_job(graph)
+        seconds = time.monotonic() - started
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(self.record.key("diff:last-seconds"), repr(seconds))
+            pipe.set(self.record.key("diff:complete"), str(count))
+            pipe.execute()
+        if dangling:
+            self.record.update([], dangling)
+        log.info(
+            "jupiterone DIFF job of webhook changes finished",
+            extra={"job_id": job_id, "objects": count, "seconds": round(seconds, 3)},
+        )
+        return count
