@@ -50,10 +50,29 @@ def service_refresh(service_id: str, part: str | None = None) -> str:
     return f"{base}:{part}" if part else base
 
 
+# -- users, teams and memberships: the audit-records feed and the light refresh ----------
+def people(part: str) -> str:
+    """`pdgraph:people:<part>`: `lock` (one feed poll or light refresh at a time), `mode`
+    (JSON: audit or refresh, why, when checked), `position` (the feed's `since`), `seen`
+    (sorted set: record ids written, by execution time), `recheck` (hash: objects written
+    while a full sync ran → record id), `last` (hash: mode → JSON of its last run, for
+    /status), `applied` (hash: mode → changes written)."""
+    return f"pdgraph:people:{part}"
+
+
 # -- shared request budgets -------------------------------------------------------------
 def ratelimit(name: str, part: str) -> str:
-    """`window` (sliding window of request times) or `paused` (a 429's pause)."""
+    """`window` (sliding window of request times), `window-<ms>ms-<n>` (a budget's extra
+    windows, e.g. JupiterOne's per-client minute) or `paused` (a 429's pause)."""
     return f"pdgraph:ratelimit:{name}:{part}"
+
+
+def jupiterone_budget(account_id: str, api: str) -> str:
+    """The `ratelimit` name of a JupiterOne account's budget: `jupiterone:<account>` for
+    GraphQL tokens (the name the account's budget always had), `jupiterone:<account>:<api>`
+    for `j1ql` (J1QL queries) and `persister` (the sync-job API's pause)."""
+    base = f"jupiterone:{account_id}"
+    return base if api == "graphql" else f"{base}:{api}"
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -66,6 +85,12 @@ def metric(name: str) -> str:
 def jupiterone_prefix(account_id: str, scope: str) -> str:
     """Everything the JupiterOne sink keeps for one account and scope starts with this."""
     return f"pdgraph:j1:{account_id}:{scope}:"
+
+
+def jupiterone_changes(account_id: str, scope: str) -> str:
+    """Stream: the change history of what pdgraph wrote to one JupiterOne scope (one
+    `entry` field of JSON per change), trimmed to CHANGE_HISTORY_DAYS."""
+    return f"{jupiterone_prefix(account_id, scope)}changes"
 
 
 # -- Redis replies ----------------------------------------------------------------------

@@ -51,11 +51,23 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("api", "status"),
     ),
     "pdgraph_jupiterone_rate_limited_total": ("JupiterOne answers 429", ()),
+    "pdgraph_people_runs_total": (
+        "Audit-feed polls and light refreshes of users and teams by mode and outcome",
+        ("mode", "outcome"),
+    ),
+    "pdgraph_people_changes_total": (
+        "Graph changes written by the audit feed (audit) or the light refresh (refresh)",
+        ("mode",),
+    ),
 }
 HISTOGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pdgraph_job_duration_seconds": (
         "Duration of RQ jobs by job and outcome (ok, failed)",
         ("job", "outcome"),
+    ),
+    "pdgraph_people_change_lag_seconds": (
+        "From an audit record's execution time to the feed's write of its change",
+        ("mode",),
     ),
 }
 

@@ -20,30 +20,43 @@ from common.keys import HANDOFFS, text
 
 FULL_SYNC = "full sync"
 ONCALL_REFRESH = "on-call refresh"
+AUDIT_POLL = "audit-records poll"
+PEOPLE_REFRESH = "people light refresh"
 HANDOFF_SLACK = 5  # seconds after a shift ends before its on-calls are read again
 
 
 @dataclass(frozen=True)
 class Schedule:
-    what: str  # FULL_SYNC or ONCALL_REFRESH
+    what: str  # FULL_SYNC, ONCALL_REFRESH, AUDIT_POLL or PEOPLE_REFRESH
     next_after: Callable[[datetime], datetime]
+
+
+def every(seconds: int) -> Callable[[datetime], datetime]:
+    """Ticks every `seconds`, aligned on the epoch, so every clock computes the same ticks
+    (and job ids)."""
+
+    def next_tick(after: datetime) -> datetime:
+        return datetime.fromtimestamp((int(after.timestamp()) // seconds + 1) * seconds, UTC)
+
+    return next_tick
 
 
 def schedules(settings: Settings) -> list[Schedule]:
     """The clock's runs: the full sync on FULL_SYNC_CRON (UTC), the on-call safety refresh
-    every ONCALL_REFRESH_MINUTES."""
-    interval = settings.oncall_refresh_minutes * 60
+    every ONCALL_REFRESH_MINUTES, the audit-records poll every AUDIT_POLL_SECONDS and the
+    light refresh of users and teams every PEOPLE_REFRESH_MINUTES (each job works only
+    in its mode: common.people_state)."""
 
     def next_full_sync(after: datetime) -> datetime:
         due: datetime = croniter(settings.full_sync_cron, after).get_next(datetime)
         return due
 
-    def next_oncall_refresh(after: datetime) -> datetime:
-        # Aligned on the epoch, so every clock computes the same ticks (and job ids).
-        seconds = (int(after.timestamp()) // interval + 1) * interval
-        return datetime.fromtimestamp(seconds, UTC)
-
-    return [Schedule(FULL_SYNC, next_full_sync), Schedule(ONCALL_REFRESH, next_oncall_refresh)]
+    return [
+        Schedule(FULL_SYNC, next_full_sync),
+        Schedule(ONCALL_REFRESH, every(settings.oncall_refresh_minutes * 60)),
+        Schedule(AUDIT_POLL, every(settings.audit_poll_seconds)),
+        Schedule(PEOPLE_REFRESH, every(settings.people_refresh_minutes * 60)),
+    ]
 
 
 def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, datetime]:

@@ -93,6 +93,15 @@ class Stack:
             assert time.monotonic() < deadline, f"{self.pending()} jobs still pending"
             time.sleep(0.1)
 
+    def poll_feed(self) -> dict[str, Any]:
+        """One audit-records poll (the clock's job: policies, schedules, users, teams; the
+        services it names are queued), then drain what it queued."""
+        from worker import jobs
+
+        result: dict[str, Any] = jobs.poll_audit_records()
+        self.drain()
+        return result
+
     def export(self) -> dict[str, Any]:
         return LocalSink(self.settings.local_graph_path).read_graph().to_j1()
 

@@ -68,6 +68,7 @@ def test_check_passes_when_everything_answers(
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
         "ok    Redis",
         "ok    PagerDuty",
+        "ok    PagerDuty audit records",
         "ok    sink (local)",
     ]
 

@@ -43,6 +43,7 @@ def test_check_of_a_graph_never_synced_says_so_and_creates_none(
     assert [line.split(":")[0] for line in said(result.stdout)] == [
         "ok    Redis",
         "ok    PagerDuty",
+        "ok    PagerDuty audit records",
     ]
     assert said(result.stderr) == [
         f"FAIL  sink (local): LOCAL_GRAPH_PATH {absent_graph}: no graph there yet "

@@ -70,7 +70,7 @@ def test_two_clocks_queue_one_oncall_refresh_per_tick(redis_client: redis.Redis)
 def test_next_runs_for_the_status_page() -> None:
     settings = Settings(full_sync_cron="0 3 * * *", oncall_refresh_minutes=10)
     runs = next_runs(settings, datetime(2026, 11, 27, 4, 1, tzinfo=UTC))
-    assert runs == {
+    assert {k: runs[k] for k in ("full sync", "on-call refresh")} == {
         "full sync": datetime(2026, 11, 28, 3, 0, tzinfo=UTC),
         "on-call refresh": datetime(2026, 11, 27, 4, 10, tzinfo=UTC),
     }

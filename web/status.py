@@ -18,6 +18,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from common import metrics
 from common.config import Settings
 from common.keys import LAST_WEBHOOK, text
+from common.people_state import MODES, people_status
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
@@ -100,6 +101,7 @@ def collect_status(
         "last_webhook": webhook,
         "last_full_sync": sync,
         "next_runs": next_scheduled_runs(connection, settings) if settings else {},
+        "people": people_status(connection),
         "graph": {
             "entities": {t: n for t, n in counts.items() if t in ENTITY_TYPES},
             "relationships": {t: n for t, n in counts.items() if t not in ENTITY_TYPES},
@@ -120,6 +122,7 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     sync = last_full_sync(connection)
     if sync is not None:
         yield from _full_sync_gauges(sync)
+    yield from _people_gauges(people_status(connection))
     objects = GaugeMetricFamily(
         "pdgraph_graph_objects",
         "Entities and relationships in the graph by _type",
@@ -157,3 +160,30 @@ def _full_sync_gauges(sync: dict[str, Any]) -> Iterator[Metric]:
         "Objects the webhook path had wrong, found by the last full sync",
         value=sync.get("drift") or 0,
     )
+
+
+def _people_gauges(people: dict[str, Any]) -> Iterator[Metric]:
+    """How users and teams are kept fresh: the mode, the last run of each, the lag."""
+    mode = GaugeMetricFamily(
+        "pdgraph_people_mode",
+        "1 for the way users and teams are kept fresh: audit (the feed) or refresh",
+        labels=("mode",),
+    )
+    for name in MODES:
+        mode.add_metric([name], 1 if people.get("mode") == name else 0)
+    yield mode
+    last = GaugeMetricFamily(
+        "pdgraph_people_last_run_timestamp_seconds",
+        "When the last audit-feed poll (audit) or light refresh (refresh) finished",
+        labels=("mode",),
+    )
+    for name, run in (("audit", people.get("last_poll")), ("refresh", people.get("last_refresh"))):
+        if run is not None:
+            last.add_metric([name], float(run.get("finished_at") or 0))
+    yield last
+    if people.get("lag_s") is not None:
+        yield GaugeMetricFamily(
+            "pdgraph_people_lag_seconds",
+            "Feed: from the newest change written to its write; refresh: the last one's age",
+            value=float(people["lag_s"]),
+        )

@@ -1,7 +1,10 @@
-"""The Procfile's `clock` process: queues the full sync on FULL_SYNC_CRON (UTC) and the
-on-call safety refresh every ONCALL_REFRESH_MINUTES.
+"""The Procfile's `clock` process: queues the full sync on FULL_SYNC_CRON (UTC), the
+on-call safety refresh every ONCALL_REFRESH_MINUTES, the audit-records poll every
+AUDIT_POLL_SECONDS and the light refresh of users, teams, memberships, policies and
+schedules every PEOPLE_REFRESH_MINUTES (where the audit feed is unavailable).
 
-Each run's job id is derived from the minute it is scheduled for, and RQ's unique
+Each run's job id is derived from the tick it is scheduled for (its minute; the audit
+poll's second), and RQ's unique
 enqueue refuses a second one, so two clocks queue one run per tick; the full-sync lock
 (worker.full_sync) keeps the sync to one at a time against `pdgraph sync` as well.
 (Hand-off refreshes are not the clock's: they are scheduled from the on-call end times
@@ -26,8 +29,8 @@ from rq.exceptions import DuplicateJobError
 
 from common.config import Settings, settings_or_exit
 from common.logs import configure_logging
-from common.queueing import SYNC_QUEUE
-from common.schedule import FULL_SYNC, ONCALL_REFRESH, schedules
+from common.queueing import JOB_TIMEOUT, SYNC_QUEUE, WEBHOOK_QUEUE
+from common.schedule import AUDIT_POLL, FULL_SYNC, ONCALL_REFRESH, PEOPLE_REFRESH, schedules
 from common.state import connect
 
 log = logging.getLogger(__name__)
@@ -36,12 +39,20 @@ FULL_SYNC_TIMEOUT = 4 * 3600  # RQ kills a job past its timeout; a 50k-user sync
 
 
 def _enqueue_tick(
-    connection: redis.Redis, what: str, func: str, prefix: str, tick: datetime, **options: Any
+    connection: redis.Redis,
+    what: str,
+    func: str,
+    prefix: str,
+    tick: datetime,
+    *,
+    queue: str = SYNC_QUEUE,
+    tick_format: str = "%Y%m%dT%H%MZ",
+    **options: Any,
 ) -> bool:
     """Queue `func` once for this tick (job id from the tick); False if a clock already did."""
-    job_id = f"{prefix}-{tick.astimezone(UTC):%Y%m%dT%H%MZ}"
+    job_id = f"{prefix}-{tick.astimezone(UTC).strftime(tick_format)}"
     try:
-        Queue(SYNC_QUEUE, connection=connection).enqueue_call(
+        Queue(queue, connection=connection).enqueue_call(
             func,
             job_id=job_id,
             description=f"{what} for {tick.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
@@ -83,10 +94,45 @@ def enqueue_oncall_refresh(connection: redis.Redis, scheduled_for: datetime) -> 
     )
 
 
+def enqueue_audit_poll(connection: redis.Redis, scheduled_for: datetime) -> bool:
+    """Queue the audit-records poll of this tick (ticks are seconds apart: the job id
+    names the second). On the webhook queue: a poll is short, and a change's latency
+    must not wait behind a full sync."""
+    return _enqueue_tick(
+        connection,
+        AUDIT_POLL,
+        "worker.jobs.poll_audit_records",
+        "audit-poll",
+        scheduled_for,
+        queue=WEBHOOK_QUEUE,
+        tick_format="%Y%m%dT%H%M%SZ",
+        timeout=JOB_TIMEOUT,
+        result_ttl=600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def enqueue_people_refresh(connection: redis.Redis, scheduled_for: datetime) -> bool:
+    """Queue the light refresh of users and teams of this tick (it does nothing while the
+    audit-records feed works)."""
+    return _enqueue_tick(
+        connection,
+        PEOPLE_REFRESH,
+        "worker.jobs.refresh_people",
+        "people-refresh",
+        scheduled_for,
+        timeout=3600,
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
 # What queues each of the schedules (common.schedule) when it is due.
 ENQUEUE: dict[str, Callable[[redis.Redis, datetime], bool]] = {
     FULL_SYNC: enqueue_full_sync,
     ONCALL_REFRESH: enqueue_oncall_refresh,
+    AUDIT_POLL: enqueue_audit_poll,
+    PEOPLE_REFRESH: enqueue_people_refresh,
 }
 
 
@@ -135,6 +181,8 @@ def main() -> None:
         extra={
             "cron": settings.full_sync_cron,
             "oncall_refresh_minutes": settings.oncall_refresh_minutes,
+            "audit_poll_seconds": settings.audit_poll_seconds,
+            "people_refresh_minutes": settings.people_refresh_minutes,
         },
     )
     run_clock(settings, connect(settings.redis_url), stop)

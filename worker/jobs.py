@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from common import metrics
+from common.graph import Cause
 from common.signals import WebhookSignal
 from worker import oncall
 from worker.coalescing import (
@@ -19,6 +20,7 @@ from worker.coalescing import (
 )
 from worker.context import job_context
 from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
+from worker.people import poll_people, refresh_people_now
 from worker.service_refresh import refresh_service_graph
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,9 @@ def process_webhook(event: dict[str, Any]) -> str:
     connection = context.connection
     if claim_refresh_window(connection, service_id):
         # The leading edge: re-read now, in this job (one job per event, not two).
-        changes = refresh_service_graph(context, service_id)
+        changes = refresh_service_graph(context, service_id, Cause("webhook", signal.id))
         return f"refreshed {service_id}: {changes}"
-    queued = request_service_refresh(connection, service_id)
+    queued = request_service_refresh(connection, service_id, Cause("webhook", signal.id))
     log.info(
         "service refresh queued" if queued else "service refresh already queued",
         extra={"event_id": signal.id, "type": signal.event_type, "service_id": service_id},
@@ -50,11 +52,12 @@ def process_webhook(event: dict[str, Any]) -> str:
 
 
 @metrics.timed("refresh_service")
-def refresh_service(service_id: str) -> dict[str, Any]:
-    """The trailing edge: re-read a service whose coalescing window had events."""
+def refresh_service(service_id: str, cause: dict[str, str] | None = None) -> dict[str, Any]:
+    """The trailing edge: re-read a service whose coalescing window had events (`cause`:
+    the first of them, for the change history)."""
     context = job_context()
     start_trailing_refresh(context.connection, service_id)
-    return refresh_service_graph(context, service_id)
+    return refresh_service_graph(context, service_id, Cause(**cause) if cause else None)
 
 
 @metrics.timed("oncall_handoff")
@@ -62,7 +65,7 @@ def refresh_oncall_handoff(due: int) -> dict[str, Any]:
     """Re-read the on-calls of the policies whose shift ended at `due` (minus the slack)."""
     context = job_context()
     policies = oncall.take_handoff(context.connection, due)
-    result = oncall.refresh_oncalls(context, policies)
+    result = oncall.refresh_oncalls(context, policies, Cause("oncall", f"handoff-{due}"))
     log.info("on-call hand-off refreshed", extra={"due": due, **result})
     return result
 
@@ -96,3 +99,17 @@ def full_sync(allow_mass_delete: bool = False) -> dict[str, Any]:
     except FullSyncAlreadyRunning as exc:
         return {"outcome": "skipped", "reason": str(exc)}
     return run.as_dict()
+
+
+@metrics.timed("audit_poll")
+def poll_audit_records() -> dict[str, Any]:
+    """Users, teams, memberships, policies, schedules changed since the last poll
+    (AUDIT_POLL_SECONDS): re-read each once, write what changed (worker.audit_feed)."""
+    return poll_people(job_context())
+
+
+@metrics.timed("people_refresh")
+def refresh_people() -> dict[str, Any]:
+    """The light refresh of users, teams and memberships (PEOPLE_REFRESH_MINUTES), where
+    PagerDuty refuses the audit-records feed (worker.people_refresh)."""
+    return refresh_people_now(job_context())

@@ -2,7 +2,7 @@
 (whole listings past the 10,000 offset cap)."""
 
 from common.http import RetryPolicy
-from common.pagerduty.client import PagerDutyClient, client_from_settings
+from common.pagerduty.client import AuditTrailUnavailable, PagerDutyClient, client_from_settings
 from common.pagerduty.errors import (
     IncompleteListingError,
     PagerDutyAuthError,
@@ -13,6 +13,7 @@ from common.pagerduty.errors import (
 from common.pagerduty.listings import PagerDutyObject, ProgressCallback
 
 __all__ = [
+    "AuditTrailUnavailable",
     "IncompleteListingError",
     "PagerDutyAuthError",
     "PagerDutyClient",

@@ -53,6 +53,27 @@ def _error_message(response: requests.Response) -> str:
         return response.reason or ""
 
 
+AUDIT_PAGE_SIZE = 100
+# PagerDuty's answers when the audit trail cannot be read (developer docs, "Audit Records").
+AUDIT_REFUSALS = {
+    402: "the PagerDuty plan has no Audit Trail",
+    403: "the PagerDuty key cannot read audit records (it needs an admin or owner user's, "
+    "or an account-level key)",
+}
+
+
+class AuditTrailUnavailable(PagerDutyError):
+    """`GET /audit/records` refused: 402 (plan) or 403 (key's role); `status` says which."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def member_identity(member: PagerDutyObject) -> Any:
+    return (member.get("user") or {}).get("id")
+
+
 def _oncalls_listing() -> Listing:
     return Listing("/oncalls", "oncalls", [("time_zone", "UTC")], oncall_identity)
 
@@ -143,6 +164,63 @@ class PagerDutyClient(RetryingClient):
         service: PagerDutyObject = body["service"]
         return service
 
+    def get_user(self, user_id: str) -> PagerDutyObject | None:
+        """The user with its team references, or None on 404 (deleted)."""
+        try:
+            user: PagerDutyObject = self.get(f"/users/{user_id}")["user"]
+        except PagerDutyNotFoundError:
+            return None
+        return user
+
+    def get_team(self, team_id: str) -> PagerDutyObject | None:
+        """The team, or None on 404 (deleted)."""
+        try:
+            team: PagerDutyObject = self.get(f"/teams/{team_id}")["team"]
+        except PagerDutyNotFoundError:
+            return None
+        return team
+
+    def team_members(self, team_id: str) -> list[PagerDutyObject] | None:
+        """`{user, role}` of every member, or None on 404 (the team was deleted meanwhile)."""
+        listing = Listing(f"/teams/{team_id}/members", "members", [], member_identity)
+        try:
+            return self.listings.all_pages(listing)
+        except PagerDutyNotFoundError:
+            return None
+
+    def audit_records_page(
+        self,
+        root_resource_types: Sequence[str],
+        *,
+        since: str | None = None,
+        cursor: str | None = None,
+        limit: int = AUDIT_PAGE_SIZE,
+    ) -> tuple[list[PagerDutyObject], str | None]:
+        """One page of `GET /audit/records` (newest first) and its `next_cursor` (None: the
+        last page). Without `since` PagerDuty answers the past 24 hours.
+
+        Raises AuditTrailUnavailable on 402 (the plan lacks the Audit Trail) and 403 (the
+        key is neither an admin/owner user's nor an account-level key): not a key error.
+        """
+        params: Params = [("root_resource_types[]", t) for t in root_resource_types]
+        params.append(("limit", str(limit)))
+        if since is not None:
+            params.append(("since", since))
+        if cursor is not None:
+            params.append(("cursor", cursor))
+        label = "GET /audit/records"
+        response = self.send("GET", f"{self.base_url}/audit/records", label, params=params)
+        if response.status_code in AUDIT_REFUSALS:
+            raise AuditTrailUnavailable(
+                response.status_code,
+                f"{AUDIT_REFUSALS[response.status_code]} "
+                f"(HTTP {response.status_code} {_error_message(response)})",
+            )
+        if response.status_code >= 400:
+            raise PagerDutyError(f"{label}: HTTP {response.status_code} {_error_message(response)}")
+        body: PagerDutyObject = json_body(response, label, PagerDutyError)
+        return list(body.get("records") or []), body.get("next_cursor") or None
+
     def abilities(self) -> list[str]:
         abilities: list[str] = self.get("/abilities").get("abilities", [])
         return abilities
@@ -161,6 +239,39 @@ class PagerDutyClient(RetryingClient):
     def list_services(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
         listing = Listing("/services", "services", [("include[]", "teams")], object_id)
         return self.listings.everything(listing, team_ids=team_ids, search_text=name_search_text)
+
+    def list_escalation_policies(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
+        """Every policy with its rules (targets), services and teams."""
+        listing = Listing(
+            "/escalation_policies", "escalation_policies", [("include[]", "teams")], object_id
+        )
+        return self.listings.everything(listing, team_ids=team_ids, search_text=name_search_text)
+
+    def list_schedules(self) -> list[PagerDutyObject]:
+        """Every schedule (references only: `get_schedule` reads layers and coverage)."""
+        listing = Listing("/schedules", "schedules", [], object_id)
+        return self.listings.everything(listing, team_ids=(), search_text=name_search_text)
+
+    def get_schedule(
+        self, schedule_id: str, window: tuple[str, str] | None = None
+    ) -> PagerDutyObject | None:
+        """The schedule with its layers, and with `window` (since, until) its final
+        schedule rendered over it; None on 404 (deleted)."""
+        params: Params = [("since", window[0]), ("until", window[1])] if window else []
+        try:
+            schedule: PagerDutyObject = self.get(f"/schedules/{schedule_id}", params)["schedule"]
+        except PagerDutyNotFoundError:
+            return None
+        return schedule
+
+    def get_escalation_policy(self, policy_id: str) -> PagerDutyObject | None:
+        """The policy with its rules, services and teams; None on 404 (deleted)."""
+        try:
+            body = self.get(f"/escalation_policies/{policy_id}", [("include[]", "teams")])
+        except PagerDutyNotFoundError:
+            return None
+        policy: PagerDutyObject = body["escalation_policy"]
+        return policy
 
     def list_oncalls(self, escalation_policy_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
         """Who is on call now, for every policy (split by policy ids past 10,000 entries).

@@ -11,13 +11,15 @@ from typing import Any
 
 from sim.pagerduty.audit import AuditTrail, field_change, fields_changed, members_changed
 from sim.pagerduty.escalation import EscalationPolicy, Schedule, oncall_entries
+from sim.pagerduty.escalation_edits import EscalationEdits
 from sim.pagerduty.generate import populate
 from sim.pagerduty.objects import base36, by_name, iso, links, ref
 
 
 @dataclass
-class Account:
-    """The state of a simulated PagerDuty account. Methods change it like the web UI would."""
+class Account(EscalationEdits):
+    """The state of a simulated PagerDuty account. Methods change it like the web UI would
+    (policies and schedules: sim/pagerduty/escalation_edits.py)."""
 
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -35,6 +37,9 @@ class Account:
     team_roles: dict[tuple[str, str], str] = field(default_factory=dict)
     # every change, as `GET /audit/records` shows it (sim/pagerduty/audit.py)
     audit: AuditTrail = field(init=False)
+    # schedule id -> the last (since, until) its final schedule was read for: the window
+    # the test oracle computes that schedule's coverage over
+    coverage_windows: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.audit = AuditTrail(lambda: self.clock())

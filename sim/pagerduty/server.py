@@ -157,6 +157,8 @@ class PagerDutySim(SimServer):
             if isinstance(window, Response):
                 return window
             body = {"schedule": views.schedule_json(a, a.schedules[obj_id], window)}
+            if window is not None:
+                a.coverage_windows[obj_id] = window
         elif kind == "services":
             body = {"service": self._service_json(a.services[obj_id], include)}
         elif kind == "users":

@@ -9,7 +9,7 @@ import click
 import redis
 
 from common.config import ConfigError, Settings
-from common.pagerduty import PagerDutyError, client_from_settings
+from common.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
 from common.sinks import SinkError, make_sink
 from common.state import connect
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, missing_local_graph, settings_for_command
@@ -67,6 +67,30 @@ def check_pagerduty(settings: Settings, connection: redis.Redis | None) -> Findi
     )
 
 
+def check_audit_records(settings: Settings, connection: redis.Redis | None) -> Finding:
+    """Whether PagerDuty serves the audit-records feed (one page of one record): if not,
+    users, teams and memberships come from the light refresh, and this says why."""
+    what = "PagerDuty audit records"
+    try:
+        client = client_from_settings(settings, connection, patient=False)
+        client.audit_records_page(("users",), limit=1)
+    except ConfigError as exc:
+        return Finding.misconfigured(what, exc)
+    except AuditTrailUnavailable as exc:
+        return Finding(
+            what,
+            detail=f"unavailable, {exc}: users and teams by light refresh every "
+            f"{settings.people_refresh_minutes} min (PEOPLE_REFRESH_MINUTES)",
+        )
+    except PagerDutyError as exc:
+        return Finding(what, str(exc))
+    return Finding(
+        what,
+        detail=f"available: users, teams, policies and schedules polled every "
+        f"{settings.audit_poll_seconds} s",
+    )
+
+
 def check_sink(settings: Settings, connection: redis.Redis | None) -> Finding:
     """The configured sink answers; a local graph must exist already (none is created)."""
     what = f"sink ({settings.graph_sink})"
@@ -92,7 +116,7 @@ def check_sink(settings: Settings, connection: redis.Redis | None) -> Finding:
 
 @click.command()
 def check() -> None:
-    """Check Redis, the PagerDuty key and the sink; one ok/FAIL line each.
+    """Check Redis, the PagerDuty key, its audit records and the sink; one line each.
 
     Every line is printed even when one fails. Exit 0 when all are ok; 2 when a failure
     is configuration (a variable missing or malformed, such as no PAGERDUTY_API_KEY);
@@ -101,11 +125,11 @@ def check() -> None:
     """
     settings = settings_for_command()
     connection, redis_finding = check_redis(settings)
-    findings = [
-        redis_finding,
-        check_pagerduty(settings, connection),
-        check_sink(settings, connection),
-    ]
+    pagerduty = check_pagerduty(settings, connection)
+    findings = [redis_finding, pagerduty]
+    if pagerduty.error is None:  # a key PagerDuty rejects has said so once already
+        findings.append(check_audit_records(settings, connection))
+    findings.append(check_sink(settings, connection))
     for finding in findings:
         finding.report()
     if any(f.configuration for f in findings):

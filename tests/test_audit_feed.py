@@ -1,0 +1,223 @@
+"""Users, teams and memberships reach the graph through the audit-records feed: each
+mutation of the simulated account is one audit record, read by a poll, re-read once per
+object, written as the diff (PagerDuty simulator over sockets, real Redis, SQLite sink)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue
+
+from common import keys
+from common.config import Settings
+from common.graph import Cause, ChangeSet
+from common.people_state import AUDIT, people_status, read_mode
+from common.queueing import WEBHOOK_QUEUE
+from common.sinks.local import LocalSink
+from sim.pagerduty import Account, PagerDutySim
+from tests.conftest import API_KEY
+from tests.expected import expected_export
+from worker.context import JobContext
+from worker.full_sync import run_full_sync
+from worker.people import poll_people
+
+PEOPLE_TYPES = {"pagerduty_user", "pagerduty_team", "pagerduty_team_has_user"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def account(clock: Clock) -> Account:
+    return Account.generate(seed=5, users=60, clock=clock)
+
+
+@pytest.fixture
+def feed_sim(make_sim: Callable[..., PagerDutySim], account: Account) -> PagerDutySim:
+    return make_sim(account)
+
+
+@pytest.fixture
+def context(
+    feed_sim: PagerDutySim, redis_url: str, graph_path: str, redis_client: redis.Redis
+) -> Iterator[JobContext]:
+    settings = Settings(
+        pagerduty_api_key=API_KEY,
+        pagerduty_api_url=feed_sim.url,
+        redis_url=redis_url,
+        local_graph_path=graph_path,
+    )
+    run_full_sync(settings, redis_client=redis_client)
+    context = JobContext(settings)
+    yield context
+    context.close()
+
+
+def people_of(export: dict[str, Any]) -> dict[str, Any]:
+    """The users, teams and memberships of an export (what the feed keeps current)."""
+    return {
+        "entities": [e for e in export["entities"] if e["_type"] in PEOPLE_TYPES],
+        "relationships": [r for r in export["relationships"] if r["_type"] in PEOPLE_TYPES],
+    }
+
+
+def graph_people(context: JobContext) -> dict[str, Any]:
+    return people_of(LocalSink(context.settings.local_graph_path).read_graph().to_j1())
+
+
+def test_every_user_team_and_membership_mutation_reaches_the_graph(
+    context: JobContext, account: Account, clock: Clock
+) -> None:
+    users, teams = list(account.users), list(account.teams)
+    assert graph_people(context) == people_of(expected_export(account))
+    clock.now += 30
+    account.update_user(users[0], name="Renamed Person", role="admin", job_title="SRE")
+    new_team = account.add_team("Platform", description="Runs it")
+    new_user = account.add_user("New Hire", "new.hire@example.test", team_ids=[teams[0]])
+    account.add_member(new_team, users[1])
+    member = next(u for u in users if teams[1] in account.users[u]["team_ids"])
+    account.remove_member(teams[1], member)
+    account.delete_user(users[2])
+    account.delete_team(teams[2])
+    clock.now += 30
+    result = poll_people(context)
+    assert result["mode"] == AUDIT and result["outcome"] == "ok"
+    graph = graph_people(context)
+    assert graph == people_of(expected_export(account))
+    keys_held = {e["_key"] for e in graph["entities"]}
+    assert {f"user:{new_user}", f"team:{new_team}"} <= keys_held
+    # a second poll reads the same records again (the overlap) and writes nothing
+    again = poll_people(context)
+    assert again["new_records"] == 0 and again["changes_applied"] == 0
+
+
+def test_a_deleted_user_loses_every_edge_touching_it(
+    context: JobContext, account: Account, clock: Clock
+) -> None:
+    sink = LocalSink(context.settings.local_graph_path)
+    oncall = next(
+        r for r in sink.read_graph().relationships.values() if r.type.endswith("oncall_service")
+    )
+    user_id = oncall.from_key.partition(":")[2]
+    assert sink.index_around(oncall.from_key).relationships  # ONCALL, HAS, ... edges
+    account.delete_user(user_id)
+    clock.now += 10
+    poll_people(context)
+    around = sink.index_around(oncall.from_key)
+    assert around.entities == {} and around.relationships == {}
+
+
+def test_records_for_one_object_cost_one_re_read(
+    context: JobContext, account: Account, feed_sim: PagerDutySim, clock: Clock
+) -> None:
+    user_id = next(iter(account.users))
+    for i in range(5):
+        clock.now += 1
+        account.update_user(user_id, job_title=f"title {i}")
+    feed_sim.reset_requests()
+    result = poll_people(context)
+    assert (result["new_records"], result["objects"]) == (5, 1)
+    assert feed_sim.request_counts()[f"/users/{user_id}"] == 1
+    title = LocalSink(context.settings.local_graph_path).read_graph().entities[f"user:{user_id}"]
+    assert title.properties["jobTitle"] == "title 4"
+
+
+def test_late_and_duplicate_records_are_each_written_once(
+    context: JobContext, account: Account, feed_sim: PagerDutySim, clock: Clock
+) -> None:
+    first, late = list(account.users)[:2]
+    clock.now += 100
+    account.update_user(first, name="First Change")
+    poll_people(context)
+    # A record PagerDuty shows only now, dated before the one the last poll ended on.
+    clock.now -= 90
+    account.update_user(late, name="Late Change")
+    clock.now += 120
+    feed_sim.reset_requests()
+    result = poll_people(context)
+    assert result["records"] == 2  # the overlap reads the first record again ...
+    assert result["new_records"] == 1  # ... and skips it: written already
+    counts = feed_sim.request_counts()
+    assert counts[f"/users/{late}"] == 1 and counts[f"/users/{first}"] == 0
+    names = {e["_key"]: e["name"] for e in graph_people(context)["entities"]}
+    assert names[f"user:{late}"] == "Late Change" and names[f"user:{first}"] == "First Change"
+
+
+class FailingSink:
+    """The real sink, failing on its Nth apply (a worker killed mid-batch)."""
+
+    def __init__(self, sink: LocalSink, fail_at: int, applied: list[tuple[str, str]]) -> None:
+        self.sink, self.fail_at, self.applied = sink, fail_at, applied
+        self.calls = 0
+
+    def apply(self, changes: ChangeSet, cause: Cause | None = None) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("worker killed")
+        self.sink.apply(changes, cause)
+        self.applied += [(line, cause.id if cause else "") for line in changes.lines()]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sink, name)
+
+
+def test_a_poll_killed_mid_batch_loses_nothing_and_applies_each_change_once(
+    context: JobContext, account: Account, redis_client: redis.Redis, clock: Clock
+) -> None:
+    users = list(account.users)[:6]
+    for i, user_id in enumerate(users):
+        clock.now += 1
+        account.update_user(user_id, name=f"Changed {i}")
+    applied: list[tuple[str, str]] = []
+    real = LocalSink(context.settings.local_graph_path)
+    context._sink = FailingSink(real, 4, applied)
+    with pytest.raises(RuntimeError):
+        poll_people(context)
+    assert redis_client.get(keys.people("position")) is None  # not advanced
+    assert len(applied) == 3
+    context._sink = FailingSink(real, 0, applied)
+    result = poll_people(context)
+    assert result["new_records"] == 3
+    lines = [line for line, _ in applied]
+    assert sorted(lines) == sorted({f"~ user:{u}" for u in users})  # each once
+    assert graph_people(context) == people_of(expected_export(account))
+    assert float(redis_client.get(keys.people("position")) or 0) == clock.now
+
+
+def test_service_records_queue_the_webhook_paths_refresh(
+    context: JobContext, account: Account, redis_client: redis.Redis, clock: Clock
+) -> None:
+    service_id = next(iter(account.services))
+    account.update_service(service_id, name="Renamed by hand")
+    clock.now += 5
+    poll_people(context)
+    queued = Queue(WEBHOOK_QUEUE, connection=redis_client).jobs
+    assert [j.func_name for j in queued] == ["worker.jobs.refresh_service"]
+    record = account.audit.records[-1]["id"]
+    assert queued[0].args == (service_id, {"kind": "audit", "id": record})
+
+
+def test_status_shows_the_feed_and_its_lag(
+    context: JobContext, account: Account, redis_client: redis.Redis, clock: Clock
+) -> None:
+    account.update_user(next(iter(account.users)), name="Someone Else")
+    poll_people(context)
+    status = people_status(redis_client)
+    assert status["mode"] == AUDIT and status["reason"] is None
+    assert status["last_poll"]["changes_applied"] == 1
+    assert status["changes_applied"] == {AUDIT: 1}
+    assert status["lag_s"] is not None
+    assert (read_mode(redis_client) or {})["mode"] == AUDIT

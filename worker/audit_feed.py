@@ -1,0 +1,262 @@
+"""The audit-records feed: what changed in users, teams, memberships, escalation policies,
+schedules and services, for objects that send no webhook (SPEC §6).
+
+Every AUDIT_POLL_SECONDS the clock queues `worker.jobs.poll_audit_records`. One poll:
+
+1. reads `GET /audit/records` (cursor pages, newest first) since the kept position, less
+   OVERLAP_SECONDS: records can arrive late, and several share a request id; a record
+   already written (its id is in the `seen` set) is skipped;
+2. coalesces the records by object: one re-read per object however many records name it;
+3. per object (worker.people_graph): re-read, transform, diff against the sink, write
+   what changed with `Cause("audit", <newest record id>)`, then mark its records seen;
+   a service is handed to the webhook path's refresh (request_service_refresh); a
+   deleted user's schedules and policies are re-read after it (its shifts left gaps);
+3b. re-reads the on-calls of every policy named (a policy, or a policy escalating to a
+   named schedule) and rewrites the ONCALL edges that moved (worker.oncall), once;
+4. moves the position to the newest record read, only once every object is written: a
+   poll killed mid-batch leaves it where it was, and the next one writes the rest once.
+
+Objects written while a full sync runs are re-read once more after it (the sync may have
+read PagerDuty before the change, and its replace_all would revert ours).
+
+PagerDuty refuses the feed with 402 (plan) or 403 (key's role): then pdgraph falls back
+to the light refresh (worker.people_refresh) and tries the feed again once a day, or
+after a full sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from common import metrics
+from common.graph import Cause, ChangeSet
+from common.keys import people, text_map
+from common.pagerduty import PagerDutyClient, PagerDutyObject
+from common.people_state import AUDIT, REFRESH, read_mode, write_mode
+from common.state import last_full_sync, sync_window_is_open
+from worker.coalescing import request_service_refresh
+from worker.context import JobContext
+from worker.people_graph import (
+    KINDS,
+    READERS,
+    followers,
+    oncall_policies,
+    refresh_moved_oncalls,
+    write_object,
+)
+
+log = logging.getLogger(__name__)
+
+ROOT_RESOURCE_TYPES = ("users", "teams", "escalation_policies", "schedules", "services")
+OVERLAP_SECONDS = 600  # records written up to 10 minutes late are still found
+RECHECK_SECONDS = 24 * 3600  # a refused feed is tried again once a day (or after a sync)
+MAX_BACK = 30 * 24 * 3600  # `since` at most this far back (PagerDuty: 31 days)
+MAX_PAGES = 1000  # a cursor that never ends fails the poll instead of looping
+
+
+def execution_epoch(record: PagerDutyObject) -> float:
+    return datetime.fromisoformat(str(record["execution_time"])).timestamp()
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class ObjectChanges:
+    """The records naming one object: it is re-read once, its cause the newest record."""
+
+    kind: str  # the root resource's type without `_reference`: user, team, service, ...
+    id: str
+    records: dict[str, float] = field(default_factory=dict)  # record id → execution time
+
+    @property
+    def newest(self) -> str:
+        return max(self.records, key=lambda r: (self.records[r], r)) if self.records else ""
+
+
+# The order objects are written in: an edge goes only to an entity the graph holds, so
+# what an object's edges point at is written first (a team before the schedule assigned
+# to it, a schedule before the policy escalating to it, a policy before its services).
+WRITE_ORDER = {"team": 0, "user": 1, "schedule": 2, "escalation_policy": 3, "service": 4}
+
+
+def write_order(obj: ObjectChanges) -> tuple[int, float, str]:
+    return WRITE_ORDER.get(obj.kind, len(WRITE_ORDER)), max(obj.records.values()), obj.id
+
+
+def coalesce(records: list[PagerDutyObject]) -> list[ObjectChanges]:
+    """The objects the records name, in WRITE_ORDER, oldest change first (a record of an
+    unknown type, or without an id, names none)."""
+    by_object: dict[tuple[str, str], ObjectChanges] = {}
+    for record in records:
+        root = record.get("root_resource") or {}
+        kind = str(root.get("type") or "").removesuffix("_reference")
+        if not root.get("id") or (kind not in KINDS and kind != "service"):
+            continue
+        changes = by_object.setdefault((kind, root["id"]), ObjectChanges(kind, root["id"]))
+        changes.records[record["id"]] = execution_epoch(record)
+    return sorted(by_object.values(), key=write_order)
+
+
+def position(connection: redis.Redis) -> float | None:
+    raw = connection.get(people("position"))
+    return float(raw) if raw else None
+
+
+def read_new_records(
+    client: PagerDutyClient, connection: redis.Redis
+) -> tuple[list[PagerDutyObject], int]:
+    """The records since the position (less the overlap) not yet written, and how many
+    were read in all. Without a position: PagerDuty's default, the past 24 hours."""
+    kept = position(connection)
+    # PagerDuty answers 400 past 31 days back; the full sync covers a longer outage.
+    since = iso(max(kept - OVERLAP_SECONDS, time.time() - MAX_BACK)) if kept else None
+    records: list[PagerDutyObject] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page, cursor = client.audit_records_page(ROOT_RESOURCE_TYPES, since=since, cursor=cursor)
+        records += page
+        if cursor is None:
+            break
+    else:
+        raise RuntimeError(f"GET /audit/records: still paging after {MAX_PAGES} pages")
+    ids = [str(r["id"]) for r in records]
+    scores = connection.zmscore(people("seen"), ids) if ids else []
+    unseen = {i: r for i, r, s in zip(ids, records, scores, strict=True) if s is None}
+    return list(unseen.values()), len(records)
+
+
+def take_rechecks(connection: redis.Redis) -> list[ObjectChanges]:
+    """Objects written while a full sync ran, to be re-read now that none runs."""
+    with connection.pipeline() as pipe:
+        pipe.hgetall(people("recheck"))
+        pipe.delete(people("recheck"))
+        held, _ = pipe.execute()
+    rechecks = []
+    for ref, record_id in sorted(text_map(held).items()):
+        kind, _, obj_id = ref.partition("/")
+        rechecks.append(ObjectChanges(kind, obj_id, {record_id: 0.0}))
+    return rechecks
+
+
+def apply_object(context: JobContext, obj: ObjectChanges, policies: dict[str, str]) -> ChangeSet:
+    """Re-read one object and write what changed (a service: queue its refresh); a
+    deleted user's schedules and policies after it. Adds to `policies` (id → record id)
+    those whose on-calls the change may have moved."""
+    cause = Cause("audit", obj.newest)
+    if obj.kind == "service":
+        request_service_refresh(context.connection, obj.id, cause)
+        return ChangeSet()
+    client, sink, name = context.client, context.sink, context.settings.account_name
+    read = READERS[KINDS[obj.kind]](client, obj.id, name)
+    after = followers(sink, read)
+    written = [write_object(sink, read, cause)]
+    moved = oncall_policies(sink, read)
+    for type_, object_id in after:
+        follower = READERS[type_](client, object_id, name)
+        written.append(write_object(sink, follower, cause))
+        moved |= oncall_policies(sink, follower)
+    policies.update(dict.fromkeys(moved, obj.newest))
+    return ChangeSet.merge(written)
+
+
+@dataclass
+class PollRun:
+    """What /status shows of one poll."""
+
+    started_at: float
+    outcome: str = "ok"
+    records: int = 0  # read, overlap included
+    new_records: int = 0
+    objects: int = 0
+    changes_applied: int = 0
+    oncall_policies: int = 0  # policies whose on-calls were re-read
+    lag_s: float | None = None  # from the newest change written to its write
+    finished_at: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def poll_feed(context: JobContext, run: PollRun) -> None:
+    """One poll (the caller holds the people lock); raises AuditTrailUnavailable."""
+    connection = context.connection
+    window_open = sync_window_is_open(connection)
+    records, run.records = read_new_records(context.client, connection)
+    objects = coalesce(records)
+    if not window_open:
+        objects = sorted(take_rechecks(connection) + objects, key=write_order)
+    run.new_records, run.objects = len(records), len(objects)
+    policies: dict[str, str] = {}
+    for obj in objects:
+        changes = apply_object(context, obj, policies)
+        run.changes_applied += changes.total
+        written_at = time.time()
+        with connection.pipeline() as pipe:
+            real = {r: at for r, at in obj.records.items() if at > 0}
+            if real:
+                pipe.zadd(people("seen"), real)
+            if window_open:
+                pipe.hset(people("recheck"), f"{obj.kind}/{obj.id}", obj.newest)
+            pipe.execute()
+        if changes and obj.records:
+            lag = written_at - max(obj.records.values())
+            metrics.recorder.observe(
+                "pdgraph_people_change_lag_seconds", max(0.0, lag), {"mode": AUDIT}
+            )
+            run.lag_s = round(lag, 3)
+    run.oncall_policies = len(policies)
+    if policies:
+        cause = Cause("audit", max(policies.values()))
+        run.changes_applied += refresh_moved_oncalls(context, set(policies), cause)
+    advance_position(connection, records)
+
+
+def advance_position(connection: redis.Redis, records: list[PagerDutyObject]) -> None:
+    """Every record read is written: move the position to the newest, and forget the
+    seen ids the next poll's overlap cannot reach."""
+    if not records:
+        return
+    newest = max(execution_epoch(r) for r in records)
+    kept = position(connection)
+    if kept is not None and kept >= newest:
+        return
+    with connection.pipeline() as pipe:
+        pipe.set(people("position"), repr(newest))
+        pipe.zremrangebyscore(people("seen"), "-inf", newest - 2 * OVERLAP_SECONDS)
+        pipe.execute()
+
+
+def feed_due(connection: redis.Redis, now: float) -> bool:
+    """Whether to read the feed: it worked last time, or was never tried, or it was
+    refused more than a day ago or before the last full sync (a plan may be upgraded)."""
+    mode = read_mode(connection)
+    if mode is None or mode["mode"] == AUDIT:
+        return True
+    checked = float(mode.get("checked_at") or 0)
+    sync = last_full_sync(connection) or {}
+    return now - checked >= RECHECK_SECONDS or float(sync.get("started_at") or 0) > checked
+
+
+def switch_mode(connection: redis.Redis, mode: str, reason: str | None) -> bool:
+    """Record the mode; True (and one log line) when it changed."""
+    before = read_mode(connection)
+    write_mode(connection, mode, reason)
+    if before is not None and before["mode"] == mode:
+        return False
+    if mode == REFRESH:
+        log.warning(
+            "audit records unavailable: users, teams, policies and schedules by light refresh",
+            extra={"reason": reason},
+        )
+    else:
+        log.info("audit records available: users, teams, policies and schedules by the feed")
+    return True

@@ -1,0 +1,108 @@
+"""Which way users, teams, memberships, escalation policies and schedules are kept fresh,
+and one run of it at a time.
+
+The clock queues a feed poll every AUDIT_POLL_SECONDS and a light refresh every
+PEOPLE_REFRESH_MINUTES; each job does its work only in its mode (common.people_state):
+the feed where PagerDuty serves `/audit/records`, else the light refresh. The first poll
+PagerDuty refuses switches to the light refresh (one log line, and a refresh at once);
+a poll tried again later (a day on, or after a full sync) that works switches back.
+Either way, the on-calls of the policies a run changed are re-read after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+
+from common import metrics
+from common.graph import Cause
+from common.keys import people
+from common.locks import held_locks
+from common.pagerduty import AuditTrailUnavailable
+from common.people_state import AUDIT, REFRESH, read_mode, record_run
+from worker.audit_feed import PollRun, feed_due, poll_feed, switch_mode
+from worker.context import JobContext
+from worker.people_graph import refresh_moved_oncalls
+from worker.people_refresh import PeopleRefreshAborted, moved_policies, new_run, refresh_people
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_SECONDS = 120  # renewed while held (common.locks); frees a dead run's lock
+
+
+@contextmanager
+def people_lock(connection: redis.Redis) -> Iterator[bool]:
+    """One feed poll or light refresh at a time, across clocks and workers; yields False
+    (holding nothing) when another one runs."""
+    lock = connection.lock(people("lock"), timeout=LOCK_TTL_SECONDS, thread_local=False)
+    with held_locks("people") as locks:
+        yield locks.acquire(lock, blocking=False)
+
+
+def _counted(mode: str, outcome: str, changes: int) -> None:
+    metrics.count("pdgraph_people_runs_total", {"mode": mode, "outcome": outcome})
+    if changes:
+        metrics.count("pdgraph_people_changes_total", {"mode": mode}, changes)
+
+
+def poll_people(context: JobContext) -> dict[str, Any]:
+    """One feed poll, unless the feed is refused and not due to be tried again."""
+    connection = context.connection
+    if not feed_due(connection, time.time()):
+        return {"mode": REFRESH, "skipped": "audit records unavailable; light refresh"}
+    with people_lock(connection) as acquired:
+        if not acquired:
+            return {"skipped": "another poll or light refresh is running"}
+        run = PollRun(started_at=time.time())
+        try:
+            poll_feed(context, run)
+        except AuditTrailUnavailable as exc:
+            run.outcome = "unavailable"
+            if switch_mode(connection, REFRESH, str(exc)):
+                return {"mode": REFRESH, **_refresh(context)}
+            return {"mode": REFRESH, "reason": str(exc)}
+        except Exception as exc:
+            run.outcome, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if run.outcome != "unavailable":
+                run.finished_at = time.time()
+                record_run(connection, AUDIT, run.as_dict())
+                _counted(AUDIT, run.outcome, run.changes_applied)
+        switch_mode(connection, AUDIT, None)
+    return {"mode": AUDIT, **run.as_dict()}
+
+
+def refresh_people_now(context: JobContext) -> dict[str, Any]:
+    """The periodic light refresh, in refresh mode only (the feed covers the rest)."""
+    mode = read_mode(context.connection)
+    if mode is None or mode["mode"] != REFRESH:
+        return {
+            "skipped": "the audit-records feed keeps users, teams, policies and schedules current"
+        }
+    with people_lock(context.connection) as acquired:
+        if not acquired:
+            return {"skipped": "another poll or light refresh is running"}
+        return _refresh(context)
+
+
+def _refresh(context: JobContext) -> dict[str, Any]:
+    """A light refresh (the caller holds the people lock), recorded for /status."""
+    run = new_run()
+    try:
+        changes = refresh_people(context.client, context.sink, context.settings.account_name, run)
+        policies = moved_policies(context.sink, changes)
+        run.oncall_policies = len(policies)
+        cause = Cause("refresh", run.run_id)
+        run.changes_applied += refresh_moved_oncalls(context, policies, cause)
+    except PeopleRefreshAborted:
+        pass  # recorded and logged: nothing written, the full sync decides
+    finally:
+        record_run(context.connection, REFRESH, run.as_dict())
+        _counted(REFRESH, run.outcome, run.changes_applied)
+    return run.as_dict()
