@@ -12,7 +12,9 @@ from common import metrics
 from common.config import Settings, load_settings
 from common.logs import configure_logging
 from common.state import connect_fail_fast
+from web.changes import changes
 from web.health import health
+from web.report import report
 from web.state import EXTENSION, WebState
 from web.status import status
 from web.webhooks import webhooks
@@ -30,6 +32,6 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     metrics.recorder.bind(redis_client)
     app = Flask(__name__)
     app.extensions[EXTENSION] = state
-    for blueprint in (webhooks, status, health):
+    for blueprint in (webhooks, status, health, report, changes):
         app.register_blueprint(blueprint)
     return app

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import click
 
+from worker.cli.changes import changes
 from worker.cli.check import check
 from worker.cli.export import export
 from worker.cli.failed import failed
+from worker.cli.jupiterone import jupiterone
+from worker.cli.report import report
 from worker.cli.sync import sync
 from worker.cli.webhooks import webhooks
 
@@ -24,7 +27,7 @@ def cli() -> None:
     """
 
 
-for command in (sync, export, check, webhooks, failed):
+for command in (sync, export, check, webhooks, failed, report, changes, jupiterone):
     cli.add_command(command)
 
 

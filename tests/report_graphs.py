@@ -1,0 +1,140 @@
+"""Hand-built graphs for the compliance report's tests: SPEC §5's objects, one defect each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from common.graph import Entity, Graph, PropertyValue, Relationship
+
+NOW = datetime(2030, 5, 6, 12, 0, tzinfo=UTC)
+MS = 1000
+
+
+def at(delta: timedelta, now: datetime = NOW) -> int:
+    """now + delta as epoch milliseconds (the graph's times)."""
+    return int((now + delta).timestamp() * MS)
+
+
+@dataclass
+class GraphBuilder:
+    """A graph in either model: `jupiterone` writes MONITORS and service ASSIGNED team."""
+
+    model: str = "seed"
+    entities: list[Entity] = field(default_factory=list)
+    edges: list[Relationship] = field(default_factory=list)
+
+    def _entity(self, key: str, type_: str, class_: str, **props: Any) -> str:
+        name = props.pop("name", key)
+        props = {"id": key.split(":")[1], "name": name, "displayName": name, **props}
+        self.entities.append(Entity(key=key, type=type_, class_=class_, properties=props))
+        return key
+
+    def _edge(
+        self, type_: str, class_: str, from_key: str, to_key: str, **props: PropertyValue
+    ) -> None:
+        self.edges.append(Relationship.between(type_, class_, from_key, to_key, props))
+
+    def user(self, uid: str, role: str = "user", teams: tuple[str, ...] = ()) -> str:
+        key = self._entity(
+            f"user:{uid}", "pagerduty_user", "User", role=role, admin=role in ("admin", "owner")
+        )
+        for team in teams:
+            self._edge("pagerduty_team_has_user", "HAS", team, key)
+        return key
+
+    def team(self, tid: str) -> str:
+        return self._entity(f"team:{tid}", "pagerduty_team", "Team")
+
+    def policy(self, pid: str, levels: int) -> str:
+        return self._entity(
+            f"escalation_policy:{pid}",
+            "pagerduty_escalation_policy",
+            "Ruleset",
+            numLoops=0,
+            onCallHandoffNotifications="if_has_services",
+            levels=levels,
+            escalationDelays=[30] * levels,
+        )
+
+    def service(
+        self, sid: str, policy: str | None, status: str = "active", team: str | None = None
+    ) -> str:
+        policy_id = policy.split(":")[1] if policy else None
+        key = self._entity(
+            f"service:{sid}",
+            "pagerduty_service",
+            "Service",
+            status=status,
+            active=status != "disabled",
+            escalationPolicyId=policy_id,
+        )
+        if policy is not None:
+            self._edge("pagerduty_service_uses_escalation_policy", "USES", key, policy)
+        if team is not None and self.model == "jupiterone":
+            self._edge("pagerduty_service_assigned_team", "ASSIGNED", key, team)
+        elif team is not None:
+            self._edge("pagerduty_team_assigned_service", "ASSIGNED", team, key)
+        return key
+
+    def oncall(self, user: str, service: str, level: int, policy_id: str) -> None:
+        type_, class_ = (
+            ("pagerduty_user_monitors_service", "MONITORS")
+            if self.model == "jupiterone"
+            else ("pagerduty_user_oncall_service", "ONCALL")
+        )
+        self._edge(
+            type_, class_, user, service, escalationLevel=level, escalationPolicyId=policy_id
+        )
+
+    def schedule(self, sid: str, policy: str | None = None, **props: PropertyValue) -> str:
+        key = self._entity(
+            f"schedule:{sid}",
+            "pagerduty_schedule",
+            "Configuration",
+            timeZone="UTC",
+            layers=1,
+            **props,
+        )
+        if policy is not None:
+            self._edge(
+                "pagerduty_escalation_policy_has_schedule", "HAS", policy, key, escalationLevel=1
+            )
+        return key
+
+    def graph(self) -> Graph:
+        return Graph.of(self.entities, self.edges)
+
+
+def planted(model: str = "seed", now: datetime = NOW) -> Graph:
+    """One defect per check, and objects that pass every check beside them; the schedule's
+    gap is two days after `now`."""
+    g = GraphBuilder(model)
+    team = g.team("PTEAM01")
+    owner = g.user("PUOWNER", "owner", (team,))
+    first = g.user("PUFIRST", "user", (team,))
+    second = g.user("PUSECOND", "limited_user", (team,))
+    loner = g.user("PULONER")  # on call, in no team
+    g.user("PUIDLE")  # in no team, but on call for nothing: not a finding
+    two_levels = g.policy("PEPTWO1", 2)
+    one_level = g.policy("PEPONE1", 1)
+    good = g.service("PSGOOD1", two_levels, team=team)
+    g.oncall(first, good, 1, "PEPTWO1")
+    g.oncall(second, good, 2, "PEPTWO1")
+    g.service("PSNOPOL", None)
+    half = g.service("PSHALF1", two_levels, status="warning")
+    g.oncall(loner, half, 1, "PEPTWO1")
+    g.service("PSOFF01", two_levels, status="disabled")  # nobody on call: disabled, not a gap
+    single = g.service("PSSINGLE", one_level, team=team)
+    g.oncall(owner, single, 1, "PEPONE1")
+    g.schedule("PSCHOK1", two_levels, finalScheduleCoverage=100)
+    g.schedule(
+        "PSCHGAP",
+        two_levels,
+        finalScheduleCoverage=97.6,
+        nextGapStartOn=at(timedelta(days=2), now),
+        coverageGapStarts=[at(-timedelta(days=1), now), at(timedelta(days=2), now)],  # 1st: over
+        coverageGapMinutes=[60, 240],
+    )
+    return g.graph()

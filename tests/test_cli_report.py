@@ -1,0 +1,74 @@
+"""`pdgraph report`: the evidence report of the local graph, run as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from common.report import CHECKS
+from common.sinks.local import LocalSink
+from tests.cli import one_line_failure, run_pdgraph, said
+from tests.report_graphs import planted
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    graph = tmp_path / "graph.sqlite3"
+    sink = LocalSink(str(graph))
+    sink.replace_all(planted(now=datetime.now(UTC)))
+    sink.close()
+    return {"LOCAL_GRAPH_PATH": str(graph), "ACCOUNT_NAME": "Acme"}
+
+
+def test_json_lists_the_planted_findings_and_exits_0(env: dict[str, str]) -> None:
+    result = run_pdgraph("report", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [f["check"] for f in report["findings"]] == list(CHECKS)
+    assert report["account_name"] == "Acme"
+    assert set(report) == {"generated_at", "account_name", "summary", "findings"}
+
+
+def test_text_is_the_default(env: dict[str, str]) -> None:
+    result = run_pdgraph("report", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("pdgraph compliance evidence report\naccount: Acme\n")
+    assert "findings: 7\n" in result.stdout
+
+
+def test_out_writes_the_html_file_and_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "evidence.html"
+    result = run_pdgraph("report", "--format", "html", "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert said(result.stderr) == [f"pdgraph: report written to {out} (7 findings)"]
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and '<table id="summary">' in page
+
+
+def test_an_out_file_that_cannot_be_written_is_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "no-such-folder" / "evidence.json"
+    result = run_pdgraph("report", "--format", "json", "--out", str(out), env=env)
+    assert one_line_failure(result, 1).startswith(f"pdgraph: --out {out}: ")
+
+
+def test_an_unknown_format_is_a_usage_error(env: dict[str, str]) -> None:
+    result = run_pdgraph("report", "--format", "pdf", env=env)
+    assert result.returncode == 2
+    assert "'pdf' is not one of 'text', 'json', 'html'" in result.stderr
+
+
+def test_a_graph_never_synced_says_so_and_creates_none(tmp_path: Path) -> None:
+    absent = tmp_path / "graph.sqlite3"
+    result = run_pdgraph("report", env={"LOCAL_GRAPH_PATH": str(absent)})
+    line = one_line_failure(result, 1)
+    assert (
+        line == f"pdgraph: LOCAL_GRAPH_PATH {absent}: no graph there yet (run pdgraph sync first)"
+    )
+    assert result.stdout == ""
+    assert not absent.exists()

@@ -1,0 +1,122 @@
+"""GET /report: the evidence report of the graph the sink holds, as HTML or JSON (Accept),
+from either sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from pydantic import SecretStr
+
+from common.config import Settings
+from common.report import CHECKS
+from common.sinks.local import LocalSink
+from sim.jupiterone import JupiterOneSim
+from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, make_j1_sink
+from tests.report_graphs import planted
+from web.app import create_app
+
+SECRET = "report-test-secret"
+PLANTED = [
+    ("service_without_escalation_policy", ["service:PSNOPOL"]),
+    ("service_level_without_oncall", ["service:PSHALF1", "escalation_policy:PEPTWO1"]),
+    ("single_level_escalation_policy", ["escalation_policy:PEPONE1"]),
+    ("schedule_coverage_gap", ["schedule:PSCHGAP"]),
+    ("oncall_user_without_team", ["user:PULONER"]),
+    ("disabled_service", ["service:PSOFF01"]),
+    ("admin_user", ["user:PUOWNER"]),
+]
+
+
+def app_client(settings: Settings, redis_client: redis.Redis) -> FlaskClient:
+    return create_app(settings, redis_client).test_client()
+
+
+@pytest.fixture
+def local_client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
+    """The app on a local graph holding the planted defects (a schedule gap in two days)."""
+    sink = LocalSink(graph_path)
+    sink.replace_all(planted(now=datetime.now(UTC)))
+    sink.close()
+    settings = Settings(
+        redis_url=redis_url,
+        local_graph_path=graph_path,
+        account_name="Acme & Co",
+        pagerduty_webhook_secrets=[SecretStr(SECRET)],
+    )
+    return app_client(settings, redis_client)
+
+
+def test_json_with_accept_lists_each_planted_finding(local_client: FlaskClient) -> None:
+    response = local_client.get("/report", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [(f["check"], f["keys"]) for f in body["findings"]] == PLANTED
+    assert body["account_name"] == "Acme & Co"
+    assert body["summary"]["services"] == 5
+    assert body["summary"]["coveredServicesPct"] == 50.0
+    assert body["generated_at"].endswith("Z")
+
+
+def test_html_by_default_shows_the_summary_and_each_check(local_client: FlaskClient) -> None:
+    response = local_client.get("/report", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    page = response.get_data(as_text=True)
+    assert "Compliance evidence report: Acme &amp; Co" in page
+    assert page.index('id="summary"') < page.index(f'id="{next(iter(CHECKS))}"')
+    for check, keys in PLANTED:
+        section = page[page.index(f'<section id="{check}"') :]
+        section = section[: section.index("</section>")]
+        assert all(f"<code>{key}</code>" in section for key in keys), check
+
+
+def test_a_browser_without_accept_gets_html(local_client: FlaskClient) -> None:
+    assert local_client.get("/report").content_type.startswith("text/html")
+
+
+def test_an_unreadable_graph_is_503(
+    redis_url: str, redis_client: redis.Redis, tmp_path: pytest.TempPathFactory
+) -> None:
+    not_sqlite = tmp_path / "graph.sqlite3"  # type: ignore[operator]
+    not_sqlite.write_text("this is not an SQLite file " * 100)
+    settings = Settings(
+        redis_url=redis_url,
+        local_graph_path=str(not_sqlite),
+        pagerduty_webhook_secrets=[SecretStr(SECRET)],
+    )
+    response = app_client(settings, redis_client).get("/report")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == 503
+
+
+@pytest.fixture
+def j1() -> Iterator[JupiterOneSim]:
+    with JupiterOneSim(J1_ACCOUNT, J1_KEY) as sim:
+        yield sim
+
+
+def test_the_jupiterone_sink_s_graph_in_its_model_gives_the_same_findings(
+    j1: JupiterOneSim, redis_url: str, redis_client: redis.Redis
+) -> None:
+    sink = make_j1_sink(j1, redis_client)
+    sink.replace_all(planted("jupiterone", datetime.now(UTC)))
+    settings = Settings(
+        redis_url=redis_url,
+        graph_sink="jupiterone",
+        graph_model="jupiterone",
+        jupiterone_account_id=J1_ACCOUNT,
+        jupiterone_api_key=SecretStr(J1_KEY),
+        jupiterone_api_url=j1.api_url,
+        jupiterone_graphql_url=j1.graphql_url,
+        pagerduty_webhook_secrets=[SecretStr(SECRET)],
+    )
+    response = app_client(settings, redis_client).get(
+        "/report", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert [(f["check"], f["keys"]) for f in response.get_json()["findings"]] == PLANTED
