@@ -3,12 +3,14 @@
 Starts a Redis of its own (a redis-server on a free port, else fakeredis' TCP server; never
 the one at REDIS_URL, which may hold someone's data), serves a mid-size simulated account
 that keeps changing (services renamed, created and deleted, incidents triggered and
-escalated, on-call hand-offs every few minutes) and sends signed webhooks, runs a first
+escalated, on-call hand-offs every few minutes; a user or team change every 20 s, printed,
+which PagerDuty announces only in its audit records) and sends signed webhooks, runs a first
 full sync, then starts web, worker and clock as the Procfile says, with the local SQLite
 sink. Ctrl-C stops the processes first (the worker finishes its job), then the
 simulators and Redis.
 
     python -m sim.demo [--users 2000] [--port 8000] [--seconds N] [--redis-url URL]
+                       [--people-every 20]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from sim.demo_changes import PeopleChanges
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import Account, PagerDutySim, WebhookSender
 from sim.redis_server import RedisServer, free_port
@@ -137,6 +140,15 @@ def churn(
                     rng.choice(services),
                     rng.choice(["incident.triggered", "incident.escalated", "incident.reassigned"]),
                 )
+
+
+def change_people(sim: PagerDutySim, stop: threading.Event, every: float) -> None:
+    """A user or team change every `every` s (sim/demo_changes.py), each printed."""
+    changes = PeopleChanges(sim.account)
+    while not stop.wait(every):
+        with sim.lock:
+            line = changes.step()
+        say(f"people change: {line}")
 
 
 def pump(name: str, proc: subprocess.Popen[bytes]) -> None:
@@ -246,6 +258,7 @@ def print_where_to_look(port: int, env: dict[str, str], j1: JupiterOneSim | None
     else:
         say(f"the graph:    LOCAL_GRAPH_PATH={env['LOCAL_GRAPH_PATH']} .venv/bin/pdgraph export")
     say(f"metrics:      http://127.0.0.1:{port}/metrics")
+    say("a user or team changes now and then: 'people change:' lines say which")
     say("Ctrl-C stops everything")
 
 
@@ -280,6 +293,9 @@ def run(args: argparse.Namespace, stop: threading.Event, stack: ExitStack) -> in
     churner = threading.Thread(target=churn, args=(sim, sender, stop, args.churn_every))
     churner.start()
     stack.callback(churner.join)
+    people = threading.Thread(target=change_people, args=(sim, stop, args.people_every))
+    people.start()
+    stack.callback(people.join)
     stack.callback(stop.set)  # the account stops changing before the processes stop
     print_where_to_look(args.port, env, j1)
     deadline = time.monotonic() + args.seconds if args.seconds else None
@@ -299,6 +315,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--churn-every", type=float, default=2.0)
+    parser.add_argument(
+        "--people-every", type=float, default=20.0, help="seconds between user/team changes"
+    )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
     parser.add_argument(
         "--redis-url",

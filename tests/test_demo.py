@@ -16,6 +16,8 @@ import pytest
 import redis
 import requests
 
+from sim.demo_changes import PeopleChanges
+from sim.pagerduty import Account
 from sim.redis_server import free_port
 
 SOMEONE_ELSES_KEY = b"someone-else:data"
@@ -34,6 +36,8 @@ def start_demo(redis_url: str, tmp_path: Path, port: int, *flags: str) -> subpro
             str(port),
             "--churn-every",
             "0.3",
+            "--people-every",
+            "1",
             "--workdir",
             str(tmp_path),
             *flags,
@@ -81,6 +85,8 @@ def test_demo_processes_webhooks_and_stops(
     assert report["failed_jobs"] == 0
     assert "demo   | stopped" in output
     assert "Traceback" not in output
+    # Users and teams change too, and the demo says which (the object's key in the graph).
+    assert "demo   | people change: renamed user user:P" in output, output[-3000:]
     # The demo ran on a Redis of its own: the one at REDIS_URL holds what it held.
     assert redis_client.keys("*") == [SOMEONE_ELSES_KEY]
 
@@ -123,3 +129,38 @@ def test_an_existing_redis_is_used_only_when_empty(
     [line] = output.splitlines()
     assert line.startswith("demo: --redis-url ") and "holds 1 key;" in line
     assert redis_client.keys("*") == [SOMEONE_ELSES_KEY]
+
+
+def test_the_people_changes_cycle_through_users_and_teams_with_audit_records() -> None:
+    account = Account.generate(seed=2026, users=50)
+    before = {uid: {**u, "team_ids": list(u["team_ids"])} for uid, u in account.users.items()}
+    changes = PeopleChanges(account)
+    lines = [changes.step() for _ in range(7)]
+    assert [line.split(" ")[0] for line in lines] == [
+        "renamed",
+        "made",  # ... an admin
+        "made",  # ... no admin again
+        "added",
+        "removed",
+        "created",
+        "deleted",
+    ]
+    assert "an admin: role " in lines[1] and "no admin again: role admin → " in lines[2]
+    # A whole cycle leaves the account as it was, but for the renamed user.
+    [renamed] = [uid for uid, user in account.users.items() if user != before[uid]]
+    assert f"user:{renamed}" in lines[0] and account.users[renamed]["name"] in lines[0]
+    assert set(account.users) == set(before)
+    # Every change is in PagerDuty's audit records (what pdgraph's audit feed reads).
+    changed = [(r["root_resource"]["type"], r["action"]) for r in account.audit.records]
+    assert changed == [
+        ("user_reference", "update"),  # renamed
+        ("user_reference", "update"),  # role → admin
+        ("user_reference", "update"),  # role back
+        ("team_reference", "update"),  # member added
+        ("team_reference", "update"),  # member removed
+        ("user_reference", "create"),  # created ...
+        ("team_reference", "update"),  # ... into a team
+        ("user_reference", "delete"),
+    ]
+    # The cycle starts again.
+    assert changes.step().startswith("renamed user ")
