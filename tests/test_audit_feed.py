@@ -17,6 +17,7 @@ from common.graph import Cause, ChangeSet
 from common.people_state import AUDIT, people_status, read_mode
 from common.queueing import WEBHOOK_QUEUE
 from common.sinks.local import LocalSink
+from common.transform import USER
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY
 from tests.expected import expected_export
@@ -195,6 +196,11 @@ def test_a_poll_killed_mid_batch_loses_nothing_and_applies_each_change_once(
     assert sorted(lines) == sorted({f"~ user:{u}" for u in users})  # each once
     assert graph_people(context) == people_of(expected_export(account))
     assert float(redis_client.get(keys.people("position")) or 0) == clock.now
+    # ... and the change history has each rename once, caused by an audit record.
+    history, _ = real.changes(since=None, key=None, type_=USER, cursor=None, limit=1000)
+    renames = [e for e in history if e["cause"]["kind"] == "audit"]
+    assert sorted(e["key"] for e in renames) == sorted(f"user:{u}" for u in users)
+    assert {e["changes"]["name"]["after"] for e in renames} == {f"Changed {i}" for i in range(6)}
 
 
 def test_service_records_queue_the_webhook_paths_refresh(

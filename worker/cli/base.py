@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 import click
+import redis
 
 from common.config import ConfigError, Settings, load_settings
+from common.graph import Graph
 from common.logs import configure_logging
+from common.sinks import GraphSink, SinkError, make_sink
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -46,3 +51,30 @@ def missing_local_graph(settings: Settings) -> str | None:
     return (
         f"LOCAL_GRAPH_PATH {settings.local_graph_path}: no graph there yet (run pdgraph sync first)"
     )
+
+
+@contextmanager
+def reading_sink(settings: Settings) -> Iterator[GraphSink]:
+    """The configured sink, for a command that reads the graph. A local graph not synced
+    yet, a sink or Redis error end the command (exit 1), a configuration error exit 2."""
+    missing = missing_local_graph(settings)
+    if missing is not None:
+        fail(missing)
+    try:
+        sink = make_sink(settings)
+        try:
+            yield sink
+        finally:
+            sink.close()
+    except ConfigError as exc:
+        fail_configuration(exc)
+    except SinkError as exc:
+        fail(str(exc))
+    except redis.RedisError as exc:
+        fail(f"Redis: {exc}")
+
+
+def read_graph(settings: Settings) -> Graph:
+    """The sink's whole graph, or the command ends as `reading_sink` says."""
+    with reading_sink(settings) as sink:
+        return sink.read_graph()

@@ -5,18 +5,9 @@ from __future__ import annotations
 import time
 
 import click
-import redis
 
-from common.config import ConfigError
 from common.history import MAX_PAGE, entry_json, parse_since, text_line
-from common.sinks import SinkError, make_sink
-from worker.cli.base import (
-    EXIT_CONFIG,
-    fail,
-    fail_configuration,
-    missing_local_graph,
-    settings_for_command,
-)
+from worker.cli.base import EXIT_CONFIG, fail, reading_sink, settings_for_command
 
 
 @click.command()
@@ -36,27 +27,13 @@ def changes(since_text: str | None, key: str | None, type_: str | None, as_json:
             since = parse_since(since_text, time.time())
         except ValueError as exc:
             fail(f"--since: {exc}", EXIT_CONFIG)
-    settings = settings_for_command()
-    missing = missing_local_graph(settings)
-    if missing is not None:
-        fail(missing)
-    try:
-        sink = make_sink(settings)
-        try:
-            cursor: str | None = None
-            while True:
-                page, cursor = sink.changes(
-                    since=since, key=key, type_=type_, cursor=cursor, limit=MAX_PAGE
-                )
-                for entry in page:
-                    click.echo(entry_json(entry) if as_json else text_line(entry))
-                if cursor is None:
-                    break
-        finally:
-            sink.close()
-    except ConfigError as exc:
-        fail_configuration(exc)
-    except SinkError as exc:
-        fail(str(exc))
-    except redis.RedisError as exc:
-        fail(f"Redis: {exc}")
+    with reading_sink(settings_for_command()) as sink:
+        cursor: str | None = None
+        while True:
+            page, cursor = sink.changes(
+                since=since, key=key, type_=type_, cursor=cursor, limit=MAX_PAGE
+            )
+            for entry in page:
+                click.echo(entry_json(entry) if as_json else text_line(entry))
+            if cursor is None:
+                break

@@ -7,9 +7,7 @@ import sys
 
 import click
 
-from common.config import ConfigError
-from common.sinks import SinkError, make_sink
-from worker.cli.base import fail, fail_configuration, missing_local_graph, settings_for_command
+from worker.cli.base import read_graph, settings_for_command
 
 
 @click.command()
@@ -18,19 +16,6 @@ def export() -> None:
 
     A local graph that does not exist yet is an error (exit 1): run `pdgraph sync` first.
     """
-    settings = settings_for_command()
-    missing = missing_local_graph(settings)
-    if missing is not None:
-        fail(missing)
-    try:
-        sink = make_sink(settings)
-        try:
-            graph = sink.read_graph()
-        finally:
-            sink.close()
-    except ConfigError as exc:
-        fail_configuration(exc)
-    except SinkError as exc:
-        fail(str(exc))
+    graph = read_graph(settings_for_command())
     json.dump(graph.to_j1(), sys.stdout, ensure_ascii=False, sort_keys=True)
     sys.stdout.write("\n")

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import click
 
-from common.config import ConfigError
 from common.report import build_report
 from common.report_render import FORMATS, render
-from common.sinks import SinkError, make_sink
-from worker.cli.base import fail, fail_configuration, missing_local_graph, settings_for_command
+from worker.cli.base import fail, read_graph, settings_for_command
 
 
 @click.command()
@@ -36,19 +34,7 @@ def report(fmt: str, out: Path | None) -> None:
     read (a local graph that does not exist yet: run `pdgraph sync` first).
     """
     settings = settings_for_command()
-    missing = missing_local_graph(settings)
-    if missing is not None:
-        fail(missing)
-    try:
-        sink = make_sink(settings)
-        try:
-            graph = sink.read_graph()
-        finally:
-            sink.close()
-    except ConfigError as exc:
-        fail_configuration(exc)
-    except SinkError as exc:
-        fail(str(exc))
+    graph = read_graph(settings)
     built = build_report(graph, datetime.now(UTC), settings.account_name)
     text = render(built, fmt)
     if out is None:
