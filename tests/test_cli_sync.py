@@ -165,6 +165,8 @@ def test_progress_ends_on_the_summary_counts_past_the_offset_cap(
         pagerduty_api_url=sim.url,
         redis_url=redis_url,
         local_graph_path=graph_path,
+        # > 960 requests (a read per schedule): the offset cap is under test, not the budget
+        pagerduty_requests_per_minute=100_000,
     )
     run, calls, last_line = recorded_progress(settings, redis_client)
     assert run.read["users"] == 10_600  # past the cap: the listing was read in parts
