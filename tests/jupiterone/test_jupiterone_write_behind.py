@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
+from typing import Any
 
 import pytest
 import redis
@@ -12,8 +14,12 @@ from rq.registry import ScheduledJobRegistry
 
 from common.graph import Graph, diff
 from common.sinks import SinkError
+from common.sinks.jupiterone.syncjob import run_patch_job
+from common.sinks.jupiterone.writebehind import WriteBehindBuffer
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import (
+    SCOPE,
+    j1_client,
     make_j1_sink,
     record_of,
     service_entity,
@@ -132,3 +138,39 @@ def test_status_shows_changes_waiting_for_the_next_patch_job(
     assert collect_status(redis_client, sink)["graph"]["waiting_writes"] == 3
     sink.flush()
     assert collect_status(redis_client, sink)["graph"]["waiting_writes"] == 0
+
+
+def test_an_entity_deleted_while_its_patch_job_is_in_flight_does_not_come_back(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    """The delete lands in the record while the flush's PATCH job runs: the flush must not
+    record the entity again afterwards (the next DIFF would upload it back)."""
+    record = record_of(redis_client)
+    entity = service_entity(4, "deleted meanwhile")
+    send = partial(run_patch_job, j1_client(j1), SCOPE)
+
+    def patch_while_deleted(objects: list[dict[str, Any]]) -> None:
+        send(objects)
+        buffer.drop([entity.key])  # what the sink does for a delete, meanwhile
+        record.update([], [entity.key])
+
+    buffer = WriteBehindBuffer(record, patch_while_deleted)
+    buffer.write([entity])  # no scheduler: flushed at once
+    assert entity.key not in record.index().entities
+    assert buffer.waiting() == 0
+
+
+def test_a_failed_flush_does_not_put_back_an_entity_deleted_meanwhile(
+    j1: JupiterOneSim, redis_client: redis.Redis
+) -> None:
+    record = record_of(redis_client)
+    entity = service_entity(5)
+
+    def failing_patch(objects: list[dict[str, Any]]) -> None:
+        buffer.drop([entity.key])
+        raise SinkError("PATCH job failed")
+
+    buffer = WriteBehindBuffer(record, failing_patch)
+    with pytest.raises(SinkError):
+        buffer.write([entity])
+    assert buffer.waiting() == 0  # the retry must not revive it

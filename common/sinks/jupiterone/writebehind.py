@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch (or the write-behind window) stays open
 FLUSH_LOCK_TIMEOUT = 600  # renewed while a PATCH job is polled to FINISHED under it
 FLUSH_LOCK_WAIT = 600  # then the flush job fails and is retried later
+DELETED_TTL = 2 * FLUSH_LOCK_TIMEOUT  # longer than any flush in flight
 
 
 class WriteBehindBuffer:
@@ -46,6 +47,8 @@ class WriteBehindBuffer:
         self.record = record
         self.r = record.r
         self.pending = record.key("patch:pending")
+        # entities deleted since the flush in flight took its batch: not to be revived
+        self.deleted = record.key("patch:deleted")
         self.patch = patch
         self.window = window
         self.schedule_flush = schedule_flush
@@ -66,9 +69,14 @@ class WriteBehindBuffer:
             self.schedule_flush(self.record.key("patch:flush-queued"), self.window)
 
     def drop(self, keys: Sequence[str]) -> None:
-        """Forget buffered writes of deleted entities (they must not come back)."""
+        """Forget buffered writes of deleted entities (they must not come back), also
+        those a flush has taken and is sending now."""
         if keys:
-            self.r.hdel(self.pending, *keys)
+            with self.r.pipeline(transaction=True) as pipe:
+                pipe.hdel(self.pending, *keys)
+                pipe.sadd(self.deleted, *keys)
+                pipe.expire(self.deleted, DELETED_TTL)
+                pipe.execute()
 
     def fingerprints(self, keys: Sequence[str] | None) -> dict[str, str]:
         """`_key` → fingerprint of buffered entity writes (of `keys`, or all)."""
@@ -112,17 +120,23 @@ class WriteBehindBuffer:
             pipe.delete(self.record.key("patch:flush-queued"))  # writes from now: a new flush
             pipe.hgetall(self.pending)
             pipe.delete(self.pending)
-            _, taken, _ = pipe.execute()
+            pipe.delete(self.deleted)  # what is deleted from now on, this batch must not revive
+            _, taken, _, _ = pipe.execute()
         if not taken:
             return 0
         objects = [json.loads(raw) for raw in taken.values()]
         try:
             self.patch(objects)
         except Exception:
+            gone = {text(k) for k in self.r.smembers(self.deleted)}
             with self.r.pipeline(transaction=False) as pipe:
                 for key, raw in taken.items():
-                    pipe.hsetnx(self.pending, key, raw)
+                    if text(key) not in gone:
+                        pipe.hsetnx(self.pending, key, raw)
                 pipe.execute()
             raise
-        self.record.update([Entity.from_j1(o) for o in objects], [])
+        # An entity deleted while its PATCH job ran stays deleted in the record: the DIFF
+        # its delete scheduled (after this flush: they share the lock) removes it again.
+        gone = {text(k) for k in self.r.smembers(self.deleted)}
+        self.record.update([Entity.from_j1(o) for o in objects if o["_key"] not in gone], [])
         return len(objects)
