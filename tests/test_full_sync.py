@@ -343,10 +343,17 @@ def test_the_guard_counts_what_each_type_loses() -> None:
     before = guard_graph(USERS, ON_CALL)
     no_oncall = refusal(before, guard_graph(USERS, []))
     assert no_oncall is not None
-    assert "pagerduty_user_oncall_service (4 of 4, none left)" in no_oncall
+    assert (
+        "pagerduty_user_oncall_service/pagerduty_user_monitors_service (4 of 4, none left)"
+        in no_oncall
+    )
     assert "more than half of the graph" not in no_oncall  # 4 of 14 objects
     one_left = refusal(before, guard_graph(USERS, ON_CALL[:1]))
-    assert one_left is not None and "pagerduty_user_oncall_service (3 of 4, 1 left)" in one_left
+    assert (
+        one_left is not None
+        and "pagerduty_user_oncall_service/pagerduty_user_monitors_service (3 of 4, 1 left)"
+        in one_left
+    )
     # Users are deleted for good, however many new ones come: 5 of 8 is a mass deletion.
     newcomers = [f"PNEWUSER{n}" for n in range(5)]
     users = refusal(before, guard_graph([*USERS[:3], *newcomers], []))

@@ -9,6 +9,7 @@ import redis
 
 from common.config import Settings
 from common.sinks.local import LocalSink
+from common.transform import type_of_key
 from sim.pagerduty import Account, PagerDutySim
 from tests.expected import expected_export
 from tests.stack import Stack
@@ -31,18 +32,32 @@ def test_full_sync_writes_the_models_graph(
     )
 
 
-def test_switching_models_needs_allow_mass_delete_once(
+def test_switching_models_replaces_the_renamed_edges_without_tripping_the_guard(
     sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
 ) -> None:
-    """Every on-call and team–service edge is replaced: the guard stops it, as documented."""
+    """Every on-call and team–service edge gets a new name and key; none is lost, so the
+    mass-delete guard (which counts them together, by what is left) lets the switch by."""
     run_full_sync(settings, redis_client=redis_client)
     switched = settings.model_copy(update={"graph_model": "jupiterone"})
-    with pytest.raises(FullSyncAborted, match="pagerduty_user_oncall_service"):
-        run_full_sync(switched, redis_client=redis_client)
-    run, _ = run_full_sync(switched, redis_client=redis_client, allow_mass_delete=True)
+    run, changes = run_full_sync(switched, redis_client=redis_client)
     assert run.outcome == "ok"
+    assert {type_of_key(k) for k in changes.delete_relationships} == {
+        "pagerduty_user_oncall_service",
+        "pagerduty_team_assigned_service",
+    }
     exported = LocalSink(settings.local_graph_path).read_graph().to_j1()
     assert exported == expected_export(sim.account, model="jupiterone")
+
+
+def test_losing_the_team_edges_under_either_name_still_stops_the_sync(
+    sim: PagerDutySim, settings: Settings, redis_client: redis.Redis
+) -> None:
+    switched = settings.model_copy(update={"graph_model": "jupiterone"})
+    run_full_sync(switched, redis_client=redis_client)
+    for service_id in list(sim.account.services):
+        sim.account.update_service(service_id, team_ids=[])
+    with pytest.raises(FullSyncAborted, match="pagerduty_team_assigned_service"):
+        run_full_sync(switched, redis_client=redis_client)
 
 
 def test_webhook_and_oncall_paths_keep_the_jupiterone_model(

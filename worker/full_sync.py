@@ -32,7 +32,10 @@ from common.pagerduty.snapshot import get_account
 from common.sinks import GraphSink, make_sink
 from common.state import close_sync_window, open_sync_window, record_full_sync
 from common.transform import (
-    ONCALL_TYPES,
+    SERVICE_ASSIGNED_TEAM,
+    TEAM_ASSIGNED_SERVICE,
+    USER_MONITORS_SERVICE,
+    USER_ONCALL_SERVICE,
     WEBHOOK_MAINTAINED_TYPES,
     Window,
     build_graph,
@@ -122,11 +125,21 @@ def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
 # On-call edges are keyed by their user: a hand-off the sink has not seen yet replaces
 # them (new user, new key), deleting most of them legitimately. For them the guard looks
 # at how many are left, not at how many are deleted.
-_REPLACED_AT_HANDOFFS = ONCALL_TYPES
+_REPLACED_AT_HANDOFFS = frozenset({USER_ONCALL_SERVICE})
+# The edges the two graph models name differently are counted together, under the seed
+# model's name, and by what is left: switching GRAPH_MODEL replaces every one of them
+# (new names, new keys) without losing any.
+_SAME_EDGES = {
+    USER_MONITORS_SERVICE: USER_ONCALL_SERVICE,
+    SERVICE_ASSIGNED_TEAM: TEAM_ASSIGNED_SERVICE,
+}
+_COUNTED_BY_WHAT_IS_LEFT = _REPLACED_AT_HANDOFFS | frozenset(_SAME_EDGES.values())
+_GROUP_NAMES = {seed: f"{seed}/{other}" for other, seed in _SAME_EDGES.items()}
 
 
 def _count_types(keys: Iterable[str]) -> Counter[str]:
-    return Counter(t for t in map(type_of_key, keys) if t is not None)
+    types = (_SAME_EDGES.get(t, t) for t in map(type_of_key, keys) if t is not None)
+    return Counter(types)
 
 
 def mass_deletions_by_type(current: GraphIndex, changes: ChangeSet) -> list[str]:
@@ -141,9 +154,10 @@ def mass_deletions_by_type(current: GraphIndex, changes: ChangeSet) -> list[str]
     found = []
     for type_, n in sorted(had.items()):
         left = n - deleted[type_] + created[type_]
-        lost = n - left if type_ in _REPLACED_AT_HANDOFFS else deleted[type_]
+        lost = n - left if type_ in _COUNTED_BY_WHAT_IS_LEFT else deleted[type_]
         if left == 0 or lost * 2 > n:
-            found.append(f"{type_} ({deleted[type_]} of {n}, {left or 'none'} left)")
+            name = _GROUP_NAMES.get(type_, type_)
+            found.append(f"{name} ({deleted[type_]} of {n}, {left or 'none'} left)")
     return found
 
 
