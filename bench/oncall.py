@@ -34,19 +34,12 @@ from bench._common import RAISED_BUDGET, configure, private_redis  # noqa: E402
 from common import keys  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
 from common.transform import USER_ONCALL_SERVICE, service_key, user_key  # noqa: E402
+from sim.clock import Clock  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker import jobs  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402
 
 API_KEY = "bench-api-key"
-
-
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 OncallPair = tuple[str, str]  # (user entity key, service entity key) of an ONCALL edge

@@ -39,6 +39,7 @@ from bench._common import RAISED_BUDGET, configure, private_redis  # noqa: E402
 from common.graph import Relationship  # noqa: E402
 from common.sinks import GraphSink  # noqa: E402
 from common.transform import TEAM_HAS_USER, team_key, user_key  # noqa: E402
+from sim.clock import Clock  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker.context import JobContext  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402
@@ -46,14 +47,6 @@ from worker.people import poll_people, refresh_people_now  # noqa: E402
 
 API_KEY = "bench-api-key"
 BUDGET_PER_HOUR = 960 * 60
-
-
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

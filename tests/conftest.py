@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from common.config import Settings
+from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import RedisServer
 
@@ -67,6 +68,12 @@ def make_sim() -> Iterator[Callable[..., PagerDutySim]]:
 @pytest.fixture
 def sim(make_sim: Callable[..., PagerDutySim]) -> PagerDutySim:
     return make_sim()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The simulator's time, moved only by the test (`clock.now = t`)."""
+    return Clock()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from common.people_state import AUDIT, people_status, read_mode
 from common.queueing import WEBHOOK_QUEUE
 from common.sinks.local import LocalSink
 from common.transform import USER
+from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY
 from tests.expected import expected_export
@@ -26,19 +27,6 @@ from worker.full_sync import run_full_sync
 from worker.people import poll_people
 
 PEOPLE_TYPES = {"pagerduty_user", "pagerduty_team", "pagerduty_team_has_user"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

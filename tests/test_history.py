@@ -19,17 +19,10 @@ from common.history import (
 )
 from common.sinks import SinkError
 from common.sinks.local import LocalSink
+from sim.clock import Clock
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
 WEBHOOK = Cause("webhook", "01EVENTAAAA")
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def user(uid: str, name: str, **extra: object) -> Entity:
@@ -162,7 +155,7 @@ def all_changes(sink: LocalSink, **filters: object) -> list[dict[str, object]]:
 def test_the_local_sink_records_each_applied_change_once_with_its_before_values(
     graph_path: str,
 ) -> None:
-    sink = LocalSink(graph_path, clock=Clock())
+    sink = LocalSink(graph_path, clock=Clock(NOW))
     ann, bob, edge = user("PAAAAAA", "Ann"), user("PBBBBBB", "Bob"), oncall("PAAAAAA", "PSVC001")
     sink.apply(diff(Graph(), Graph.of([ann, bob], [edge])), Cause("audit", "R1"))
     renamed = user("PAAAAAA", "Ann B")
@@ -190,7 +183,7 @@ def test_the_local_sink_records_each_applied_change_once_with_its_before_values(
 def test_replace_all_records_creates_updates_and_deletes_and_nothing_when_unchanged(
     graph_path: str,
 ) -> None:
-    sink = LocalSink(graph_path, clock=Clock())
+    sink = LocalSink(graph_path, clock=Clock(NOW))
     first = Graph.of([user("PAAAAAA", "Ann"), user("PBBBBBB", "Bob")], [oncall("PBBBBBB", "PS1")])
     sink.replace_all(first, Cause("full_sync", "run-1"))
     second = Graph.of([user("PAAAAAA", "Ann", role="owner"), user("PCCCCCC", "Cy")], [])
@@ -214,7 +207,7 @@ def test_replace_all_records_creates_updates_and_deletes_and_nothing_when_unchan
 
 
 def test_paging_with_the_cursor_returns_every_change_once(graph_path: str) -> None:
-    sink = LocalSink(graph_path, clock=Clock())
+    sink = LocalSink(graph_path, clock=Clock(NOW))
     for n in range(10):
         sink.apply(ChangeSet(create_entities=[user(f"P{n:06d}", f"user {n}")]), WEBHOOK)
     seen, cursor, pages = [], None, 0
@@ -230,7 +223,7 @@ def test_paging_with_the_cursor_returns_every_change_once(graph_path: str) -> No
 
 
 def test_history_older_than_the_retention_is_pruned_and_since_filters(graph_path: str) -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     sink = LocalSink(graph_path, history_days=30, clock=clock)
     sink.apply(ChangeSet(create_entities=[user("POLD000", "old")]), WEBHOOK)
     clock.now += 20 * DAY
@@ -246,7 +239,7 @@ def test_history_older_than_the_retention_is_pruned_and_since_filters(graph_path
 def test_a_change_and_its_history_are_written_together_or_not_at_all(
     graph_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sink = LocalSink(graph_path, clock=Clock())
+    sink = LocalSink(graph_path, clock=Clock(NOW))
 
     def broken(*args: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")

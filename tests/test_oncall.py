@@ -12,25 +12,13 @@ from rq.registry import ScheduledJobRegistry
 
 from common import keys
 from common.queueing import WEBHOOK_QUEUE
+from sim.clock import Clock
 from sim.pagerduty import Account
 from tests.expected import expected_export
 from tests.stack import Stack
 from worker import jobs, oncall
 
 SHIFT = 3600
-
-
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import redis
 from common.config import Settings
 from common.sinks.local import LocalSink
 from common.transform import policy_key, schedule_key, user_key
+from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY
 from tests.expected import expected_export
-from tests.test_audit_feed import Clock
 from worker.context import JobContext
 from worker.full_sync import run_full_sync
 from worker.people import poll_people, refresh_people_now
@@ -32,11 +32,6 @@ def make_context(sim: PagerDutySim, redis_url: str, graph_path: str) -> JobConte
         local_graph_path=graph_path,
     )
     return JobContext(settings)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture(params=["ok"])

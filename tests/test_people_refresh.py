@@ -18,10 +18,11 @@ from common.config import Settings
 from common.people_state import AUDIT, REFRESH, people_status, read_mode, write_mode
 from common.queueing import SYNC_QUEUE, WEBHOOK_QUEUE
 from common.schedule import next_runs
+from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY
 from tests.expected import expected_export
-from tests.test_audit_feed import Clock, graph_people, people_of
+from tests.test_audit_feed import graph_people, people_of
 from worker.cli.check import check_audit_records
 from worker.clock import enqueue_audit_poll, enqueue_people_refresh
 from worker.context import JobContext

@@ -10,23 +10,11 @@ from typing import Any
 
 import pytest
 
+from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.test_sim_pagerduty_spec import assert_conforms, get
 
 HOUR = 3600
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from common.history import DAY, encode_cursor
 from common.keys import jupiterone_changes
 from common.sinks import SinkError
 from common.sinks.jupiterone import JupiterOneSink
+from sim.clock import Clock
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import (
     J1_ACCOUNT,
@@ -26,14 +27,6 @@ from tests.stack import Stack
 from worker import jobs
 
 WEBHOOK = Cause("webhook", "01EVENT")
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def history(sink: JupiterOneSink, key: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
