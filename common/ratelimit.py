@@ -23,14 +23,34 @@ import redis
 
 from common import keys
 
+# Both scripts: Redis' own clock (ms), so that processes on different hosts agree; and
+# adding `count` tokens of one score to a window (ZADD in chunks: Lua's unpack is bounded),
+# keeping the set at least `ttl` ms.
+_SHARED_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function add_tokens(key, score, prefix, count, ttl)
+  local members = {}
+  for n = 1, count do
+    members[#members + 1] = score
+    members[#members + 1] = prefix .. ':' .. n
+    if #members >= 1000 then
+      redis.call('ZADD', key, unpack(members))
+      members = {}
+    end
+  end
+  if #members > 0 then redis.call('ZADD', key, unpack(members)) end
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+"""
+
 # KEYS[1]: pause-until (ms); KEYS[2..]: one sorted set of token times (ms) per window.
 # ARGV: tokens, member prefix, then limit and window ms of each window in KEYS order.
 # Returns 0 when the tokens were granted in every window, else ms to wait. A request of
-# more tokens than a window's limit takes the whole window. Redis' own clock is used so
-# that processes on different hosts agree.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+# more tokens than a window's limit takes the whole window.
+_ACQUIRE = (
+    _SHARED_LUA
+    + """
 local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
 if paused > now then return paused - now end
 local tokens = tonumber(ARGV[1])
@@ -47,28 +67,19 @@ end
 if wait > 0 then return wait end
 for i = 2, #KEYS do
   local limit, window = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local members = {}
-  for n = 1, math.min(tokens, limit) do
-    members[#members + 1] = now
-    members[#members + 1] = ARGV[2] .. ':' .. n
-    if #members >= 1000 then
-      redis.call('ZADD', KEYS[i], unpack(members))
-      members = {}
-    end
-  end
-  if #members > 0 then redis.call('ZADD', KEYS[i], unpack(members)) end
-  if redis.call('PTTL', KEYS[i]) < window then redis.call('PEXPIRE', KEYS[i], window) end
+  add_tokens(KEYS[i], now, ARGV[2], math.min(tokens, limit), window)
 end
 return 0
 """
+)
 
 # KEYS: the window sorted sets; ARGV: remaining, reset ms, member prefix, then limit and
 # window ms of each window. When the server has fewer tokens left than the tightest window
 # (someone else spends this account's tokens), that many tokens are taken from every
 # window (at most 10,000), until the server's reset. Returns the tokens taken.
-_OBSERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_OBSERVE = (
+    _SHARED_LUA
+    + """
 local remaining, reset = tonumber(ARGV[1]), tonumber(ARGV[2])
 local free = nil
 for i = 1, #KEYS do
@@ -81,23 +92,11 @@ local taken = math.min(free - remaining, 10000)
 if taken <= 0 then return 0 end
 for i = 1, #KEYS do
   local window = tonumber(ARGV[2 * i + 3])
-  local score = now + reset - window
-  local members = {}
-  for n = 1, taken do
-    members[#members + 1] = score
-    members[#members + 1] = ARGV[3] .. ':' .. n
-    if #members >= 1000 then
-      redis.call('ZADD', KEYS[i], unpack(members))
-      members = {}
-    end
-  end
-  if #members > 0 then redis.call('ZADD', KEYS[i], unpack(members)) end
-  if redis.call('PTTL', KEYS[i]) < math.max(reset, window) then
-    redis.call('PEXPIRE', KEYS[i], math.max(reset, window))
-  end
+  add_tokens(KEYS[i], now + reset - window, ARGV[3], taken, math.max(reset, window))
 end
 return taken
 """
+)
 
 # KEYS[1]: pause-until (ms); ARGV[1]: pause length ms. Only ever extends a pause.
 _PAUSE = """
