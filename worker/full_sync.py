@@ -37,11 +37,10 @@ from common.transform import (
     USER_MONITORS_SERVICE,
     USER_ONCALL_SERVICE,
     WEBHOOK_MAINTAINED_TYPES,
-    Window,
     build_graph,
-    epoch_ms,
     service_policies_of,
     type_of_key,
+    window_ms,
 )
 from worker.coalescing import request_service_refresh
 from worker.oncall import record_service_policies, schedule_handoffs
@@ -122,18 +121,16 @@ def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
     return sum(1 for t in types if t in WEBHOOK_MAINTAINED_TYPES)
 
 
-# On-call edges are keyed by their user: a hand-off the sink has not seen yet replaces
-# them (new user, new key), deleting most of them legitimately. For them the guard looks
-# at how many are left, not at how many are deleted.
-_REPLACED_AT_HANDOFFS = frozenset({USER_ONCALL_SERVICE})
 # The edges the two graph models name differently are counted together, under the seed
-# model's name, and by what is left: switching GRAPH_MODEL replaces every one of them
-# (new names, new keys) without losing any.
+# model's name (switching GRAPH_MODEL replaces every one of them: new names, new keys),
+# and by how many are left, not how many are deleted: that switch loses none of them, and
+# on-call edges, keyed by their user, are mostly replaced by a hand-off the sink has not
+# seen yet.
 _SAME_EDGES = {
     USER_MONITORS_SERVICE: USER_ONCALL_SERVICE,
     SERVICE_ASSIGNED_TEAM: TEAM_ASSIGNED_SERVICE,
 }
-_COUNTED_BY_WHAT_IS_LEFT = _REPLACED_AT_HANDOFFS | frozenset(_SAME_EDGES.values())
+_COUNTED_BY_WHAT_IS_LEFT = frozenset(_SAME_EDGES.values())
 _GROUP_NAMES = {seed: f"{seed}/{other}" for other, seed in _SAME_EDGES.items()}
 
 
@@ -277,16 +274,11 @@ def _read_account(
         settings.account_name,
         policies=snapshot.consume("escalation_policies"),
         schedules=snapshot.consume("schedules"),
-        window=coverage_window_ms(snapshot.window),
+        window=window_ms(snapshot.window),
         model=settings.graph_model,
     )
     run.graph = graph.counts_by_type()
     return graph, snapshot.oncalls
-
-
-def coverage_window_ms(window: tuple[str, str]) -> Window:
-    """The schedules' coverage window (ISO 8601 since, until) in epoch milliseconds."""
-    return int(epoch_ms(window[0]) or 0), int(epoch_ms(window[1]) or 0)
 
 
 def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:

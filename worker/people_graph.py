@@ -35,9 +35,7 @@ from common.transform import (
     TEAM_HAS_SCHEDULE,
     TEAM_HAS_USER,
     USER,
-    coverage_window,
     entity_type_of,
-    epoch_ms,
     policy_edges,
     policy_key,
     schedule_edges,
@@ -50,6 +48,7 @@ from common.transform import (
     transform_user,
     type_of_key,
     user_key,
+    window_ms,
 )
 from worker.context import JobContext
 from worker.oncall import refresh_oncalls
@@ -126,7 +125,7 @@ def read_schedule(
     key = schedule_key(schedule_id)
     if schedule is None:
         return ObjectRead(SCHEDULE, key, None)
-    window = coverage_window(int(epoch_ms(since) or 0))
+    window = window_ms((since, until))
     entity = transform_schedule(schedule, window, account_name)
     return ObjectRead(SCHEDULE, key, Graph.of([entity], schedule_edges(schedule)))
 

@@ -48,8 +48,9 @@ from common.transform import (
     transform_team,
     transform_user,
     type_of_key,
+    window_ms,
 )
-from worker.full_sync import coverage_window_ms, mass_delete_refusal
+from worker.full_sync import mass_delete_refusal
 from worker.people_graph import edge_sources
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def people_graph(read: PeopleRead, account_name: str | None, services: set[str])
     """Users, teams, policies, schedules and the edges between them (the full sync's
     transforms); an edge from a service only where the graph holds it (`services`)."""
     escalation_entities, escalation_edges = escalation_subgraph(
-        read.policies, read.schedules, coverage_window_ms(read.window), account_name
+        read.policies, read.schedules, window_ms(read.window), account_name
     )
     entities = [
         *(transform_user(u, account_name) for u in read.users),

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from common.pagerduty.client import PagerDutyClient
 from common.pagerduty.listings import PagerDutyObject, ProgressCallback
+from common.transform import COVERAGE_DAYS
 
 # The listings a full sync reads, in the order its reports name them.
 LISTINGS = ("users", "teams", "services", "escalation_policies", "schedules", "oncalls")
-COVERAGE_DAYS = 7
 
 
 @dataclass

@@ -22,7 +22,6 @@ from common.transform.escalation import (
     COVERAGE_DAYS,
     Window,
     coverage_gaps,
-    coverage_window,
     escalation_subgraph,
     policy_edges,
     schedule_edges,
@@ -30,6 +29,7 @@ from common.transform.escalation import (
     service_uses_policy_edges,
     transform_escalation_policy,
     transform_schedule,
+    window_ms,
 )
 from common.transform.model import (
     ENTITY_TYPES,
@@ -37,7 +37,6 @@ from common.transform.model import (
     ONCALL_TYPES,
     POLICY_ASSIGNED_USER,
     POLICY_HAS_SCHEDULE,
-    RELATIONSHIP_TYPES,
     SCHEDULE,
     SCHEDULE_HAS_USER,
     SEED,
@@ -193,7 +192,6 @@ __all__ = [
     "ONCALL_TYPES",
     "POLICY_ASSIGNED_USER",
     "POLICY_HAS_SCHEDULE",
-    "RELATIONSHIP_TYPES",
     "SCHEDULE",
     "SCHEDULE_HAS_USER",
     "SEED",
@@ -216,7 +214,6 @@ __all__ = [
     "assigned_edges_for_service",
     "build_graph",
     "coverage_gaps",
-    "coverage_window",
     "entity_type_of",
     "epoch_ms",
     "escalation_subgraph",
@@ -242,4 +239,5 @@ __all__ = [
     "transform_user",
     "type_of_key",
     "user_key",
+    "window_ms",
 ]

@@ -38,8 +38,7 @@ from common.transform.model import (
     user_key,
 )
 
-COVERAGE_DAYS = 7
-COVERAGE_WINDOW_MS = COVERAGE_DAYS * 24 * 3600 * 1000
+COVERAGE_DAYS = 7  # a schedule's coverage is read for the 7 days from the read
 Window = tuple[int, int]  # [start, end) in epoch milliseconds
 
 
@@ -193,8 +192,9 @@ def schedule_edges(schedule: PagerDutyObject) -> list[Relationship]:
     ]
 
 
-def coverage_window(start_ms: int) -> Window:
-    return start_ms, start_ms + COVERAGE_WINDOW_MS
+def window_ms(window: tuple[str, str]) -> Window:
+    """A (since, until) read window, ISO 8601 as sent to PagerDuty, in epoch milliseconds."""
+    return int(epoch_ms(window[0]) or 0), int(epoch_ms(window[1]) or 0)
 
 
 def escalation_subgraph(
