@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+# Webhook secrets and read tokens (SPEC §2): shorter ones are guessable, and would be
+# masked in logs wherever their few characters happen to occur.
+MIN_SECRET_LENGTH = 16
 
 
 class ConfigError(Exception):
@@ -32,6 +35,8 @@ class Settings(BaseSettings):
     # PagerDuty allows 960/min per key; lower it to leave room for other integrations.
     pagerduty_requests_per_minute: int = Field(default=960, ge=1, le=100_000)
     pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Open /status, /report, /changes and /metrics (SPEC §4); none: those stay closed.
+    read_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     redis_url: str = "redis://localhost:6379/0"
     graph_sink: Literal["local", "jupiterone"] = "local"
     local_graph_path: str = "pdgraph.sqlite3"
@@ -53,12 +58,26 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(default=2, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    @field_validator("pagerduty_webhook_secrets", mode="before")
+    @field_validator("pagerduty_webhook_secrets", "read_tokens", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
+        # "old,new" during a rotation; blanks between commas ("a,,b", a trailing comma) are
+        # no entry at all, never an empty secret.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("pagerduty_webhook_secrets", "read_tokens", mode="after")
+    @classmethod
+    def _long_enough(cls, values: list[SecretStr]) -> list[SecretStr]:
+        # Which entry, never its value or length: the message goes to logs and terminals.
+        for number, value in enumerate(values, start=1):
+            if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"each comma-separated value must be at least {MIN_SECRET_LENGTH} "
+                    f"characters long; value {number} of {len(values)} is shorter"
+                )
+        return values
 
     @field_validator("graph_model", mode="before")
     @classmethod
@@ -159,6 +178,10 @@ class Settings(BaseSettings):
             raise ConfigError("PAGERDUTY_WEBHOOK_SECRETS is required by the web process; not set")
         return [s.get_secret_value().encode("utf-8") for s in self.pagerduty_webhook_secrets]
 
+    def read_token_values(self) -> list[bytes]:
+        """The tokens that open the read endpoints; none: they stay closed."""
+        return [t.get_secret_value().encode("utf-8") for t in self.read_tokens]
+
     def pagerduty_key_fingerprint(self) -> str:
         """A stable, non-reversible name for the API key (Redis keys, logs)."""
         key = self.require_pagerduty_key()
@@ -166,7 +189,9 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for log redaction."""
-        secrets = [s.get_secret_value() for s in self.pagerduty_webhook_secrets]
+        secrets = [
+            s.get_secret_value() for s in (*self.pagerduty_webhook_secrets, *self.read_tokens)
+        ]
         for value in (self.pagerduty_api_key, self.jupiterone_api_key):
             if value is not None:
                 secrets.append(value.get_secret_value())

@@ -220,7 +220,7 @@ def demo_environment(redis_url: str, sim: PagerDutySim, secret: str, args: Any) 
     inherited = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PAGERDUTY_", "GRAPH_", "JUPITERONE_", "REDIS_"))
+        if not k.startswith(("PAGERDUTY_", "GRAPH_", "JUPITERONE_", "REDIS_", "READ_TOKENS"))
     }
     return {
         **inherited,
@@ -228,6 +228,7 @@ def demo_environment(redis_url: str, sim: PagerDutySim, secret: str, args: Any) 
         "PAGERDUTY_API_KEY": sim.api_key,
         "PAGERDUTY_API_URL": sim.url,
         "PAGERDUTY_WEBHOOK_SECRETS": secret,
+        "READ_TOKENS": args.read_token,
         "REDIS_URL": redis_url,
         "GRAPH_SINK": "local",
         "LOCAL_GRAPH_PATH": str(args.workdir / "graph.sqlite3"),
@@ -252,12 +253,19 @@ def start_jupiterone(env: dict[str, str], stack: ExitStack) -> JupiterOneSim:
 
 
 def print_where_to_look(port: int, env: dict[str, str], j1: JupiterOneSim | None) -> None:
-    say(f"status page:  http://127.0.0.1:{port}/status")
+    token = env["READ_TOKENS"]
+    # The token as basic auth's password: a browser opens the page with it, no prompt.
+    say(f"status page:  http://demo:{token}@127.0.0.1:{port}/status")
+    say(f"report:       http://demo:{token}@127.0.0.1:{port}/report")
+    say(
+        f"or:           curl -H 'Authorization: Bearer {token}' "
+        f"-H 'Accept: application/json' http://127.0.0.1:{port}/status"
+    )
     if j1 is not None:
         say(f"the graph:    curl '{j1.url}/_sim/graph?scope=pagerduty'")
     else:
         say(f"the graph:    LOCAL_GRAPH_PATH={env['LOCAL_GRAPH_PATH']} .venv/bin/pdgraph export")
-    say(f"metrics:      http://127.0.0.1:{port}/metrics")
+    say(f"metrics:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/metrics")
     say("a user or team changes now and then: 'people change:' lines say which")
     say("Ctrl-C stops everything")
 
@@ -319,6 +327,12 @@ def parse_args() -> argparse.Namespace:
         "--people-every", type=float, default=20.0, help="seconds between user/team changes"
     )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
+    parser.add_argument(
+        "--read-token",
+        default=secrets.token_urlsafe(24),
+        help="the READ_TOKENS token that opens /status, /report, /changes, /metrics "
+        "(default: a new random one, printed)",
+    )
     parser.add_argument(
         "--redis-url",
         default=None,

@@ -19,6 +19,7 @@ OWN_VARIABLES = (
     "PORT",
     "LOG_LEVEL",
     "ONCALL_REFRESH",
+    "READ_TOKENS",
 )
 
 

@@ -15,6 +15,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "PAGERDUTY_API_KEY",
         "PAGERDUTY_API_URL",
         "PAGERDUTY_WEBHOOK_SECRETS",
+        "READ_TOKENS",
         "REDIS_URL",
         "GRAPH_SINK",
         "LOCAL_GRAPH_PATH",
@@ -46,18 +47,19 @@ def test_defaults_match_the_spec() -> None:
     assert s.port == 8000
     assert s.log_level == "INFO"
     assert s.pagerduty_webhook_secrets == []
+    assert s.read_tokens == []
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAGERDUTY_API_KEY", SECRET)
-    monkeypatch.setenv("PAGERDUTY_WEBHOOK_SECRETS", " old-secret , new-secret ,")
+    monkeypatch.setenv("PAGERDUTY_WEBHOOK_SECRETS", " old-secret-0123456 ,, new-secret-0123456 ,")
     monkeypatch.setenv("PAGERDUTY_API_URL", "https://api.eu.pagerduty.com/")
     monkeypatch.setenv("ACCOUNT_NAME", "Acme")
     monkeypatch.setenv("PORT", "5000")
     monkeypatch.setenv("LOG_LEVEL", "debug")
     s = load_settings()
     assert s.require_pagerduty_key() == SECRET
-    assert s.require_webhook_secrets() == [b"old-secret", b"new-secret"]
+    assert s.require_webhook_secrets() == [b"old-secret-0123456", b"new-secret-0123456"]
     assert s.pagerduty_api_url == "https://api.eu.pagerduty.com"
     assert (s.account_name, s.port, s.log_level) == ("Acme", 5000, "DEBUG")
 
@@ -126,3 +128,28 @@ def test_a_redis_password_is_masked_like_any_secret() -> None:
     settings = Settings(redis_url="redis://:hunter2-redis@redis.example:6379/0")
     assert "hunter2-redis" in settings.secret_values()
     assert "" not in Settings().secret_values()
+
+
+def test_read_tokens_are_comma_separated_for_rotation_and_blanks_are_no_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("READ_TOKENS", " old-read-token-0123 ,,new-read-token-4567, ")
+    s = load_settings()
+    assert s.read_token_values() == [b"old-read-token-0123", b"new-read-token-4567"]
+    assert {"old-read-token-0123", "new-read-token-4567"} <= set(s.secret_values())
+    assert "old-read-token-0123" not in repr(s)
+
+
+@pytest.mark.parametrize("name", ["PAGERDUTY_WEBHOOK_SECRETS", "READ_TOKENS"])
+@pytest.mark.parametrize("value", ["a,,b", "long-enough-0123456,fifteen-chars-x"])
+def test_a_secret_or_token_shorter_than_16_characters_is_an_error_naming_only_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"{name}: each comma-separated value must be at least 16")
+    assert "\n" not in message
+    for part in value.split(","):
+        assert len(part) < 5 or part not in message  # ("a" is in any sentence)

@@ -21,6 +21,7 @@ from sim.pagerduty import Account
 from sim.redis_server import free_port
 
 SOMEONE_ELSES_KEY = b"someone-else:data"
+READ_TOKEN = "demo-test-read-token-0123"
 
 
 def start_demo(redis_url: str, tmp_path: Path, port: int, *flags: str) -> subprocess.Popen[bytes]:
@@ -40,6 +41,8 @@ def start_demo(redis_url: str, tmp_path: Path, port: int, *flags: str) -> subpro
             "1",
             "--workdir",
             str(tmp_path),
+            "--read-token",
+            READ_TOKEN,
             *flags,
         ],
         env={**os.environ, "REDIS_URL": redis_url},
@@ -59,7 +62,9 @@ def wait_for_webhooks_processed(
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             report = requests.get(
-                f"http://127.0.0.1:{port}/status", headers={"Accept": "application/json"}, timeout=2
+                f"http://127.0.0.1:{port}/status",
+                headers={"Accept": "application/json", "Authorization": f"Bearer {READ_TOKEN}"},
+                timeout=2,
             ).json()
             if report["last_webhook"] and report["queues"]["pdgraph-webhooks"]["queued"] == 0:
                 break
@@ -85,6 +90,9 @@ def test_demo_processes_webhooks_and_stops(
     assert report["failed_jobs"] == 0
     assert "demo   | stopped" in output
     assert "Traceback" not in output
+    # Where to look, with the token a person needs: in a URL a browser opens, and for curl.
+    assert f"http://demo:{READ_TOKEN}@127.0.0.1:{port}/status" in output
+    assert f"curl -H 'Authorization: Bearer {READ_TOKEN}'" in output
     # Users and teams change too, and the demo says which (the object's key in the graph).
     assert "demo   | people change: renamed user user:P" in output, output[-3000:]
     # The demo ran on a Redis of its own: the one at REDIS_URL holds what it held.

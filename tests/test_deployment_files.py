@@ -37,6 +37,8 @@ def test_app_json_runs_every_procfile_process_with_redis_and_the_jupiterone_sink
     for required in ("PAGERDUTY_API_KEY", "PAGERDUTY_WEBHOOK_SECRETS", "JUPITERONE_API_KEY"):
         assert env[required]["required"] is True and "value" not in env[required]
     assert set(env) <= setting_names(), set(env) - setting_names()
+    # The read endpoints are closed without a token: Heroku makes one at deploy.
+    assert env["READ_TOKENS"]["generator"] == "secret" and "value" not in env["READ_TOKENS"]
     # Every default app.json offers is one the configuration accepts.
     defaults = {k.lower(): v["value"] for k, v in env.items() if "value" in v}
     Settings(**defaults, jupiterone_account_id="a", jupiterone_api_key="k")

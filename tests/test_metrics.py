@@ -14,18 +14,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from common import keys, metrics
 from sim.pagerduty import Account
 from tests.conftest import API_KEY
+from tests.read_tokens import AUTHORIZATION, READ_TOKEN
 from tests.stack import WEBHOOK_SECRET, Stack
 
 
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack]) -> Stack:
-    return make_stack(Account.generate(seed=4, users=40))
+    return make_stack(Account.generate(seed=4, users=40), env={"READ_TOKENS": READ_TOKEN})
 
 
 def scrape(stack: Stack) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
     metrics.recorder.flush()  # this process's last second of counts
     base = stack.receiver_url.removesuffix("/webhooks/pagerduty")
-    response = requests.get(f"{base}/metrics", timeout=5)
+    response = requests.get(f"{base}/metrics", headers=AUTHORIZATION, timeout=5)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=")
     samples = {

@@ -26,6 +26,7 @@ from common.transform import service_key
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import free_port
 from tests.cli import OWN_VARIABLES
+from tests.read_tokens import READ_TOKEN
 from tests.stack import WEBHOOK_SECRET, configure_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,9 +114,10 @@ def _wait_for(check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, token: str | None = None) -> bool:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=2):
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2):
             return True
     except OSError:
         return False
@@ -136,6 +138,7 @@ def test_every_line_of_web_worker_and_clock_is_json(
         **configure_env(monkeypatch, sim.url, redis_url, graph_path),
         PORT=str(port),
         WEB_CONCURRENCY="1",
+        READ_TOKENS=READ_TOKEN,
     )
     assert (
         subprocess.run([PDGRAPH, "sync"], env=env, capture_output=True, check=False).returncode == 0
@@ -153,7 +156,7 @@ def test_every_line_of_web_worker_and_clock_is_json(
         service_id = sorted(account.services)[0]
         account.update_service(service_id, name="renamed for the log test")
         assert _signed_delivery(f"{base}/webhooks/pagerduty", "service.updated", service_id) == 202
-        _answers(f"{base}/status")
+        assert _answers(f"{base}/status", READ_TOKEN)
         _wait_for(lambda: _service_name(graph_path, service_id) == "renamed for the log test")
     finally:
         for proc in procs:
@@ -167,6 +170,7 @@ def test_every_line_of_web_worker_and_clock_is_json(
         assert not_json == [], f"{name}: {not_json[:3]}"
     web_lines = [json.loads(line) for line in logs["web"].read_text().splitlines() if line]
     assert any("/webhooks/pagerduty" in json.dumps(entry) for entry in web_lines)  # access log
+    assert all(READ_TOKEN not in log.read_text() for log in logs.values())
 
 
 def _service_name(graph_path: str, service_id: str) -> object:

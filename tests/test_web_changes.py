@@ -14,6 +14,7 @@ from common.config import Settings
 from common.graph import Cause, ChangeSet, Entity
 from common.history import encode_cursor
 from common.sinks.local import LocalSink
+from tests.read_tokens import READ_TOKEN, authorized
 from web.app import create_app
 
 
@@ -37,8 +38,9 @@ def client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskC
         redis_url=redis_url,
         local_graph_path=graph_path,
         pagerduty_webhook_secrets=[SecretStr("web-changes-secret")],
+        read_tokens=[SecretStr(READ_TOKEN)],
     )
-    return create_app(settings, redis_client).test_client()
+    return authorized(create_app(settings, redis_client).test_client())
 
 
 def test_pages_follow_the_cursor_and_return_every_change_once(client: FlaskClient) -> None:

@@ -22,6 +22,7 @@ from sim.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "web-process-secret-0123"
+READ_TOKEN = "web-process-read-token-0123"
 BODY = json.dumps({"event": {"id": "01WEBPROC", "event_type": "pagey.ping"}}).encode()
 
 
@@ -40,6 +41,7 @@ def web_env(redis_url: str, port: int, tmp_path: Path) -> dict[str, str]:
         REDIS_URL=redis_url,
         PORT=str(port),
         PAGERDUTY_WEBHOOK_SECRETS=SECRET,
+        READ_TOKENS=f"rotated-out-token-0123,{READ_TOKEN}",
         LOCAL_GRAPH_PATH=str(tmp_path / "graph.sqlite3"),
         WEB_CONCURRENCY="2",
     )
@@ -111,7 +113,11 @@ def test_serves_the_receiver_and_logs_only_json_lines_with_a_structured_access_l
     )
     assert posted.status_code == 202
     assert requests.get(f"{base}/healthz?token={SECRET}", timeout=5).status_code == 200
-    assert requests.get(f"{base}/status", timeout=10).status_code == 200
+    bearer = {"Authorization": f"Bearer {READ_TOKEN}"}
+    assert requests.get(f"{base}/status", headers=bearer, timeout=10).status_code == 200
+    assert requests.get(f"{base}/status", auth=("x", READ_TOKEN), timeout=10).status_code == 200
+    wrong = {"Authorization": f"Bearer {READ_TOKEN}-but-not-quite"}
+    assert requests.get(f"{base}/report", headers=wrong, timeout=10).status_code == 401
     # No setting is in any process's arguments (REDIS_URL may hold a password).
     for pid in [proc.pid, *children(proc.pid)]:
         assert redis_url.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -124,10 +130,13 @@ def test_serves_the_receiver_and_logs_only_json_lines_with_a_structured_access_l
         ("POST", "/webhooks/pagerduty", 202),
         ("GET", "/healthz", 200),
         ("GET", "/status", 200),
+        ("GET", "/report", 401),
     }
     assert all(r["remote"] == "127.0.0.1" and r["duration"] >= 0 for r in access)
     assert any(r["logger"] == "gunicorn.error" for r in records)  # gunicorn's own, as JSON
-    assert SECRET not in "\n".join(lines)  # neither the query string nor a header is logged
+    logged = "\n".join(lines)
+    assert SECRET not in logged  # neither the query string nor a header is logged
+    assert READ_TOKEN not in logged and "rotated-out-token-0123" not in logged
 
 
 def test_the_root_leads_to_the_status_page(web: tuple[subprocess.Popen[str], str]) -> None:
@@ -135,13 +144,16 @@ def test_the_root_leads_to_the_status_page(web: tuple[subprocess.Popen[str], str
     response = requests.get(f"{base}/", allow_redirects=False, timeout=5)
     assert response.status_code in (301, 302, 303, 307, 308)
     assert response.headers["Location"] in ("/status", f"{base}/status")
-    assert requests.get(f"{base}/", timeout=10).url == f"{base}/status"
+    followed = requests.get(f"{base}/", timeout=10)
+    assert followed.url == f"{base}/status" and followed.status_code == 401
 
 
 BAD_CONFIGURATIONS = [
     ("PORT", {"PORT": "abc"}),
     ("PORT", {"PORT": "99999"}),
     ("PAGERDUTY_WEBHOOK_SECRETS", {"PAGERDUTY_WEBHOOK_SECRETS": ""}),
+    ("PAGERDUTY_WEBHOOK_SECRETS", {"PAGERDUTY_WEBHOOK_SECRETS": "a,,b"}),
+    ("READ_TOKENS", {"READ_TOKENS": "read-token-0123456789,short-token"}),
     ("REDIS_URL", {"REDIS_URL": "redis://localhost:notaport/0"}),
     ("REDIS_URL", {"REDIS_URL": "redis://localhost:99999/0"}),
 ]

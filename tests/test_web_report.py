@@ -16,6 +16,7 @@ from common.report import CHECKS
 from common.sinks.local import LocalSink
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, make_j1_sink
+from tests.read_tokens import READ_TOKEN, authorized
 from tests.report_graphs import planted
 from web.app import create_app
 
@@ -32,7 +33,8 @@ PLANTED = [
 
 
 def app_client(settings: Settings, redis_client: redis.Redis) -> FlaskClient:
-    return create_app(settings, redis_client).test_client()
+    settings = settings.model_copy(update={"read_tokens": [SecretStr(READ_TOKEN)]})
+    return authorized(create_app(settings, redis_client).test_client())
 
 
 @pytest.fixture

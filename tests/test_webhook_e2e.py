@@ -23,13 +23,14 @@ from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.expected import expected_export
+from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN
 from tests.stack import WEBHOOK_SECRET, Stack, configure_env
 from worker.coalescing import COALESCE_SECONDS
 
 
 @pytest.fixture
 def stack(make_stack: Callable[..., Stack]) -> Stack:
-    return make_stack(Account.generate(seed=21, users=80))
+    return make_stack(Account.generate(seed=21, users=80), env={"READ_TOKENS": READ_TOKEN})
 
 
 def some_service(stack: Stack, index: int = 0) -> str:
@@ -263,12 +264,10 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
     service_id = some_service(stack)
     stack.sim.account.update_service(service_id, name="status check")
     base = stack.receiver_url.removesuffix("/webhooks/pagerduty")
-    before = requests.get(f"{base}/status", headers={"Accept": "application/json"}, timeout=5)
+    before = requests.get(f"{base}/status", headers=JSON_AUTHORIZED, timeout=5)
     assert before.json()["queues"]["pdgraph-webhooks"]["queued"] == 1
     stack.drain()
-    report = requests.get(
-        f"{base}/status", headers={"Accept": "application/json"}, timeout=5
-    ).json()
+    report = requests.get(f"{base}/status", headers=JSON_AUTHORIZED, timeout=5).json()
     assert report["queues"]["pdgraph-webhooks"]["queued"] == 0
     assert report["failed_jobs"] == 0
     assert report["last_webhook"]["event_type"] == "service.updated"
@@ -285,13 +284,13 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:(00|15|30|45):00Z", runs["on-call refresh"])
     assert runs["on-call hand-off refresh"] is not None  # from the sync's on-call end times
 
-    page = requests.get(f"{base}/status", timeout=5)
+    page = requests.get(f"{base}/status", auth=("anyone", READ_TOKEN), timeout=5)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "0 failed jobs" in " ".join(page.text.split())
     assert f"service.updated for {service_id}" in " ".join(page.text.split())
     assert "Next scheduled runs" in page.text and runs["full sync"] in page.text
     for text in (page.text, before.text, str(report)):
-        assert API_KEY not in text and WEBHOOK_SECRET not in text
+        assert API_KEY not in text and WEBHOOK_SECRET not in text and READ_TOKEN not in text
 
 
 def test_no_secret_in_any_log_line_even_at_debug(

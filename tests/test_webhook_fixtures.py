@@ -19,7 +19,7 @@ from web.app import create_app
 from web.signature import sign
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
-SECRET = "fixture-secret"
+SECRET = "fixture-secret-0123"
 EVENT_TYPES = ["service.updated", "service.deleted", "incident.triggered", "pagey.ping"]
 
 

@@ -18,7 +18,7 @@ from common.queueing import WEBHOOK_QUEUE
 from sim.redis_server import free_port
 from web.app import create_app
 
-OLD, NEW = "old-secret-ünï", "new-secret-42"
+OLD, NEW = "old-secret-ünï-0123", "new-secret-42-4567"
 
 
 def sign(body: bytes, *secrets: str) -> str:

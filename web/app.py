@@ -1,4 +1,5 @@
-"""The web process's Flask app: the webhook receiver, /status and /metrics, health checks.
+"""The web process's Flask app: the webhook receiver, health checks, and the read endpoints
+(/status, /metrics, /report, /changes) behind a read token.
 
 `python -m web` serves it under gunicorn (web.serve); tests call `create_app` directly.
 """
@@ -12,6 +13,7 @@ from common import metrics
 from common.config import Settings, load_settings
 from common.logs import configure_logging
 from common.state import connect_fail_fast
+from web.auth import require_read_tokens
 from web.changes import changes
 from web.health import health
 from web.report import report
@@ -34,4 +36,5 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     app.extensions[EXTENSION] = state
     for blueprint in (webhooks, status, health, report, changes):
         app.register_blueprint(blueprint)
+    require_read_tokens(app)  # every view but the few marked public (web/auth.py)
     return app

@@ -22,6 +22,7 @@ from common import metrics
 from common.keys import LAST_WEBHOOK, webhook_delivery
 from common.queueing import JOB_TIMEOUT, job_id_for
 from common.signals import InvalidEvent, WebhookSignal
+from web.auth import public
 from web.replies import reply
 from web.signature import InvalidSignature, MalformedHeader, verify_signature
 from web.state import WebState, web_state
@@ -39,6 +40,7 @@ webhooks = Blueprint("webhooks", __name__)
 
 
 @webhooks.post("/webhooks/pagerduty")
+@public  # its signature is its credential
 def pagerduty_webhook() -> tuple[Response, int]:
     try:
         body = _read_body(MAX_BODY_BYTES)

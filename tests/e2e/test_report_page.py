@@ -15,6 +15,7 @@ from common.config import Settings
 from common.report import CHECKS
 from common.sinks.local import LocalSink
 from tests.e2e.test_status_page import CHROMIUM, FLAGS, visible_text
+from tests.read_tokens import READ_TOKEN
 from tests.report_graphs import planted
 from tests.stack import serve
 from web.app import create_app
@@ -47,13 +48,14 @@ def test_an_auditor_sees_the_summary_table_and_each_planted_finding(
         local_graph_path=graph_path,
         account_name="Acme <Prod>",
         pagerduty_webhook_secrets=[SecretStr("e2e-report-secret")],
+        read_tokens=[SecretStr(READ_TOKEN)],
     )
     assert CHROMIUM is not None
     server, base = serve(create_app(settings, redis_client))
     try:
         profile = tmp_path / "chromium-profile"
         common = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=3000"]
-        url = f"{base}/report"
+        url = base.replace("http://", f"http://auditor:{READ_TOKEN}@") + "/report"
         dom = subprocess.run(
             [*common, "--dump-dom", url], capture_output=True, text=True, timeout=60, check=True
         ).stdout

@@ -14,6 +14,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from sim.pagerduty import Account, PagerDutySim
+from tests.read_tokens import READ_TOKEN
 from tests.stack import Stack, configure_env
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,7 @@ def test_a_person_sees_queues_webhook_sync_and_graph(
 ) -> None:
     sim = make_sim(Account.generate(seed=31, users=50))
     configure_env(monkeypatch, sim.url, redis_url, graph_path)
+    monkeypatch.setenv("READ_TOKENS", READ_TOKEN)
     from common.config import Settings
 
     stack = Stack(sim, redis_client, Settings())
@@ -60,7 +62,9 @@ def test_a_person_sees_queues_webhook_sync_and_graph(
         broken.enqueue("builtins.int", "x", job_id="webhook-broken")
         SimpleWorker([broken], connection=redis_client).work(burst=True)
 
-        url = stack.receiver_url.removesuffix("/webhooks/pagerduty") + "/status"
+        # The token as basic auth's password in the URL, as `make demo` prints it.
+        base = stack.receiver_url.removesuffix("/webhooks/pagerduty")
+        url = base.replace("http://", f"http://auditor:{READ_TOKEN}@") + "/status"
         profile = tmp_path / "chromium-profile"
         common = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=3000"]
         dom = subprocess.run(
