@@ -22,8 +22,9 @@ LAST_WEBHOOK = "pdgraph:webhooks:last"  # JSON summary of the last delivery stor
 
 
 def webhook_delivery(token: str) -> str:
-    """Marker: a delivery (its X-Webhook-Id, else its event id, as a job-id-safe token)
-    was stored; written with its job, kept as long as the de-dup window."""
+    """Marker for tracing: the job a delivery (its X-Webhook-Id, else its event id, as a
+    job-id-safe token) became, kept as long as the de-dup window. Never decides whether a
+    delivery is a duplicate: only the signed event id does."""
     return f"pdgraph:webhooks:delivery:{token}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -15,17 +16,26 @@ from rq import get_current_job
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+def _whole(value: str) -> str:
+    """A pattern matching `value` only where it is not part of a longer word."""
+    before = r"(?<!\w)" if re.match(r"\w", value[0]) else ""
+    after = r"(?!\w)" if re.match(r"\w", value[-1]) else ""
+    return before + re.escape(value) + after
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         # Masked in the finished line, where a secret holding `"` or `\` appears escaped.
         forms = {f for s in secrets if s for f in (s, json.dumps(s, ensure_ascii=False)[1:-1])}
-        self._secrets = sorted(forms, key=len, reverse=True)
+        # Whole values only: no letter or digit may touch a masked value where its own
+        # edge is one, so a secret that happens to spell part of a word ("a" in
+        # "Starting") leaves the word alone. Longest first: a secret inside a longer one.
+        ordered = sorted(forms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(_whole, ordered))) if ordered else None
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return text if self._pattern is None else self._pattern.sub("***", text)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

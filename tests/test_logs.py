@@ -88,3 +88,22 @@ def test_configure_logging_masks_every_line_of_every_logger() -> None:
     [line] = stream.getvalue().splitlines()
     assert_no_secret(line)
     assert json.loads(line)["msg"] == "job for ***"
+
+
+def test_masking_replaces_whole_values_and_never_mangles_other_words() -> None:
+    # A short Redis password ("a", "rt") must not turn "Starting" into "St***rting".
+    formatter = JsonFormatter(["a", "rt", WEBHOOK_SECRET])
+    line = formatter.format(record("Starting gunicorn at %s; password a; %s", "rt", WEBHOOK_SECRET))
+    assert json.loads(line)["msg"] == "Starting gunicorn at ***; password ***; ***"
+
+
+def test_a_secret_between_punctuation_is_masked_whole() -> None:
+    made = record(
+        "GET redis://:%s@redis.example/0 Authorization: Bearer %s,(%s)",
+        WEBHOOK_SECRET,
+        API_KEY,
+        ODD_SECRET,
+    )
+    line, entry = formatted(made)
+    assert_no_secret(line)
+    assert entry["msg"] == "GET redis://:***@redis.example/0 Authorization: Bearer ***,(***)"

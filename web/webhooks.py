@@ -61,7 +61,8 @@ def pagerduty_webhook() -> tuple[Response, int]:
     except InvalidEvent as exc:
         return _answer("bad_payload", 400, f"not a valid event: {exc}")
     job_id = job_id_for("webhook", signal.id)
-    delivery = job_id_for("delivery", request.headers.get("X-Webhook-Id") or signal.id)
+    webhook_id = request.headers.get("X-Webhook-Id")  # unsigned: traced, never de-duplicated on
+    delivery = job_id_for("delivery", webhook_id or signal.id)
     try:
         queued = _store(state, signal, job_id, delivery)
     except redis.RedisError as exc:
@@ -72,7 +73,12 @@ def pagerduty_webhook() -> tuple[Response, int]:
         return _answer("unavailable", 503, "queue unavailable; retry later")
     log.info(
         "webhook queued" if queued else "webhook duplicate",
-        extra={"event_id": signal.id, "job_id": job_id, "type": signal.event_type},
+        extra={
+            "event_id": signal.id,
+            "job_id": job_id,
+            "type": signal.event_type,
+            "webhook_id": webhook_id[:128] if webhook_id else None,  # unsigned: bounded
+        },
     )
     if queued:
         return _answer("queued", 202, "queued", job_id=job_id)
@@ -116,18 +122,19 @@ def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -
     return queued
 
 
-# A delivery is new only if neither its event (KEYS[1], the job: its id comes from the
-# signed event.id) nor its delivery (KEYS[3], the X-Webhook-Id marker) was seen: a
-# captured body replayed under new headers is one job. The job, its place in the queue
-# and the marker are written together or not at all, in one round trip.
+# A delivery is new only if its event was not seen: KEYS[1] is the job, whose id comes
+# from the signed event.id (PagerDuty's retries of a delivery repeat it). The X-Webhook-Id
+# is not signed, so it never decides: its marker (KEYS[3]) only says which job a delivery
+# became, for tracing. The job, its place in the queue and the marker are written
+# together or not at all, in one round trip.
 # ARGV: the job id, the marker's TTL, then the job hash's fields and values.
 STORE_IF_NEW = """
-if redis.call("EXISTS", KEYS[1], KEYS[3]) > 0 then
+redis.call("SET", KEYS[3], ARGV[1], "EX", ARGV[2])
+if redis.call("EXISTS", KEYS[1]) > 0 then
     return 0
 end
 redis.call("HSET", KEYS[1], unpack(ARGV, 3))
 redis.call("RPUSH", KEYS[2], ARGV[1])
-redis.call("SET", KEYS[3], ARGV[1], "EX", ARGV[2])
 return 1
 """
 
@@ -136,7 +143,7 @@ def store_delivery(
     queue: Queue, store: Script, job_id: str, delivery: str, signal: WebhookSignal
 ) -> bool:
     """Write the delivery as an RQ job with `store` (STORE_IF_NEW, registered on the queue's
-    connection); False if its event or its delivery id was seen.
+    connection); False if its signed event id was seen (whatever its X-Webhook-Id).
 
     The job record is the event's de-dup record, so it is kept for DELIVERY_SEEN_TTL after
     it ran; the delivery marker lives as long. The job is built by RQ and saved as RQ's
