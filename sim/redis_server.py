@@ -6,6 +6,7 @@ stop it and start it again on the same port.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -45,8 +46,12 @@ class RedisServer:
     def start(self) -> RedisServer:
         # Its own session: a Ctrl-C in the terminal (SIGINT to the foreground process
         # group) must not stop it before the processes that use it have stopped.
+        # Without LD_PRELOAD: a suite run under libfaketime (a moved clock) must still get a
+        # redis-server, which libfaketime's clock_gettime() hook stops from starting; key
+        # expiry is relative, so Redis' real clock changes nothing a test sees.
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         self._proc = subprocess.Popen(
-            self._command, stdout=subprocess.DEVNULL, start_new_session=True
+            self._command, stdout=subprocess.DEVNULL, start_new_session=True, env=env
         )
         client = redis.Redis(port=self.port)
         for _ in range(200):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,11 +16,28 @@ from common.jupiterone import JupiterOneClient
 from common.ratelimit import RedisRequestBudget
 from common.sinks import SinkError
 from common.sinks.jupiterone import JupiterOneSink
+from sim.clock import Clock
 from sim.jupiterone import JupiterOneSim
-from sim.pagerduty import PagerDutySim
+from sim.pagerduty import Account, PagerDutySim
 from tests.expected import expected_export
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, full_sync, j1_client, make_j1_sink
 from worker.cli.sync import failure_message
+
+
+@pytest.fixture
+def sim(make_sim: Callable[..., PagerDutySim], clock: Clock) -> PagerDutySim:
+    """conftest's account on the simulator's own clock: who is on call does not move with
+    today's date, nor between two syncs of a test."""
+    return make_sim(Account.generate(seed=7, users=60, clock=clock))
+
+
+def user_nobody_needs(account: Account) -> str:
+    """A user in no schedule, policy or team: deleting them changes no other object or edge."""
+    needed = {u for s in account.schedules.values() for u in s.rotation}
+    needed |= {
+        t for p in account.policies.values() for lvl in p.levels for k, t in lvl if k == "user"
+    }
+    return next(u for u in sorted(account.users, reverse=True) if u not in needed)
 
 
 def test_full_sync_writes_the_expected_graph_and_a_second_deletes_exactly_what_went(
@@ -35,7 +53,7 @@ def test_full_sync_writes_the_expected_graph_and_a_second_deletes_exactly_what_w
 
     account = sim.account
     gone_service = sorted(account.services)[0]
-    gone_user = sorted(account.users)[-1]
+    gone_user = user_nobody_needs(account)
     account.delete_service(gone_service)
     account.delete_user(gone_user)
     full_sync(j1_settings, redis_client, sink)
