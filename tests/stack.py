@@ -16,6 +16,7 @@ from common.config import Settings
 from common.queueing import QUEUES
 from common.sinks.local import LocalSink
 from sim.pagerduty import PagerDutySim, WebhookSender
+from tests.waiting import WAIT_SECONDS
 from web.app import create_app
 from worker.full_sync import run_full_sync
 
@@ -81,7 +82,7 @@ class Stack:
             for q in self.queues()
         )
 
-    def drain(self, timeout: float = 20) -> None:
+    def drain(self, timeout: float = WAIT_SECONDS) -> None:
         """Run a worker until nothing is queued or scheduled (throttled refreshes included)."""
         deadline = time.monotonic() + timeout
         while True:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from common.config import Settings
 from common.queueing import SYNC_QUEUE
 from common.schedule import next_runs
 from sim.redis_server import free_port
+from tests.waiting import WAIT_SECONDS
 from worker.clock import enqueue_full_sync, enqueue_oncall_refresh, run_clock
 
 
@@ -99,6 +99,24 @@ def test_redis_down_at_a_tick_is_logged_and_survived(
     assert "could not queue the full sync" in caplog.text
 
 
+def wait_for_line(proc: subprocess.Popen[bytes], wanted: bytes) -> bytes:
+    """The first line of the process's output holding `wanted`, read as it comes; fails
+    if the process ends, or stays silent past the wait bound, without one."""
+    found: list[bytes] = []
+
+    def read() -> None:
+        for line in proc.stdout or ():
+            if wanted in line:
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(WAIT_SECONDS)
+    assert found, f"no line with {wanted!r} from the process"
+    return found[0]
+
+
 def test_clock_process_stops_on_sigterm(redis_url: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "worker.clock"],
@@ -106,10 +124,9 @@ def test_clock_process_stops_on_sigterm(redis_url: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(1.5)
+    wait_for_line(proc, b'"msg": "clock started"')  # its SIGTERM handler is installed
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(10) == 0
-    assert b'"msg": "clock started"' in proc.stdout.read()  # type: ignore[union-attr]
+    assert proc.wait(WAIT_SECONDS) == 0
 
 
 def test_procfile_run_starts_the_procfile_command(redis_url: str) -> None:
@@ -125,10 +142,9 @@ def test_procfile_run_starts_the_procfile_command(redis_url: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(1.5)
+    wait_for_line(proc, b'"msg": "clock started"')  # its SIGTERM handler is installed
     proc.send_signal(signal.SIGTERM)  # exec'd: the signal reaches the clock itself
-    assert proc.wait(10) == 0
-    assert b'"msg": "clock started"' in proc.stdout.read()  # type: ignore[union-attr]
+    assert proc.wait(WAIT_SECONDS) == 0
     unknown = subprocess.run(
         [f"{root}/bin/procfile-run", "nope"], capture_output=True, text=True, check=False
     )

@@ -19,17 +19,11 @@ from common.sinks.jupiterone.writebehind import WriteBehindBuffer
 from sim.pagerduty import PagerDutySim
 from tests.conftest import API_KEY
 from tests.jupiterone.helpers import record_of, service_entity
+from tests.waiting import wait_for
 from worker import ordering
 from worker.ordering import begin_reads, write_latest
 
 SERVICE = "PSVC"
-
-
-def wait_for(condition: Any, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def seq(connection: redis.Redis, name: str) -> int:

@@ -11,6 +11,7 @@ import pytest
 import redis
 import requests
 
+from common import keys
 from common.config import Settings
 from common.jupiterone import JupiterOneClient
 from common.ratelimit import RedisRequestBudget
@@ -21,6 +22,7 @@ from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import Account, PagerDutySim
 from tests.expected import expected_export
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, full_sync, j1_client, make_j1_sink
+from tests.waiting import wait_for
 from worker.cli.sync import failure_message
 
 
@@ -168,10 +170,14 @@ def test_a_429_pauses_every_process_of_the_account(
     j1.inject("/graphql", 429, times=1, headers={"RateLimit-Reset": "1"})
     first.query("FIND * WITH _scope = 'pagerduty' LIMIT 1")  # 429, waits, succeeds
     assert first.rate_limited == 1
-    j1.inject("/graphql", 429, times=1, headers={"RateLimit-Reset": "1"})
+    j1.inject("/graphql", 429, times=1, headers={"RateLimit-Reset": "2"})
     paused = threading.Thread(target=first.query, args=("FIND * WITH _scope = 'x' LIMIT 1",))
     paused.start()
-    time.sleep(0.3)  # the first worker hit the 429 and paused the account
+    paused_key = keys.ratelimit("jupiterone:test", "paused")
+    wait_for(
+        lambda: first.rate_limited == 2 and redis_client.exists(paused_key),
+        "the first worker's second 429 to pause the account",
+    )
     started = time.monotonic()
     second.query("FIND * WITH _scope = 'pagerduty' LIMIT 1")
     assert time.monotonic() - started > 0.4  # the second waited without a 429 of its own

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from functools import partial
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.jupiterone.helpers import (
     service_entity,
     write,
 )
+from tests.waiting import wait_for
 
 
 def scheduled_flushes(connection: redis.Redis) -> list[str]:
@@ -118,9 +118,11 @@ def test_flushes_never_overlap_so_the_newest_write_lands_last(
     sink, other = make_j1_sink(j1, redis_client), make_j1_sink(j1, redis_client)
     sink.apply(write(sink, service_entity(1, "older")))
     j1.slow_down("/persister/synchronization/jobs/", 0.5, times=1)  # the first upload
+    jobs = j1.calls["POST jobs"]
     first = threading.Thread(target=sink.flush)
     first.start()
-    time.sleep(0.2)  # the first flush has taken "older" and is uploading it
+    # the first flush has taken "older" and is uploading it
+    wait_for(lambda: j1.calls["POST jobs"] > jobs, "the first flush to start its PATCH job")
     other.apply(write(other, service_entity(1, "newer")))
     assert other.flush() == 1  # waited for the first, then sent "newer"
     first.join(10)
