@@ -11,7 +11,8 @@ from typing import Any
 PREFIX = "pdgraph:"
 
 # -- full sync --------------------------------------------------------------------------
-FULL_SYNC_LAST = "pdgraph:fullsync:last"  # JSON record of the last run
+FULL_SYNC_LAST = "pdgraph:fullsync:last"  # JSON record of the last run (running: its start)
+FULL_SYNC_LAST_OK = "pdgraph:fullsync:last-ok"  # JSON record of the last run that ended ok
 FULL_SYNC_HISTORY = "pdgraph:fullsync:history"  # list: the last runs, newest first
 FULL_SYNC_LOCK = "pdgraph:fullsync:lock"  # one full sync at a time
 FULL_SYNC_WINDOW = "pdgraph:fullsync:window"  # set while a full sync reads and writes

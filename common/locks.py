@@ -1,10 +1,11 @@
-"""Redis locks held across long waits: renewed while their holder works.
+"""Redis locks held across long waits: short leases, renewed while their holder works.
 
 A lock's expiry is there for a holder that dies, not for one that waits: a call waiting
 out 429s (up to RetryPolicy.rate_limit_max_wait, 600 s) must not lose its lock to another
-writer. So a held lock is extended back to its full timeout every third of it, from a
-thread of the holder: a live holder keeps it however long it works, a killed or stopped
-one loses it within one timeout.
+writer. So a held lock is a lease of LEASE_SECONDS, extended back to its full length every
+third of it from a thread of the holder: a live holder keeps it however long it works; a
+killed, stopped or cut-off one (its release failed with Redis away) loses it within one
+lease, not minutes later. Only the owner's token releases or renews it (redis-py's Lock).
 """
 
 from __future__ import annotations
@@ -19,6 +20,19 @@ from redis.exceptions import LockError, LockNotOwnedError
 from redis.lock import Lock
 
 log = logging.getLogger(__name__)
+
+# How long a lock outlives a holder that stopped renewing it (renewed every third of it).
+LEASE_SECONDS = 15
+
+
+def lease(
+    connection: redis.Redis, name: str, *, wait: float | None = None, seconds: float | None = None
+) -> Lock:
+    """A lock on `name` for HeldLocks: a lease of `seconds` (LEASE_SECONDS), renewed by its
+    holder's thread; `wait`: how long acquire() blocks for it (None: until free)."""
+    timeout = seconds or LEASE_SECONDS
+    lock: Lock = connection.lock(name, timeout=timeout, blocking_timeout=wait, thread_local=False)
+    return lock
 
 
 class HeldLocks:

@@ -6,7 +6,9 @@ so it only sums the processes of one host; pdgraph keeps its counters in Redis i
 (`pdgraph:metrics:*`), which every process already shares, and renders them at scrape
 time through a custom collector (any web process answers the same, whatever gunicorn's
 worker count). Each process buffers its increments and writes them at most once a second
-(and at the end of every job), so counting costs a request no Redis round trip.
+(and at the end of every job), so counting costs a request no Redis round trip; a timer
+thread writes what is left a second after the last count, so a process that goes idle
+after a burst is not under-counted until its next request, and exit writes the rest.
 
 Gauges (queue depth, last full sync, graph size) are read at scrape time.
 """
@@ -86,6 +88,7 @@ class Recorder:
         self._counts: dict[tuple[str, str], float] = {}
         self._last_flush = time.monotonic()
         self._hooked = False
+        self._timer: threading.Thread | None = None
 
     def bind(self, connection: redis.Redis) -> None:
         """Count into this Redis from now on; the process writes what is left at exit, and a
@@ -95,6 +98,23 @@ class Recorder:
             self._hooked = True
             atexit.register(self.flush, quiet=True)
             os.register_at_fork(after_in_child=self.forget)
+        self._start_timer()
+
+    def _start_timer(self) -> None:
+        """The thread that writes buffered counts once they are `interval` old."""
+        with self._lock:
+            if self._timer is not None and self._timer.is_alive():
+                return
+            self._timer = threading.Thread(target=self._flush_when_due, daemon=True)
+            self._timer.start()
+
+    def _flush_when_due(self) -> None:
+        while True:
+            time.sleep(max(self.interval, 0.1))
+            with self._lock:
+                due = bool(self._counts) and (time.monotonic() - self._last_flush >= self.interval)
+            if due:
+                self.flush()
 
     def count(self, name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
         key = (metric_key(name), _field(labels or {}))
@@ -139,9 +159,13 @@ class Recorder:
                     self._counts[key] = self._counts.get(key, 0) + amount
 
     def forget(self) -> None:
-        """Drop the buffer (a forked child: its parent writes what it had counted)."""
-        with self._lock:
-            self._counts = {}
+        """Drop the buffer (a forked child: its parent writes what it had counted); the
+        child's own counts get a timer of its own (threads do not survive a fork)."""
+        self._lock = threading.Lock()  # a fork may have copied it held by another thread
+        self._counts = {}
+        self._timer = None
+        if self.connection is not None:
+            self._start_timer()
 
 
 recorder = Recorder()  # the process's; set up by bind() when the process starts

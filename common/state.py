@@ -12,6 +12,8 @@ from redis.retry import Retry
 from common.keys import (
     FULL_SYNC_HISTORY,
     FULL_SYNC_LAST,
+    FULL_SYNC_LAST_OK,
+    FULL_SYNC_LOCK,
     FULL_SYNC_TOUCHED,
     FULL_SYNC_WINDOW,
     text_list,
@@ -43,18 +45,66 @@ def connect_fail_fast(url: str) -> redis.Redis:
     )
 
 
+# -- the record of full-sync runs: /status, /metrics, `pdgraph check` -------------------
+# A run is recorded when it starts (outcome "running") and again when it ends. A run whose
+# process was killed (SIGKILL, a dyno restart) never records its end: once its lock's
+# lease has lapsed it reads as "abandoned", and the next run files it so in the history.
+ABANDONED = "abandoned"
+_ABANDONED_WHY = (
+    "the run stopped without recording its end (its process was killed or lost Redis); "
+    "its lock lapsed and the next scheduled sync runs"
+)
+
+
+def begin_full_sync(client: redis.Redis, run: dict[str, Any]) -> None:
+    """Record a run as running (its caller holds the full-sync lock); a previous run still
+    recorded as running died without a word: it goes to the history as abandoned."""
+    previous = _load(client.get(FULL_SYNC_LAST))
+    with client.pipeline() as pipe:
+        if previous is not None and previous.get("outcome") == "running":
+            abandoned = {**previous, "outcome": ABANDONED, "error": _ABANDONED_WHY}
+            pipe.lpush(FULL_SYNC_HISTORY, json.dumps(abandoned, sort_keys=True))
+        pipe.set(FULL_SYNC_LAST, json.dumps(run, sort_keys=True))
+        pipe.execute()
+
+
 def record_full_sync(client: redis.Redis, run: dict[str, Any]) -> None:
+    """Record a run's end (the last ok one is kept apart: /status shows both)."""
     data = json.dumps(run, sort_keys=True)
     with client.pipeline() as pipe:
         pipe.set(FULL_SYNC_LAST, data)
+        if run.get("outcome") == "ok":
+            pipe.set(FULL_SYNC_LAST_OK, data)
         pipe.lpush(FULL_SYNC_HISTORY, data)
         pipe.ltrim(FULL_SYNC_HISTORY, 0, HISTORY_LENGTH - 1)
         pipe.execute()
 
 
-def last_full_sync(client: redis.Redis) -> dict[str, Any] | None:
-    data = client.get(FULL_SYNC_LAST)
+def _load(data: bytes | str | None) -> dict[str, Any] | None:
     return json.loads(data) if data else None
+
+
+def last_full_sync(client: redis.Redis) -> dict[str, Any] | None:
+    """The last run: running, ended (ok, failed, aborted), or abandoned (recorded as
+    running, but its lock has lapsed: nothing runs it any more)."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(FULL_SYNC_LAST)
+        pipe.exists(FULL_SYNC_LOCK)
+        data, locked = pipe.execute()
+    run = _load(data)
+    if run is not None and run.get("outcome") == "running" and not locked:
+        run.update(outcome=ABANDONED, error=_ABANDONED_WHY)
+    return run
+
+
+def last_successful_full_sync(client: redis.Redis) -> dict[str, Any] | None:
+    """The last run that ended ok (the graph's as-of time), whatever came after it."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(FULL_SYNC_LAST_OK)
+        pipe.lrange(FULL_SYNC_HISTORY, 0, -1)  # recorded before the last-ok key existed
+        data, history = pipe.execute()
+    runs = [_load(data), *(_load(item) for item in history)]
+    return next((r for r in runs if r is not None and r.get("outcome") == "ok"), None)
 
 
 # -- the full-sync window (SPEC §6): services refreshed while a full sync runs are refreshed

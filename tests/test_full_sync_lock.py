@@ -15,6 +15,7 @@ from common.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
 from sim.pagerduty import PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
+from tests.waiting import wait_for
 from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 
 
@@ -76,7 +77,8 @@ def test_a_long_sync_keeps_its_lock_past_the_ttl(
         target=lambda: result.append(run_full_sync(settings, redis_client=redis_client)[0].outcome)
     )
     thread.start()
-    time.sleep(2)
+    wait_for(lambda: sim.request_counts()["/oncalls"] >= 1, "the sync to reach /oncalls")
+    time.sleep(1.5)  # the sync's read outlives the lock's 1 s lease
     assert redis_client.exists(FULL_SYNC_LOCK)  # renewed, not expired
     with pytest.raises(FullSyncAlreadyRunning):
         run_full_sync(settings, redis_client=redis_client)

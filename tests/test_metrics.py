@@ -16,6 +16,7 @@ from sim.pagerduty import Account
 from tests.conftest import API_KEY
 from tests.read_tokens import AUTHORIZATION, READ_TOKEN
 from tests.stack import WEBHOOK_SECRET, Stack
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -106,6 +107,24 @@ def test_a_down_redis_costs_the_counting_process_nothing(fake_redis: redis.Redis
     recorder.count("pdgraph_webhooks_total", {"outcome": "queued"})
     stored = fake_redis.hgetall(keys.metric("pdgraph_webhooks_total"))
     assert {k.decode(): float(v) for k, v in stored.items()} == {'{"outcome":"queued"}': 2.0}
+
+
+def test_an_idle_process_writes_its_last_counts_without_another_one(
+    fake_redis: redis.Redis,
+) -> None:
+    """Counts buffered after a flush reach Redis about a second later even when nothing
+    else is counted (issue 17: a scrape after a burst under-counted until the next request)."""
+    recorder = metrics.Recorder(interval=0.2)
+    recorder.bind(fake_redis)
+    recorder.flush()
+    for _ in range(3):  # a burst: the first flush is at most `interval` away
+        recorder.count("pdgraph_webhooks_total", {"outcome": "queued"})
+
+    def written() -> float:
+        value = fake_redis.hget(keys.metric("pdgraph_webhooks_total"), '{"outcome":"queued"}')
+        return float(value or 0)
+
+    wait_for(lambda: written() == 3, "the buffered counts to be written by the timer")
 
 
 def test_a_forked_job_does_not_count_its_parents_buffer_twice(redis_client: redis.Redis) -> None:

@@ -30,7 +30,12 @@ from common.pagerduty import (
 )
 from common.pagerduty.snapshot import get_account
 from common.sinks import GraphSink, make_sink
-from common.state import close_sync_window, open_sync_window, record_full_sync
+from common.state import (
+    begin_full_sync,
+    close_sync_window,
+    open_sync_window,
+    record_full_sync,
+)
 from common.transform import (
     SERVICE_ASSIGNED_TEAM,
     TEAM_ASSIGNED_SERVICE,
@@ -57,7 +62,9 @@ class FullSyncAlreadyRunning(Exception):
     """Another full sync holds the lock: this one was skipped, not queued."""
 
 
-LOCK_TTL_SECONDS = 300  # a crashed sync frees the lock within this
+# A lease renewed every third of it while the sync runs: a killed sync (SIGKILL, a dyno
+# restart) frees the lock within this, and the next tick runs (issue 17: 300 s skipped two).
+LOCK_TTL_SECONDS = 30
 
 
 @contextmanager
@@ -220,6 +227,7 @@ def _run_full_sync(
     started = time.monotonic()
     changes = ChangeSet()
     if not dry_run:
+        begin_full_sync(redis_client, run.as_dict())
         open_sync_window(redis_client)
     try:
         graph, oncalls = _read_account(settings, client, run, progress)

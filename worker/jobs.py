@@ -6,8 +6,12 @@ timed for /metrics (`pdgraph_job_duration_seconds{job=...}`).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
+
+from rq import Retry
 
 from common import metrics
 from common.graph import Cause
@@ -20,13 +24,35 @@ from worker.coalescing import (
 )
 from worker.context import job_context
 from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
+from worker.ordering import ServiceBusy
 from worker.people import poll_people, refresh_people_now
 from worker.service_refresh import refresh_service_graph
 
 log = logging.getLogger(__name__)
 
+# A job that finds a service being written by another is deferred, not kept waiting: RQ
+# queues it again after each interval (the last one repeated), the worker free for other
+# work meanwhile. A holder waiting out 429s keeps its lock up to ~10 min; these cover ~13.
+DEFER = Retry(max=30, interval=[1, 2, 4, 8, 15, 30])
+
+
+def deferred_when_busy(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run the job; when a service it writes is locked by another job, return DEFER (RQ's
+    public way for a job to ask to run again later) instead of failing or blocking."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ServiceBusy as exc:
+            log.info("job deferred: %s", exc, extra={"job": func.__name__})
+            return DEFER
+
+    return run
+
 
 @metrics.timed("webhook")
+@deferred_when_busy
 def process_webhook(event: dict[str, Any]) -> str:
     """Route one delivered event (SPEC §6). The payload is a signal: nothing in it is trusted."""
     signal = WebhookSignal.from_job(event)
@@ -52,6 +78,7 @@ def process_webhook(event: dict[str, Any]) -> str:
 
 
 @metrics.timed("refresh_service")
+@deferred_when_busy
 def refresh_service(service_id: str, cause: dict[str, str] | None = None) -> dict[str, Any]:
     """The trailing edge: re-read a service whose coalescing window had events (`cause`:
     the first of them, for the change history)."""
@@ -61,16 +88,19 @@ def refresh_service(service_id: str, cause: dict[str, str] | None = None) -> dic
 
 
 @metrics.timed("oncall_handoff")
+@deferred_when_busy
 def refresh_oncall_handoff(due: int) -> dict[str, Any]:
     """Re-read the on-calls of the policies whose shift ended at `due` (minus the slack)."""
     context = job_context()
     policies = oncall.take_handoff(context.connection, due)
     result = oncall.refresh_oncalls(context, policies, Cause("oncall", f"handoff-{due}"))
+    oncall.handoff_done(context.connection, due, policies)  # kept until now: a deferral
     log.info("on-call hand-off refreshed", extra={"due": due, **result})
     return result
 
 
 @metrics.timed("oncall_refresh")
+@deferred_when_busy
 def refresh_all_oncalls() -> dict[str, Any]:
     """The periodic safety refresh (ONCALL_REFRESH_MINUTES): every policy's on-calls."""
     result = oncall.refresh_oncalls(job_context(), None)

@@ -101,13 +101,19 @@ def schedule_handoffs(
 
 
 def take_handoff(connection: redis.Redis, due: int) -> list[str]:
-    """The policies handing off at `due`; a policy scheduled from now on queues a new job."""
+    """The policies handing off at `due`; a policy scheduled from now on queues a new job.
+    They stay listed until handoff_done: a deferred or failed job finds them again."""
     with connection.pipeline() as pipe:
         pipe.delete(keys.handoff_queued(due))
         pipe.smembers(keys.handoff_due(due))
-        pipe.delete(keys.handoff_due(due))
-        _, members, _ = pipe.execute()
+        _, members = pipe.execute()
     return sorted(keys.text_list(members))
+
+
+def handoff_done(connection: redis.Redis, due: int, policies: Sequence[str]) -> None:
+    """The hand-off's refresh of these policies is written."""
+    if policies:
+        connection.srem(keys.handoff_due(due), *policies)
 
 
 # -- which services a policy covers -----------------------------------------------------------

@@ -13,19 +13,25 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import redis
-from redis.exceptions import LockError
 
 from common import keys
 from common.graph import ChangeSet
-from common.locks import HeldLocks, held_locks
+from common.locks import HeldLocks, held_locks, lease
 from common.state import mark_touched_during_sync, sync_window_is_open
 from worker.coalescing import request_service_refresh
 
 log = logging.getLogger(__name__)
 
-WRITE_LOCK_TIMEOUT = 120  # renewed while held: only a dead holder loses it (common.locks)
-WRITE_LOCK_WAIT = 240  # then the job fails and is retried later
+# A service's write lock is a lease (common.locks: 15 s, renewed while held), so a holder
+# that died, or whose release failed with Redis away, frees it within seconds. A job that
+# finds it taken waits this long, then is deferred (worker.jobs), the worker free meanwhile.
+WRITE_LOCK_WAIT = 2.0
 SEQUENCE_TTL = 86400
+
+
+class ServiceBusy(Exception):
+    """Another job holds a service's write lock: this one is deferred, not kept waiting."""
+
 
 # KEYS: sequence keys; ARGV[1]: TTL (s), ARGV[1 + n]: the read sequence for KEYS[n].
 # Each is set only if greater than what it holds: a late writer never moves one back.
@@ -63,7 +69,8 @@ def write_latest(
     `write` gets service id → True when a later read wrote the service's ONCALL edges
     (keep them). The services' locks are taken in sorted order (no deadlock), cover only
     check-and-write and are renewed while held: a write waiting on 429s keeps them, a
-    killed worker blocks nothing for long. One `write` for all: one sink write for a
+    killed worker blocks nothing for long. Raises ServiceBusy, having written nothing,
+    when a service stays locked past WRITE_LOCK_WAIT. One `write` for all: one sink write for a
     whole hand-off. `window_at_read`: a full sync was running when
     these reads began (its write may predate them: read again once it is done).
     """
@@ -85,14 +92,11 @@ def write_latest(
 
 def _lock_services(connection: redis.Redis, locks: HeldLocks, services: Sequence[str]) -> None:
     for service_id in services:
-        lock = connection.lock(
-            keys.service_refresh(service_id, "write-lock"),
-            timeout=WRITE_LOCK_TIMEOUT,
-            blocking_timeout=WRITE_LOCK_WAIT,
-            thread_local=False,
+        lock = lease(
+            connection, keys.service_refresh(service_id, "write-lock"), wait=WRITE_LOCK_WAIT
         )
         if not locks.acquire(lock):
-            raise LockError(f"write lock of service {service_id} not free in time")
+            raise ServiceBusy(f"service {service_id} is being written by another job")
 
 
 def _not_superseded(

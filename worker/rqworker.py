@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import redis
@@ -26,6 +27,9 @@ SCHEDULER_CHECK_SECONDS = 2.0
 # RQ's worker waits before reconnecting, doubling up to this (RQ: 60 s): a Redis back after
 # an outage is used within it.
 RECONNECT_WAIT_MAX_SECONDS = 2.0
+# A webhook-queue job cut off by a lost Redis runs again this long after Redis is back,
+# even when its own retries are spent (the failure was Redis', not the job's).
+REDIS_LOST_RETRY_SECONDS = 5
 
 
 class PdgraphWorker(HerokuWorker):
@@ -38,6 +42,12 @@ class PdgraphWorker(HerokuWorker):
     gets a work horse: its memory is returned when it ends, and SIGTERM reaches it.
 
     Its scheduler is back within seconds of Redis answering again (`_watch_scheduler`).
+
+    Redis restarts, fails over and pauses: RQ's own loop quits on a Redis error raised
+    outside its dequeue (a job's bookkeeping, a heartbeat, the suspension check), which
+    left a deployment with no worker until someone restarted it. Here a Redis error
+    fails the job it hit (`_job_cut_off`: retried once Redis answers) and never the
+    process; heartbeats and maintenance that meet one are tried again at their next turn.
     """
 
     max_connection_wait_time = RECONNECT_WAIT_MAX_SECONDS
@@ -73,7 +83,10 @@ class PdgraphWorker(HerokuWorker):
 
     def run_maintenance_tasks(self) -> None:
         with self._scheduler_guard:
-            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            try:
+                super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            except redis.RedisError as exc:
+                self.log.warning("maintenance skipped: Redis unavailable (%s)", type(exc).__name__)
 
     def stop_scheduler(self) -> None:
         self._scheduler_watch_done.set()
@@ -82,6 +95,12 @@ class PdgraphWorker(HerokuWorker):
         super().stop_scheduler()  # type: ignore[no-untyped-call]
 
     def execute_job(self, job: Any, queue: Any) -> None:
+        try:
+            self._execute_job(job, queue)
+        except redis.RedisError as exc:
+            self._job_cut_off(job, queue, exc)
+
+    def _execute_job(self, job: Any, queue: Any) -> None:
         if queue.name != WEBHOOK_QUEUE:
             super().execute_job(job, queue)
             return
@@ -95,6 +114,71 @@ class PdgraphWorker(HerokuWorker):
             done.set()
             beat.join()
         self.set_state(WorkerStatus.IDLE)
+
+    def _job_cut_off(self, job: Any, queue: Any, exc: redis.RedisError) -> None:
+        """The job met a Redis error RQ's bookkeeping could not record: wait for Redis, then
+        record it failed, retried later (webhook-queue jobs always: a refresh is safe to
+        repeat). Should Redis lose even that, RQ's maintenance finds the job abandoned."""
+        reason = f"{type(exc).__name__}: Redis was lost while the job ran"
+        self.log.error("job %s cut off: %s; retried once Redis answers", job.id, reason)
+        self.wait_for_redis()
+        if queue.name == WEBHOOK_QUEUE and not job.retries_left:
+            job.retries_left, job.retry_intervals = 1, [REDIS_LOST_RETRY_SECONDS]
+        execution = next((e for e in self.executions.values() if e.job_id == job.id), None)
+        try:
+            self.handle_job_failure(job, queue, exc_string=reason, execution=execution)
+            self.set_state(WorkerStatus.IDLE)
+        except redis.RedisError as again:
+            self.log.error("job %s: its failure not recorded (%s)", job.id, type(again).__name__)
+
+    def wait_for_redis(self) -> None:
+        """Block until Redis answers a PING (or a stop is requested), backing off to
+        RECONNECT_WAIT_MAX_SECONDS; re-register the worker if Redis came back empty."""
+        wait, lost_at = 0.1, time.monotonic()
+        while not self._stop_requested:
+            try:
+                self.connection.ping()
+                break
+            except redis.RedisError:
+                time.sleep(wait)
+                wait = min(wait * 2, self.max_connection_wait_time)
+        else:
+            return
+        self.log.info("Redis answers again after %.1f s", time.monotonic() - lost_at)
+        try:
+            if not self.connection.exists(self.key):
+                self.register_birth()  # type: ignore[no-untyped-call]
+        except (redis.RedisError, ValueError):
+            pass  # `rq info` lists it again at its next heartbeat
+
+    # RQ's loop quits on any Redis error these raise; they are tried again at the next turn.
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None:  # queued in the caller's pipeline: no I/O here
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except redis.RedisError as exc:
+            self.log.warning("worker heartbeat failed (%s)", type(exc).__name__)
+
+    def maintain_heartbeats(self, job: Any, execution: Any) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+        except redis.RedisError as exc:
+            self.log.warning("heartbeat of job %s failed (%s)", job.id, type(exc).__name__)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        try:
+            super().set_state(state, pipeline=pipeline)
+        except redis.RedisError as exc:
+            self.log.warning("worker state not recorded (%s)", type(exc).__name__)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except redis.RedisError:
+            self.wait_for_redis()
 
     def _heartbeats(self, job: Any, execution: Any, done: threading.Event) -> None:
         while not done.wait(self.job_monitoring_interval):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import click
 import redis
@@ -11,7 +12,7 @@ import redis
 from common.config import ConfigError, Settings
 from common.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
 from common.sinks import SinkError, make_sink
-from common.state import connect
+from common.state import connect, last_full_sync, last_successful_full_sync
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, missing_local_graph, settings_for_command
 
 
@@ -24,6 +25,7 @@ class Finding:
     detail: str = ""
     configuration: bool = False  # the failure is a variable missing or malformed
     note: str | None = None
+    warning: str | None = None  # worth a look, but not a failure (exit status unchanged)
 
     @classmethod
     def misconfigured(cls, what: str, error: ConfigError) -> Finding:
@@ -32,6 +34,9 @@ class Finding:
     def report(self) -> None:
         if self.error is not None:
             click.echo(f"FAIL  {self.what}: {self.error}", err=True)
+            return
+        if self.warning is not None:
+            click.echo(f"WARN  {self.what}: {self.warning}", err=True)
             return
         click.echo(f"ok    {self.what}{': ' + self.detail if self.detail else ''}")
         if self.note is not None:
@@ -114,13 +119,42 @@ def check_sink(settings: Settings, connection: redis.Redis | None) -> Finding:
     )
 
 
+def _at(epoch: object) -> str:
+    if not isinstance(epoch, int | float):
+        return "?"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def check_full_sync(connection: redis.Redis | None) -> Finding | None:
+    """How the last full sync attempt ended: a failed, aborted or abandoned one is a
+    warning (the graph is as old as the last success, which this names)."""
+    if connection is None:
+        return None
+    what = "full sync"
+    try:
+        last, ok = last_full_sync(connection), last_successful_full_sync(connection)
+    except redis.RedisError:
+        return None  # Redis' own line says it does not answer
+    if last is None:
+        return Finding(what, detail="none has run yet (`pdgraph sync`, or FULL_SYNC_CRON)")
+    outcome, started = last.get("outcome"), _at(last.get("started_at"))
+    if outcome in ("ok", "running"):
+        return Finding(what, detail=f"last attempt started {started}: {outcome}")
+    success = f"last success started {_at(ok.get('started_at'))}" if ok else "no success yet"
+    error = f" ({last['error']})" if last.get("error") else ""
+    return Finding(
+        what, warning=f"the last attempt, started {started}, {outcome}{error}; {success}"
+    )
+
+
 @click.command()
 def check() -> None:
     """Check Redis, the PagerDuty key, its audit records and the sink; one line each.
 
     Every line is printed even when one fails. Exit 0 when all are ok; 2 when a failure
     is configuration (a variable missing or malformed, such as no PAGERDUTY_API_KEY);
-    else 1 when any failed. A local graph that does not exist yet fails (run
+    else 1 when any failed. A last full sync that failed, aborted or was abandoned is a
+    WARN line (exit status unchanged). A local graph that does not exist yet fails (run
     `pdgraph sync` first); check never creates one.
     """
     settings = settings_for_command()
@@ -130,6 +164,9 @@ def check() -> None:
     if pagerduty.error is None:  # a key PagerDuty rejects has said so once already
         findings.append(check_audit_records(settings, connection))
     findings.append(check_sink(settings, connection))
+    sync = check_full_sync(connection)
+    if sync is not None:
+        findings.append(sync)
     for finding in findings:
         finding.report()
     if any(f.configuration for f in findings):

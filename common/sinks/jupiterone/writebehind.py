@@ -17,7 +17,7 @@ from typing import Any
 from common.graph import Entity, fingerprint
 from common.history import Entry
 from common.keys import text, text_map
-from common.locks import held_locks
+from common.locks import LEASE_SECONDS, held_locks
 from common.sinks import ScheduleFlush, SinkError
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.syncjob import PatchJob
@@ -25,9 +25,11 @@ from common.sinks.jupiterone.syncjob import PatchJob
 log = logging.getLogger(__name__)
 
 PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch (or the write-behind window) stays open
-FLUSH_LOCK_TIMEOUT = 600  # renewed while a PATCH job is polled to FINISHED under it
+# A lease (common.locks), renewed while a PATCH job is polled to FINISHED under it: a
+# flush that died frees it within seconds.
+FLUSH_LOCK_TIMEOUT = LEASE_SECONDS
 FLUSH_LOCK_WAIT = 600  # then the flush job fails and is retried later
-DELETED_TTL = 2 * FLUSH_LOCK_TIMEOUT  # longer than any flush in flight
+DELETED_TTL = 1200  # longer than any flush in flight
 
 
 class WriteBehindBuffer:
