@@ -13,7 +13,7 @@ from common import metrics
 from common.config import Settings, load_settings
 from common.logs import configure_logging
 from common.state import connect_fail_fast
-from web.auth import require_read_tokens
+from web.auth import pace_readers, require_read_tokens
 from web.changes import changes
 from web.health import health
 from web.report import report
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None, redis_client: redis.Redis | Non
     for blueprint in (webhooks, status, health, report, changes):
         app.register_blueprint(blueprint)
     require_read_tokens(app)  # every view but the few marked public (web/auth.py)
+    pace_readers(app)  # their answers share a bounded output rate (web/readers.py)
     return app

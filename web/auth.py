@@ -1,4 +1,5 @@
-"""Read tokens (SPEC §2 `READ_TOKENS`, §4): every view needs one unless marked `public`.
+"""Read tokens (SPEC §2 `READ_TOKENS`, §4): every view needs one unless marked `public`;
+and the answers of those views are paced to the readers' output rate (web/readers.py).
 
 The graph the read endpoints show is the account's roster (names, e-mail addresses, who
 is an admin, who is on call): closed unless the request carries a `READ_TOKENS` token,
@@ -14,10 +15,11 @@ import hmac
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
-from web.replies import reply
+from web.readers import ReadersBusy
+from web.replies import busy, reply
 from web.state import web_state
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -46,6 +48,16 @@ def require_read_tokens(app: Flask) -> None:
     app.before_request(_check_read_token)
 
 
+def pace_readers(app: Flask) -> None:
+    """Hold every answer of a view not marked `public` to the readers' output rate."""
+    app.after_request(_pace)
+
+
+def is_public() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return view is not None and getattr(view, "pdgraph_public", False)
+
+
 def presented_token() -> bytes | None:
     """The token the request's Authorization header carries (bearer, or basic auth's
     password), as werkzeug parses it."""
@@ -68,8 +80,7 @@ def token_matches(candidate: bytes, tokens: list[bytes]) -> bool:
 
 
 def _check_read_token() -> ResponseReturnValue | None:
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is not None and getattr(view, "pdgraph_public", False):
+    if is_public():
         return None
     tokens = web_state().settings.read_token_values()
     if not tokens:
@@ -85,3 +96,15 @@ def _unauthorized(message: str) -> ResponseReturnValue:
     response.headers["WWW-Authenticate"] = CHALLENGE
     response.headers["Cache-Control"] = "no-store"
     return response, status
+
+
+def _pace(response: Response) -> Response:
+    if is_public():
+        return response
+    try:
+        web_state().readers.pace(response.content_length or 0)
+    except ReadersBusy:
+        busy_response, status = busy()
+        busy_response.status_code = status
+        return busy_response
+    return response

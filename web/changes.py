@@ -1,4 +1,7 @@
-"""GET /changes: the change history as JSON, paged (the same entries as `pdgraph changes`)."""
+"""GET /changes: the change history as JSON, paged (the same entries as `pdgraph changes`).
+
+A page is read and encoded off the event loop (web/readers.py) and bounded twice: by
+`limit` (at most 1000 entries) and by MAX_CHANGES_BYTES of body."""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ import time
 from typing import Any
 
 import redis
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, request
 
 from common.history import parse_limit, parse_since
 from common.sinks import SinkError
-from web.replies import reply
+from web.readers import ReadersBusy, changes_page
+from web.replies import busy, reply
 from web.state import web_state
 
 changes = Blueprint("changes", __name__)
@@ -23,20 +27,18 @@ def change_history() -> Any:
     args = request.args
     try:
         since = parse_since(args["since"], time.time()) if args.get("since") else None
-        limit = parse_limit(args.get("limit"))
-        page, next_cursor = (
-            web_state()
-            .sink()
-            .changes(
-                since=since,
-                key=args.get("key") or None,
-                type_=args.get("type") or None,
-                cursor=args.get("cursor") or None,
-                limit=limit,
-            )
-        )
+        query: dict[str, Any] = {
+            "since": since,
+            "key": args.get("key") or None,
+            "type_": args.get("type") or None,
+            "cursor": args.get("cursor") or None,
+            "limit": parse_limit(args.get("limit")),
+        }  # read here: the request is this greenlet's, not the reader thread's
+        body = web_state().readers.run(lambda read: changes_page(read, **query))
     except ValueError as exc:
         return reply(400, str(exc))
     except (SinkError, redis.RedisError):
         return reply(503, "the change history cannot be read now")
-    return jsonify({"changes": page, "next_cursor": next_cursor})
+    except ReadersBusy:
+        return busy()
+    return Response(body, 200, content_type="application/json")

@@ -9,3 +9,10 @@ from flask import Response, jsonify
 
 def reply(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"status": status, "message": message, **extra}), status
+
+
+def busy() -> tuple[Response, int]:
+    """A read that waited too long for the readers' thread, or found too many waiting."""
+    response, status = reply(503, "too many reads at once; retry shortly")
+    response.headers["Retry-After"] = "2"
+    return response, status

@@ -1,18 +1,18 @@
 """GET /report: the compliance evidence report (HTML; JSON with `Accept: application/json`),
-computed from the graph the sink holds."""
+computed from the graph the sink holds, off the event loop and shared by every reader for
+up to REPORT_MAX_AGE (web/readers.py): its `generated_at` says as of when."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
-from common.report import build_report
-from common.report_render import render_html
 from common.sinks import SinkError
-from web.replies import reply
+from web.readers import ReadersBusy
+from web.replies import busy, reply
 from web.state import web_state
 
 report = Blueprint("report", __name__)
@@ -23,17 +23,21 @@ CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-u
 
 @report.get("/report")
 def report_page() -> Any:
-    state = web_state()
+    wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    fmt = "json" if wanted == "application/json" else "html"
     try:
-        graph = state.sink().read_graph()
+        cached = web_state().readers.report(fmt)
     except redis.RedisError:
         return reply(503, "Redis does not answer")
     except SinkError as exc:
         return reply(503, f"the graph cannot be read: {exc}")
-    built = build_report(graph, datetime.now(UTC), state.settings.account_name)
-    wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    if wanted == "application/json":
-        return jsonify(built)
-    page = Response(render_html(built), 200, content_type="text/html; charset=utf-8")
-    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    except ReadersBusy:
+        return busy()
+    if fmt == "json":
+        page = Response(cached.body, 200, content_type="application/json")
+    else:
+        page = Response(cached.body, 200, content_type="text/html; charset=utf-8")
+        page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    page.headers["Age"] = str(int(time.monotonic() - cached.computed_at))
+    page.headers["Cache-Control"] = "private, no-store"  # the roster: no shared cache
     return page

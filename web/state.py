@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import cast
 
 import redis
@@ -12,13 +11,14 @@ from rq import Queue
 
 from common.config import Settings
 from common.queueing import WEBHOOK_QUEUE
-from common.sinks import GraphSink, make_sink
+from web.readers import Readers
 
 EXTENSION = "pdgraph"
 
 
 class WebState:
-    """What the views of one app share: settings, Redis, the webhook queue, the sink."""
+    """What the views of one app share: settings, the receiver's Redis and webhook queue,
+    and the readers' own thread, Redis client and sink (web/readers.py)."""
 
     def __init__(self, settings: Settings, connection: redis.Redis) -> None:
         self.settings = settings
@@ -28,15 +28,7 @@ class WebState:
         self.queue_registered = False  # in rq:queues (done on the first delivery)
         self.store_script: Script | None = None  # the delivery's Lua, registered once
         self.last_webhook_recorded = 0.0  # monotonic time this process last wrote LAST_WEBHOOK
-        self._sink: GraphSink | None = None
-        self._sink_lock = threading.Lock()
-
-    def sink(self) -> GraphSink:
-        """The configured sink, made on first use (/status) and kept for the process."""
-        with self._sink_lock:
-            if self._sink is None:
-                self._sink = make_sink(self.settings, self.connection)
-            return self._sink
+        self.readers = Readers(settings)  # the read endpoints: never this connection
 
 
 def web_state() -> WebState:

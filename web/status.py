@@ -24,7 +24,8 @@ from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
 from common.state import last_full_sync
 from common.transform import ENTITY_TYPES
-from web.replies import reply
+from web.readers import ReadersBusy
+from web.replies import busy, reply
 from web.state import web_state
 
 status = Blueprint("status", __name__)
@@ -34,9 +35,13 @@ status = Blueprint("status", __name__)
 def status_page() -> Any:
     state = web_state()
     try:
-        report = collect_status(state.connection, state.sink(), state.settings)
+        report = state.readers.run(
+            lambda read: collect_status(read.connection, read.sink, read.settings)
+        )
     except redis.RedisError:
         return reply(503, "Redis does not answer")
+    except ReadersBusy:
+        return busy()
     wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
     if wanted == "application/json":
         return jsonify(report)
@@ -45,12 +50,16 @@ def status_page() -> Any:
 
 @status.get("/metrics")
 def prometheus_metrics() -> Any:
-    state = web_state()
-    sink = state.sink()
     try:
-        body = metrics.render(state.connection, lambda: status_gauges(state.connection, sink))
+        body = web_state().readers.run(
+            lambda read: metrics.render(
+                read.connection, lambda: status_gauges(read.connection, read.sink)
+            )
+        )
     except redis.RedisError:
         return reply(503, "Redis does not answer")
+    except ReadersBusy:
+        return busy()
     return Response(body, 200, content_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,0 +1,229 @@
+"""Where the read endpoints do their work: off the receiver's event loop, one at a time.
+
+A web process is a gevent event loop (web.serve): while one request computes, no other
+request of the process moves, so a reader's second of CPU (the report of a 10,000-user
+graph) is a second added to every webhook delivery waiting behind it. Every read
+endpoint's work — Redis reads, sink queries, JSON encoding — therefore runs on one
+operating-system thread per web process (gevent's thread pool), and the views only wait
+for it, cooperatively. What that bounds, and the figures (README, *Readers and
+the receiver*):
+- CPU: at most one reader computation per web process at any time, whatever the number
+  of readers; each waits its turn (MAX_WAITING of them, then 503 with Retry-After).
+- Redis: readers have their own client, made in that thread and used only there, with
+  at most READER_REDIS_CONNECTIONS connections; the receiver's never serve a reader.
+- The report: computed in a process of its own (web.report_process: its C calls would
+  hold this process's interpreter lock for tens of milliseconds at a time, a thread
+  cannot help there), at most once per REPORT_MAX_AGE per web process and format, then
+  served to every reader as the same bytes (its `generated_at` says as of when, `Age`
+  how long ago); a reader arriving during the computation waits for that one.
+- Output: readers' answers leave at READER_BYTES_PER_SECOND per process at most, so
+  serving even cached bytes to any number of readers costs the event loop a bounded share.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+from gevent import Timeout, monkey  # type: ignore[import-untyped]
+from gevent.threadpool import ThreadPool  # type: ignore[import-untyped]
+
+from common.config import Settings
+from common.sinks import GraphSink, SinkError, make_sink
+from web.report_process import REDIS_DOWN, UNREADABLE, settings_payload
+
+T = TypeVar("T")
+
+MAX_WAITING = 64  # reader requests of one process waiting for the thread; more: 503
+READ_TIMEOUT = 25.0  # s a reader waits for its turn and its work (gunicorn's limit: 30 s)
+REPORT_MAX_AGE = 30.0  # s a computed report is served before it is computed again
+READER_REDIS_CONNECTIONS = 2  # the reader thread uses one; a spare for a dropped one
+READER_SOCKET_TIMEOUT = 5.0  # s; readers are not on PagerDuty's 5 s deadline
+MAX_CHANGES_BYTES = 1024 * 1024  # a /changes page's body, at most (then fewer entries)
+# Of one core, what the reader thread may use: after work that took t s of its CPU it
+# rests t × (1 / share − 1) s before the next (a thread that rests holds no GIL).
+READER_CPU_SHARE = 0.1
+# While the reader thread runs Python, the event loop waits this long for the interpreter
+# lock at each wake-up (CPython's default: 5 ms).
+READER_SWITCH_INTERVAL = 0.0005
+# What readers get of one web process's output, in bytes a second: a reader's answer
+# waits (cooperatively) for its turn, so however many ask, serving them (even cached
+# bytes) costs the event loop a bounded share. A 642 KiB report of 10,000 users: ~6/s.
+READER_BYTES_PER_SECOND = 2 * 1024 * 1024
+
+
+class ReadersBusy(Exception):
+    """Too many readers wait already, or the wait passed READ_TIMEOUT: try again later."""
+
+
+@dataclass
+class ReaderContext:
+    """What reader work may use: the reader thread's own Redis client and sink."""
+
+    settings: Settings
+    connection: redis.Redis
+    sink: GraphSink
+
+
+@dataclass(frozen=True)
+class CachedReport:
+    body: bytes
+    computed_at: float  # time.monotonic()
+
+
+class Readers:
+    """One web process's reader thread, its Redis client and sink, and the report cache."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: ThreadPool | ThreadPoolExecutor | None = None
+        self._context: ReaderContext | None = None  # made and used in the reader thread only
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._reports: dict[str, CachedReport] = {}
+        self._report_lock = threading.Lock()  # gevent's in the web process: cooperative
+        self._rest_until = 0.0  # monotonic: the reader thread's next work starts then
+        self._output_free_at = 0.0  # monotonic: when the readers' output budget is free
+
+    def run(self, work: Callable[[ReaderContext], T]) -> T:
+        """`work(context)` on the reader thread, after the work queued before it; the
+        calling greenlet (or thread, outside gevent) waits without holding the loop."""
+        with self._lock:
+            if self._waiting >= MAX_WAITING:
+                raise ReadersBusy(f"{MAX_WAITING} reads are waiting already")
+            self._waiting += 1
+            pool = self._pool = self._pool or _thread_pool()
+        try:
+            if isinstance(pool, ThreadPool):
+                result: T = pool.spawn(self._in_thread, work).get(timeout=READ_TIMEOUT)
+                return result
+            return pool.submit(self._in_thread, work).result(timeout=READ_TIMEOUT)
+        except (TimeoutError, Timeout) as exc:  # concurrent.futures', gevent's
+            raise ReadersBusy(f"no answer within {READ_TIMEOUT:.0f} s") from exc
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _in_thread(self, work: Callable[[ReaderContext], T]) -> T:
+        time.sleep(max(0.0, self._rest_until - time.monotonic()))
+        used = time.thread_time()
+        try:
+            return self._work(work)
+        finally:
+            used = time.thread_time() - used
+            self._rest_until = time.monotonic() + used * (1 / READER_CPU_SHARE - 1)
+
+    def _work(self, work: Callable[[ReaderContext], T]) -> T:
+        if self._context is None:
+            connection = redis.Redis.from_url(
+                self.settings.redis_url,
+                socket_connect_timeout=READER_SOCKET_TIMEOUT,
+                socket_timeout=READER_SOCKET_TIMEOUT,
+                max_connections=READER_REDIS_CONNECTIONS,
+            )
+            self._context = ReaderContext(
+                self.settings, connection, make_sink(self.settings, connection)
+            )
+        return work(self._context)
+
+    def pace(self, size: int) -> None:
+        """Wait until an answer of `size` bytes fits READER_BYTES_PER_SECOND, in the
+        order readers asked; ReadersBusy if that is past READ_TIMEOUT."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._output_free_at)
+            if start - now > READ_TIMEOUT:
+                raise ReadersBusy("the readers' share of this process is taken")
+            self._output_free_at = start + size / READER_BYTES_PER_SECOND
+        time.sleep(start - now)  # gevent's sleep in the web process: the loop runs on
+
+    # -- the report: one computation shared by every reader for REPORT_MAX_AGE ----------
+
+    def report(self, fmt: str) -> CachedReport:
+        """The report as `fmt` ("json" or "html"), at most REPORT_MAX_AGE old, computed
+        by web.report_process: one at a time per web process, and one for all readers."""
+        cached = self._fresh_report(fmt)
+        if cached is not None:  # the common case: nothing to compute, nothing to wait for
+            return cached
+        if not self._report_lock.acquire(timeout=READ_TIMEOUT):
+            raise ReadersBusy(f"no report within {READ_TIMEOUT:.0f} s")
+        try:
+            cached = self._fresh_report(fmt)  # computed while this reader waited
+            if cached is None:
+                cached = CachedReport(self._computed_report(fmt), time.monotonic())
+                self._reports[fmt] = cached
+            return cached
+        finally:
+            self._report_lock.release()
+
+    def _fresh_report(self, fmt: str) -> CachedReport | None:
+        cached = self._reports.get(fmt)
+        if cached is not None and time.monotonic() - cached.computed_at < REPORT_MAX_AGE:
+            return cached
+        return None
+
+    def _computed_report(self, fmt: str) -> bytes:
+        # gevent's subprocess in the web process: the loop runs while the child computes.
+        try:
+            done = subprocess.run(  # noqa: S603  (fmt is "json" or "html")
+                [sys.executable, "-m", "web.report_process", fmt],
+                input=settings_payload(self.settings).encode(),
+                capture_output=True,
+                timeout=READ_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ReadersBusy(f"no report within {READ_TIMEOUT:.0f} s") from exc
+        if done.returncode == 0:
+            return done.stdout
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        if done.returncode == REDIS_DOWN:
+            raise redis.ConnectionError("Redis does not answer")
+        if done.returncode == UNREADABLE and reason:
+            raise SinkError(reason[-1].removeprefix("the graph cannot be read: "))
+        raise SinkError(f"the report process exited with status {done.returncode}")
+
+
+def changes_page(
+    context: ReaderContext,
+    *,
+    since: float | None,
+    key: str | None,
+    type_: str | None,
+    cursor: str | None,
+    limit: int,
+) -> bytes:
+    """A /changes page as JSON: at most `limit` entries and MAX_CHANGES_BYTES (at least
+    one entry): a page past the bytes is asked again for the entries that fit, so that
+    its next_cursor follows the last entry it holds."""
+    query: dict[str, Any] = {"since": since, "key": key, "type_": type_, "cursor": cursor}
+    page, next_cursor = context.sink.changes(**query, limit=limit)
+    encoded = [json.dumps(entry, separators=(",", ":")) for entry in page]
+    fitting, size = 0, 0
+    for text in encoded:
+        size += len(text.encode()) + 1
+        if size > MAX_CHANGES_BYTES and fitting > 0:
+            break
+        fitting += 1
+    if fitting < len(page):
+        page, next_cursor = context.sink.changes(**query, limit=fitting)
+        encoded = encoded[:fitting]
+    cursor_json = json.dumps(next_cursor)
+    return f'{{"changes":[{",".join(encoded)}],"next_cursor":{cursor_json}}}'.encode()
+
+
+def _thread_pool() -> ThreadPool | ThreadPoolExecutor:
+    """One real thread: gevent's pool in a gevent-patched process (a patched
+    ThreadPoolExecutor would run its work on the event loop), else the standard one."""
+    if monkey.is_module_patched("threading"):
+        sys.setswitchinterval(READER_SWITCH_INTERVAL)
+        return ThreadPool(1)
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdgraph-reader")

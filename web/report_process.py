@@ -1,0 +1,75 @@
+"""`python -m web.report_process FORMAT`: one evidence report, computed in a process of its
+own, for GET /report (web/readers.py starts it).
+
+The report of a 10,000-user graph costs about a second of CPU, much of it in C calls
+(JSON, SQLite) that hold the interpreter lock throughout: in a thread of the web process
+it would still stall the event loop that answers PagerDuty. Here it holds only its own
+lock, and runs at a lower CPU priority (REPORT_NICENESS), so that on a busy host the
+receiver and the workers go first. The settings come on stdin as JSON (never on the
+command line: they hold secrets); the report goes to stdout (JSON or HTML). A failure is
+one line on stderr and exit status UNREADABLE (the graph) or REDIS_DOWN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from pydantic import SecretStr
+
+from common.config import ConfigError, Settings, load_settings
+from common.report import build_report
+from common.report_render import render_html
+from common.sinks import SinkError, make_sink
+from common.state import connect
+
+REPORT_NICENESS = 10
+UNREADABLE, REDIS_DOWN, BAD_CONFIGURATION = 3, 4, 2
+
+
+def settings_payload(settings: Settings) -> str:
+    """`settings` as the JSON this process reads on stdin, secrets included."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps({name: plain(getattr(settings, name)) for name in Settings.model_fields})
+
+
+def report_body(settings: Settings, fmt: str) -> bytes:
+    """The report of the configured sink's graph as `fmt` ("json" or "html")."""
+    sink = make_sink(settings, connect(settings.redis_url))
+    built = build_report(sink.read_graph(), datetime.now(UTC), settings.account_name)
+    if fmt == "json":
+        return json.dumps(built, separators=(",", ":")).encode()
+    return render_html(built).encode()
+
+
+def main() -> None:
+    os.nice(REPORT_NICENESS)
+    fmt = sys.argv[1] if len(sys.argv) > 1 else "json"
+    try:
+        settings = load_settings(**json.loads(sys.stdin.read()))
+        body = report_body(settings, fmt)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(BAD_CONFIGURATION) from None
+    except redis.RedisError:
+        print("Redis does not answer", file=sys.stderr)
+        raise SystemExit(REDIS_DOWN) from None
+    except SinkError as exc:
+        print(f"the graph cannot be read: {exc}", file=sys.stderr)
+        raise SystemExit(UNREADABLE) from None
+    sys.stdout.buffer.write(body)
+
+
+if __name__ == "__main__":
+    main()
