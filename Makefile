@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint unit e2e demo bench clean
+.PHONY: install test test-moved-clock lint unit e2e demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# The suite with every process's clock moved 30, 200 and 400 days ahead (no test's premise
+# may depend on today's date): tests/moved_clock/sitecustomize.py.
+test-moved-clock: install
+	for days in 30 200 400; do \
+		echo "== clock moved $$days days"; \
+		PYTHONPATH=tests/moved_clock PDGRAPH_TEST_CLOCK_SHIFT_DAYS=$$days $(BIN)/pytest -q || exit 1; \
+	done
 
 e2e: install
 	$(BIN)/pytest -m e2e tests/e2e
