@@ -12,7 +12,7 @@ its POST → answer time recorded. Twice for `--seconds` each, in one run of the
 Prints both: delivery p50/p99/max, how many over 1 s, non-2xx; and what the readers got.
 
     .venv/bin/python bench/readers.py [--users 10000] [--rate 50] [--seconds 20]
-                                      [--readers 20] [--workers 2]
+                                      [--readers 20] [--ask report,changes] [--workers 2]
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ import json, sys, threading, time
 import requests
 
 base, token, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+kinds = sys.argv[5].split(",")
 headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 results = {"report": [], "changes": []}  # (status, seconds, bytes)
 lock = threading.Lock()
@@ -140,8 +141,7 @@ def read(kind):
         with lock:
             results[kind].append((status, time.monotonic() - started, size))
 
-threads = [threading.Thread(target=read, args=("report" if i % 2 == 0 else "changes",))
-           for i in range(count)]
+threads = [threading.Thread(target=read, args=(kinds[i % len(kinds)],)) for i in range(count)]
 for t in threads:
     t.start()
 for t in threads:
@@ -153,6 +153,8 @@ print(json.dumps(results))
 def reader_lines(results: dict[str, list[list[float]]], seconds: float) -> list[str]:
     lines = []
     for kind, answers in results.items():
+        if not answers:
+            continue
         ok = [a for a in answers if a[0] == 200]
         statuses = sorted({int(a[0]) for a in answers})
         size = statistics.median(a[2] for a in ok) / 1024 if ok else 0
@@ -194,6 +196,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="deliveries per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
     parser.add_argument("--readers", type=int, default=20)
+    parser.add_argument(
+        "--ask", default="report,changes", help="what the readers ask, in turn: report, changes"
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--web-concurrency", type=int, default=2)
     args = parser.parse_args()
@@ -203,8 +208,9 @@ def main() -> None:
         url = f"{base}/webhooks/pagerduty"
         load_before = os.getloadavg()[0]
         quiet = deliver_renames(sim, url, args.rate, args.seconds)
+        command = [sys.executable, "-c", READERS, base, READ_TOKEN, str(args.readers)]
         readers = subprocess.Popen(
-            [sys.executable, "-c", READERS, base, READ_TOKEN, str(args.readers), str(args.seconds)],
+            [*command, str(args.seconds), args.ask],
             stdout=subprocess.PIPE,
             text=True,
         )
