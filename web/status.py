@@ -22,13 +22,16 @@ from common.people_state import MODES, people_status
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
-from common.state import last_full_sync
+from common.state import ABANDONED, last_full_sync, last_successful_full_sync
 from common.transform import ENTITY_TYPES
 from web.readers import ReadersBusy
 from web.replies import busy, reply
 from web.state import web_state
 
 status = Blueprint("status", __name__)
+
+# What the last full-sync attempt can say (common.state: abandoned = killed, lock lapsed).
+FULL_SYNC_OUTCOMES = ("running", "ok", "failed", "aborted", ABANDONED)
 
 
 @status.get("/status")
@@ -100,15 +103,18 @@ def collect_status(
     webhook = json.loads(text(raw)) if raw else None
     if webhook is not None:
         webhook["received_at"] = _when(webhook.get("received_at"))
-    sync = last_full_sync(connection)
-    if sync is not None:
-        sync["started_at"] = _when(sync.get("started_at"))
+    sync, ok = last_full_sync(connection), last_successful_full_sync(connection)
+    for run in (sync, ok):
+        if run is not None:
+            run["finished_at"] = _when(_finished(run))
+            run["started_at"] = _when(run.get("started_at"))
     counts = sink.counts_by_type()
     return {
         "queues": queues,
         "failed_jobs": sum(q["failed"] for q in queues.values()),
         "last_webhook": webhook,
-        "last_full_sync": sync,
+        "last_full_sync": sync,  # the last attempt: running, ok, failed, aborted, abandoned
+        "last_successful_full_sync": ok,
         "next_runs": next_scheduled_runs(connection, settings) if settings else {},
         "people": people_status(connection),
         "graph": {
@@ -130,7 +136,7 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     yield jobs
     sync = last_full_sync(connection)
     if sync is not None:
-        yield from _full_sync_gauges(sync)
+        yield from _full_sync_gauges(sync, last_successful_full_sync(connection))
     yield from _people_gauges(people_status(connection))
     objects = GaugeMetricFamily(
         "pdgraph_graph_objects",
@@ -147,12 +153,32 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     )
 
 
-def _full_sync_gauges(sync: dict[str, Any]) -> Iterator[Metric]:
-    finished = (sync.get("started_at") or 0) + (sync.get("duration_s") or 0)
+def _finished(run: dict[str, Any]) -> float | None:
+    """When a run ended (None while it runs, or when it was abandoned: it never said)."""
+    if run.get("outcome") in ("running", ABANDONED):
+        return None
+    return float(run.get("started_at") or 0) + float(run.get("duration_s") or 0)
+
+
+def _full_sync_gauges(sync: dict[str, Any], ok: dict[str, Any] | None) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_timestamp_seconds",
-        "When the last full sync finished (Unix time)",
-        value=finished,
+        "When the last full sync attempt finished (Unix time; its start while it runs, or "
+        "when it was abandoned)",
+        value=_finished(sync) or sync.get("started_at") or 0,
+    )
+    outcome = GaugeMetricFamily(
+        "pdgraph_full_sync_last_outcome",
+        "1 for the outcome of the last full sync attempt",
+        labels=("outcome",),
+    )
+    for name in FULL_SYNC_OUTCOMES:
+        outcome.add_metric([name], 1 if sync.get("outcome") == name else 0)
+    yield outcome
+    yield GaugeMetricFamily(
+        "pdgraph_full_sync_last_ok_timestamp_seconds",
+        "When the last full sync that ended ok finished (Unix time; 0: none yet)",
+        value=(_finished(ok) or 0) if ok is not None else 0,
     )
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_duration_seconds",
@@ -161,7 +187,8 @@ def _full_sync_gauges(sync: dict[str, Any]) -> Iterator[Metric]:
     )
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_success",
-        "1 if the last full sync succeeded (ok), else 0",
+        "1 if the last full sync attempt succeeded (ok), else 0 (running, failed, aborted, "
+        "abandoned)",
         value=1 if sync.get("outcome") == "ok" else 0,
     )
     yield GaugeMetricFamily(
