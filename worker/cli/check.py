@@ -126,8 +126,8 @@ def _at(epoch: object) -> str:
 
 
 def check_full_sync(connection: redis.Redis | None) -> Finding | None:
-    """How the last full sync attempt ended: a failed, aborted or abandoned one is a
-    warning (the graph is as old as the last success, which this names)."""
+    """A warning when the last full sync attempt failed, aborted or was abandoned (the
+    graph is as old as the last success, which it names); None otherwise."""
     if connection is None:
         return None
     what = "full sync"
@@ -135,11 +135,9 @@ def check_full_sync(connection: redis.Redis | None) -> Finding | None:
         last, ok = last_full_sync(connection), last_successful_full_sync(connection)
     except redis.RedisError:
         return None  # Redis' own line says it does not answer
-    if last is None:
-        return Finding(what, detail="none has run yet (`pdgraph sync`, or FULL_SYNC_CRON)")
+    if last is None or last.get("outcome") in ("ok", "running"):
+        return None
     outcome, started = last.get("outcome"), _at(last.get("started_at"))
-    if outcome in ("ok", "running"):
-        return Finding(what, detail=f"last attempt started {started}: {outcome}")
     success = f"last success started {_at(ok.get('started_at'))}" if ok else "no success yet"
     error = f" ({last['error']})" if last.get("error") else ""
     return Finding(
