@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 512 * 1024
 DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
 LAST_WEBHOOK_INTERVAL = 1.0  # /status's "last webhook" is at most this stale
-# First retry at once: a job abandoned by a killed worker needs no scheduler to come back
-# (the dead worker's scheduler lock lingers ~60 s); the client already backed off inside.
-WEBHOOK_RETRY = Retry(max=5, interval=[0, 30, 120, 600, 1800])
+# Retries back off: an attempt that failed at once (Redis restarting, a service locked)
+# would fail again at once and hold a worker. The first comes 2 s later (after a killed
+# worker, when RQ's scheduler is back: the dead one's lock lingers ~60 s).
+WEBHOOK_RETRY = Retry(max=5, interval=[2, 30, 120, 600, 1800])
 
 webhooks = Blueprint("webhooks", __name__)
 

@@ -16,7 +16,7 @@ from common.graph import Cause
 from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
 
 REFRESH_MARKER_TTL = 600
-REFRESH_RETRY = Retry(max=5, interval=[0, 10, 60, 300, 900])  # first at once, as WEBHOOK_RETRY
+REFRESH_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])  # backing off, as WEBHOOK_RETRY
 COALESCE_SECONDS = 0.5  # at most one re-read of a service per window, plus a trailing one
 WINDOW_MS = int(COALESCE_SECONDS * 1000)
 
