@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -19,6 +19,7 @@ from sim.pagerduty import PagerDutySim, WebhookSender
 from tests.waiting import WAIT_SECONDS
 from web.app import create_app
 from worker.full_sync import run_full_sync
+from worker.rqworker import PromptSimpleWorker
 
 WEBHOOK_SECRET = "whsec-test-✓-0123"
 
@@ -86,7 +87,7 @@ class Stack:
         """Run a worker until nothing is queued or scheduled (throttled refreshes included)."""
         deadline = time.monotonic() + timeout
         while True:
-            SimpleWorker(self.queues(), connection=self.redis).work(
+            PromptSimpleWorker(self.queues(), connection=self.redis).work(
                 burst=True, with_scheduler=True, logging_level="WARNING"
             )
             if not self.pending():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from common.sinks.local import LocalSink
 from sim.pagerduty import PagerDutySim
 from sim.redis_server import free_port
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
+from worker.rqworker import PromptSimpleWorker
 
 
 def test_malformed_config_exits_2_naming_the_variable(graph_path: str) -> None:
@@ -107,7 +108,7 @@ def test_failed_lists_failed_jobs_and_requeues_them(
         job_id="webhook-broken-1",
         description="service.updated PSVC001",
     )
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    PromptSimpleWorker([queue], connection=redis_client).work(burst=True)
     listed = run_pdgraph("failed", env={"REDIS_URL": redis_url})
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()

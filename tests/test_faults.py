@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
@@ -34,6 +33,7 @@ from tests.waiting import wait_for
 from web.app import create_app
 from worker import full_sync, jobs
 from worker.clock import enqueue_full_sync
+from worker.rqworker import PromptSimpleWorker
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_a_service_locked_by_a_dead_attempt_defers_its_job_and_frees_the_worker(
     stack.sim.account.update_service(locked, name="renamed while locked")  # queued first
     stack.sim.account.update_service(other, name="renamed meanwhile")
     # One pass over the queue: the locked service's job is put off, the other one is done.
-    SimpleWorker(stack.queues(), connection=stack.redis).work(burst=True)
+    PromptSimpleWorker(stack.queues(), connection=stack.redis).work(burst=True)
     assert name_in_graph(stack, other) == "renamed meanwhile"
     assert name_in_graph(stack, locked) != "renamed while locked"
     scheduled = ScheduledJobRegistry(queue=stack.queues()[0]).get_job_ids()

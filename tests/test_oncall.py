@@ -18,6 +18,7 @@ from tests.expected import expected_export
 from tests.stack import Stack
 from tests.waiting import wait_for
 from worker import jobs, oncall
+from worker.rqworker import PromptSimpleWorker
 
 SHIFT = 3600
 
@@ -126,7 +127,6 @@ def test_a_real_handoff_is_in_the_graph_seconds_later_through_rqs_scheduler(
     """Real time, a real RQ worker with its scheduler: the path a deployment runs."""
     import time
 
-    from rq import SimpleWorker
     from rq.job import Job
 
     monkeypatch.setattr(oncall, "HANDOFF_SLACK", 1)
@@ -150,7 +150,7 @@ def test_a_real_handoff_is_in_the_graph_seconds_later_through_rqs_scheduler(
     before = oncall_edges(stack.export())
 
     def handoff_done() -> bool:
-        SimpleWorker(stack.queues(), connection=stack.redis).work(
+        PromptSimpleWorker(stack.queues(), connection=stack.redis).work(
             burst=True, with_scheduler=True, logging_level="WARNING"
         )
         return bool(Job.fetch(job_id, connection=stack.redis).is_finished)

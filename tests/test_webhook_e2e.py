@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Retry, SimpleWorker
+from rq import Retry
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
@@ -26,6 +26,7 @@ from tests.expected import expected_export
 from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN
 from tests.stack import WEBHOOK_SECRET, Stack, configure_env
 from worker.coalescing import COALESCE_SECONDS
+from worker.rqworker import PromptSimpleWorker
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def test_a_burst_for_one_service_costs_at_most_two_re_reads(stack: Stack) -> Non
     sender = threading.Thread(target=burst)
     sender.start()
     while sender.is_alive():  # a worker runs while the burst arrives (RQ needs the main thread)
-        SimpleWorker(stack.queues(), connection=stack.redis).work(
+        PromptSimpleWorker(stack.queues(), connection=stack.redis).work(
             burst=True, with_scheduler=True, logging_level="WARNING"
         )
     sender.join()

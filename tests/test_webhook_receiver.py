@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 import redis
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 
 from common.config import Settings
 from common.queueing import WEBHOOK_QUEUE
 from sim.redis_server import free_port
 from web.app import create_app
+from worker.rqworker import PromptSimpleWorker
 
 OLD, NEW = "old-secret-ünï-0123", "new-secret-42-4567"
 
@@ -158,9 +159,9 @@ def test_duplicate_delivery_queues_nothing_new_even_after_it_ran(
     assert again.get_json()["message"] == "duplicate delivery"
     assert queued(redis_client) == 1
     monkeypatch.setenv("REDIS_URL", redis_url)
-    SimpleWorker([Queue(WEBHOOK_QUEUE, connection=redis_client)], connection=redis_client).work(
-        burst=True
-    )
+    PromptSimpleWorker(
+        [Queue(WEBHOOK_QUEUE, connection=redis_client)], connection=redis_client
+    ).work(burst=True)
     job_id = first.get_json()["job_id"]
     assert Job.fetch(job_id, connection=redis_client).get_status() == "finished"
     late = client.post("/webhooks/pagerduty", data=ping, headers=headers)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import redis
-from rq.worker import HerokuWorker, WorkerStatus
+from rq.worker import HerokuWorker, SimpleWorker, WorkerStatus
 
 # Imported here, in the parent: a work horse that had to import the job modules itself
 # spent ~250 ms on it, every job.
@@ -32,7 +32,40 @@ RECONNECT_WAIT_MAX_SECONDS = 2.0
 REDIS_LOST_RETRY_SECONDS = 5
 
 
-class PdgraphWorker(HerokuWorker):
+# RQ polls its command channel (`rq` stop-job commands) from a redis-py pubsub thread with a
+# 60 s sleep; redis-py 8 waits for that thread when it is stopped, and an unsubscribed one
+# sleeps its whole interval: every worker's teardown took up to a minute (a worker asked to
+# stop sat in futex_wait; a test's burst worker, each drain). This interval bounds it.
+PUBSUB_POLL_SECONDS = 0.5
+
+
+class PromptStop:
+    """RQ's command-channel subscription, polled every PUBSUB_POLL_SECONDS (mixed into
+    every RQ worker class pdgraph runs, the tests' burst workers included)."""
+
+    connection: Any
+    pubsub: Any
+    pubsub_thread: Any
+    pubsub_channel_name: str
+    handle_payload: Any
+    _pubsub_exception_handler: Any
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL_SECONDS,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
+
+
+class PromptSimpleWorker(PromptStop, SimpleWorker):
+    """RQ's SimpleWorker (jobs in-process), stopping promptly: for `rq`-less callers that
+    drain queues in a burst (tests, benchmarks)."""
+
+
+class PdgraphWorker(PromptStop, HerokuWorker):
     """HerokuWorker that runs webhook jobs in its own process and forks only for the rest.
 
     A webhook job is one re-read and a small write (tens of ms): forking a work horse

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from sim.pagerduty import Account, PagerDutySim
 from tests.read_tokens import READ_TOKEN
 from tests.stack import Stack, configure_env
+from worker.rqworker import PromptSimpleWorker
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +61,7 @@ def test_a_person_sees_queues_webhook_sync_and_graph(
         stack.drain()
         broken = Queue("pdgraph-webhooks", connection=redis_client)
         broken.enqueue("builtins.int", "x", job_id="webhook-broken")
-        SimpleWorker([broken], connection=redis_client).work(burst=True)
+        PromptSimpleWorker([broken], connection=redis_client).work(burst=True)
 
         # The token as basic auth's password in the URL, as `make demo` prints it.
         base = stack.receiver_url.removesuffix("/webhooks/pagerduty")
