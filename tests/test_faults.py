@@ -128,6 +128,15 @@ def rename(stack: Stack, service_id: str, name: str) -> int:
     return stack.sender.deliveries[-1].statuses[-1]
 
 
+def seconds_to_apply(stack: Stack, service_id: str, name: str, procs: Processes) -> float:
+    """Rename the service now (its delivery answered 202); how long until the worker wrote
+    the name (waited for with the generous bound: a slow one fails saying how slow)."""
+    sent = time.monotonic()
+    assert rename(stack, service_id, name) == 202
+    wait_for(lambda: name_in_graph(stack, service_id) == name, f"{name!r}", detail=procs.log)
+    return time.monotonic() - sent
+
+
 def test_a_redis_restart_neither_stops_the_worker_nor_loses_an_accepted_delivery(
     stack: Stack, aof_redis: RedisServer, graph_path: str, processes: Callable[..., Processes]
 ) -> None:
@@ -145,14 +154,7 @@ def test_a_redis_restart_neither_stops_the_worker_nor_loses_an_accepted_delivery
     time.sleep(8)
     aof_redis.start()
 
-    restarted = time.monotonic()
-    assert rename(stack, third, "renamed after the restart") == 202
-    wait_for(
-        lambda: name_in_graph(stack, third) == "renamed after the restart",
-        "a delivery sent after the restart to be processed",
-        detail=procs.log,
-    )
-    assert time.monotonic() - restarted < 20
+    assert seconds_to_apply(stack, third, "renamed after the restart", procs) < 20
     assert worker.poll() is None, procs.log()
     assert stack.sender.retry_failed() == 0  # PagerDuty's retry of the 503
     # Nothing answered 202 is lost: the cut-off refresh ran again, the retried one too.
@@ -176,14 +178,7 @@ def test_a_redis_paused_for_8_s_mid_job_delays_the_next_delivery_by_seconds(
     time.sleep(8)  # the pause: the refresh's writes hang on it
     aof_redis.resume()
 
-    resumed = time.monotonic()
-    assert rename(stack, service_id, "renamed after the pause") == 202
-    wait_for(
-        lambda: name_in_graph(stack, service_id) == "renamed after the pause",
-        "the delivery sent after the pause to be applied",
-        detail=procs.log,
-    )
-    assert time.monotonic() - resumed < 15
+    assert seconds_to_apply(stack, service_id, "renamed after the pause", procs) < 15
     assert worker.poll() is None, procs.log()
     wait_for(lambda: stack.export() == expected_export(stack.sim.account), "the whole graph")
 

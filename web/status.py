@@ -4,7 +4,7 @@ part of either."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,6 +153,16 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     )
 
 
+def _one_hot(
+    name: str, help_text: str, label: str, values: Iterable[str], current: object
+) -> Metric:
+    """A gauge with one series per value of `label`: 1 for `current`, 0 for the others."""
+    gauge = GaugeMetricFamily(name, help_text, labels=(label,))
+    for value in values:
+        gauge.add_metric([value], 1 if current == value else 0)
+    return gauge
+
+
 def _finished(run: dict[str, Any]) -> float | None:
     """When a run ended (None while it runs, or when it was abandoned: it never said)."""
     if run.get("outcome") in ("running", ABANDONED):
@@ -167,14 +177,13 @@ def _full_sync_gauges(sync: dict[str, Any], ok: dict[str, Any] | None) -> Iterat
         "when it was abandoned)",
         value=_finished(sync) or sync.get("started_at") or 0,
     )
-    outcome = GaugeMetricFamily(
+    yield _one_hot(
         "pdgraph_full_sync_last_outcome",
         "1 for the outcome of the last full sync attempt",
-        labels=("outcome",),
+        "outcome",
+        FULL_SYNC_OUTCOMES,
+        sync.get("outcome"),
     )
-    for name in FULL_SYNC_OUTCOMES:
-        outcome.add_metric([name], 1 if sync.get("outcome") == name else 0)
-    yield outcome
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_ok_timestamp_seconds",
         "When the last full sync that ended ok finished (Unix time; 0: none yet)",
@@ -200,14 +209,13 @@ def _full_sync_gauges(sync: dict[str, Any], ok: dict[str, Any] | None) -> Iterat
 
 def _people_gauges(people: dict[str, Any]) -> Iterator[Metric]:
     """How users and teams are kept fresh: the mode, the last run of each, the lag."""
-    mode = GaugeMetricFamily(
+    yield _one_hot(
         "pdgraph_people_mode",
         "1 for the way users and teams are kept fresh: audit (the feed) or refresh",
-        labels=("mode",),
+        "mode",
+        MODES,
+        people.get("mode"),
     )
-    for name in MODES:
-        mode.add_metric([name], 1 if people.get("mode") == name else 0)
-    yield mode
     last = GaugeMetricFamily(
         "pdgraph_people_last_run_timestamp_seconds",
         "When the last audit-feed poll (audit) or light refresh (refresh) finished",
