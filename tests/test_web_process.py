@@ -116,6 +116,13 @@ def test_serves_the_receiver_and_logs_only_json_lines_with_a_structured_access_l
     bearer = {"Authorization": f"Bearer {READ_TOKEN}"}
     assert requests.get(f"{base}/status", headers=bearer, timeout=10).status_code == 200
     assert requests.get(f"{base}/status", auth=("x", READ_TOKEN), timeout=10).status_code == 200
+    # Reads in a row, each on whichever thread gevent's pool gives it (every other one
+    # answered 500 while the reader's Redis client outlived the thread that made it).
+    reads = [
+        requests.get(f"{base}/{page}", headers=bearer, timeout=10).status_code
+        for page in ("status", "metrics") * 4
+    ]
+    assert reads == [200] * 8
     wrong = {"Authorization": f"Bearer {READ_TOKEN}-but-not-quite"}
     assert requests.get(f"{base}/report", headers=wrong, timeout=10).status_code == 401
     # No setting is in any process's arguments (REDIS_URL may hold a password).

@@ -9,8 +9,9 @@ for it, cooperatively. What that bounds, and the figures (README, *Readers and
 the receiver*):
 - CPU: at most one reader computation per web process at any time, whatever the number
   of readers; each waits its turn (MAX_WAITING of them, then 503 with Retry-After).
-- Redis: readers have their own client, made in that thread and used only there, with
-  at most READER_REDIS_CONNECTIONS connections; the receiver's never serve a reader.
+- Redis: each reader's work has its own client, made, used and closed on the thread that
+  runs it, with at most READER_REDIS_CONNECTIONS connections; the receiver's never serve
+  a reader.
 - The report: computed in a process of its own (web.report_process: its C calls would
   hold this process's interpreter lock for tens of milliseconds at a time, a thread
   cannot help there), at most once per REPORT_MAX_AGE per web process and format, then
@@ -85,7 +86,6 @@ class Readers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pool: ThreadPool | ThreadPoolExecutor | None = None
-        self._context: ReaderContext | None = None  # made and used in the reader thread only
         self._waiting = 0
         self._lock = threading.Lock()
         self._reports: dict[str, CachedReport] = {}
@@ -122,17 +122,24 @@ class Readers:
             self._rest_until = time.monotonic() + used * (1 / READER_CPU_SHARE - 1)
 
     def _work(self, work: Callable[[ReaderContext], T]) -> T:
-        if self._context is None:
-            connection = redis.Redis.from_url(
-                self.settings.redis_url,
-                socket_connect_timeout=READER_SOCKET_TIMEOUT,
-                socket_timeout=READER_SOCKET_TIMEOUT,
-                max_connections=READER_REDIS_CONNECTIONS,
-            )
-            self._context = ReaderContext(
-                self.settings, connection, make_sink(self.settings, connection)
-            )
-        return work(self._context)
+        """`work` with a Redis client and sink of its own, made, used and closed on the
+        thread that runs it: gevent's pool runs a task on a thread of its choosing (seen: a
+        new one for each), and a client made on one thread fails on another (greenlet's
+        "Cannot switch to a different thread": every other /status answered 500)."""
+        connection = redis.Redis.from_url(
+            self.settings.redis_url,
+            socket_connect_timeout=READER_SOCKET_TIMEOUT,
+            socket_timeout=READER_SOCKET_TIMEOUT,
+            max_connections=READER_REDIS_CONNECTIONS,
+        )
+        try:
+            sink = make_sink(self.settings, connection)
+            try:
+                return work(ReaderContext(self.settings, connection, sink))
+            finally:
+                sink.close()
+        finally:
+            connection.close()
 
     def pace(self, size: int) -> None:
         """Wait until an answer of `size` bytes fits READER_BYTES_PER_SECOND, in the
