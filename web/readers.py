@@ -51,14 +51,16 @@ READER_SOCKET_TIMEOUT = 5.0  # s; readers are not on PagerDuty's 5 s deadline
 MAX_CHANGES_BYTES = 1024 * 1024  # a /changes page's body, at most (then fewer entries)
 # Of one core, what the reader thread may use: after work that took t s of its CPU it
 # rests t × (1 / share − 1) s before the next (a thread that rests holds no GIL).
-READER_CPU_SHARE = 0.1
+READER_CPU_SHARE = 0.05
 # While the reader thread runs Python, the event loop waits this long for the interpreter
 # lock at each wake-up (CPython's default: 5 ms).
 READER_SWITCH_INTERVAL = 0.0005
 # What readers get of one web process's output, in bytes a second: a reader's answer
 # waits (cooperatively) for its turn, so however many ask, serving them (even cached
-# bytes) costs the event loop a bounded share. A 642 KiB report of 10,000 users: ~6/s.
-READER_BYTES_PER_SECOND = 2 * 1024 * 1024
+# bytes) costs the event loop a bounded share. A 642 KiB report of 10,000 users: ~1.6/s.
+# (Halved from 2 MiB/s, with READER_CPU_SHARE from 0.1: delivery p99 under 20 readers went
+# from 105-116 ms to 98 ms, beside 82-93 ms without readers; bench/readers.py.)
+READER_BYTES_PER_SECOND = 1024 * 1024
 
 
 class ReadersBusy(Exception):
