@@ -97,6 +97,18 @@ def last_full_sync(client: redis.Redis) -> dict[str, Any] | None:
     return run
 
 
+NO_FULL_SYNC_YET = (
+    "no full sync has completed yet, so there is no graph to report on: run `pdgraph sync` "
+    "(or wait for FULL_SYNC_CRON)"
+)
+
+
+def report_refusal(client: redis.Redis) -> str | None:
+    """Why no evidence report can be given (None: it can). A graph no full sync completed
+    is no evidence: an empty one would report every check passed."""
+    return None if last_successful_full_sync(client) is not None else NO_FULL_SYNC_YET
+
+
 def last_successful_full_sync(client: redis.Redis) -> dict[str, Any] | None:
     """The last run that ended ok (the graph's as-of time), whatever came after it."""
     with client.pipeline(transaction=False) as pipe:

@@ -7,20 +7,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from common.report import CHECKS
 from common.sinks.local import LocalSink
+from common.state import NO_FULL_SYNC_YET, record_full_sync
 from tests.cli import one_line_failure, run_pdgraph, said
-from tests.report_graphs import planted
+from tests.report_graphs import planted, record_synced
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> dict[str, str]:
     graph = tmp_path / "graph.sqlite3"
     sink = LocalSink(str(graph))
     sink.replace_all(planted(now=datetime.now(UTC)))
     sink.close()
-    return {"LOCAL_GRAPH_PATH": str(graph), "ACCOUNT_NAME": "Acme"}
+    record_synced(redis_client)
+    return {"LOCAL_GRAPH_PATH": str(graph), "ACCOUNT_NAME": "Acme", "REDIS_URL": redis_url}
 
 
 def test_json_lists_the_planted_findings_and_exits_0(env: dict[str, str]) -> None:
@@ -63,12 +66,35 @@ def test_an_unknown_format_is_a_usage_error(env: dict[str, str]) -> None:
     assert "'pdf' is not one of 'text', 'json', 'html'" in result.stderr
 
 
-def test_a_graph_never_synced_says_so_and_creates_none(tmp_path: Path) -> None:
+def test_a_graph_never_synced_says_so_and_creates_none(tmp_path: Path, redis_url: str) -> None:
     absent = tmp_path / "graph.sqlite3"
-    result = run_pdgraph("report", env={"LOCAL_GRAPH_PATH": str(absent)})
+    result = run_pdgraph("report", env={"LOCAL_GRAPH_PATH": str(absent), "REDIS_URL": redis_url})
+    assert one_line_failure(result, 1) == f"pdgraph: {NO_FULL_SYNC_YET}"
+    assert result.stdout == ""
+    assert not absent.exists()
+
+
+def test_a_graph_no_sync_completed_gets_no_empty_report(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis
+) -> None:
+    """The web page's read (or anything) made an empty graph file: still no report of it,
+    which would say every check passed (issue 19)."""
+    empty = tmp_path / "graph.sqlite3"
+    LocalSink(str(empty)).close()
+    record_full_sync(redis_client, {"id": "fullsync-x", "outcome": "failed", "started_at": 1.0})
+    result = run_pdgraph("report", env={"LOCAL_GRAPH_PATH": str(empty), "REDIS_URL": redis_url})
+    assert one_line_failure(result, 1) == f"pdgraph: {NO_FULL_SYNC_YET}"
+    assert result.stdout == ""
+
+
+def test_a_synced_graph_whose_file_is_gone_says_so_and_creates_none(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis
+) -> None:
+    absent = tmp_path / "graph.sqlite3"
+    record_synced(redis_client)
+    result = run_pdgraph("report", env={"LOCAL_GRAPH_PATH": str(absent), "REDIS_URL": redis_url})
     line = one_line_failure(result, 1)
     assert (
         line == f"pdgraph: LOCAL_GRAPH_PATH {absent}: no graph there yet (run pdgraph sync first)"
     )
-    assert result.stdout == ""
     assert not absent.exists()

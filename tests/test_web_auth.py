@@ -15,6 +15,7 @@ from common.config import Settings
 from common.graph import Cause, ChangeSet, Entity
 from common.sinks.local import LocalSink
 from tests.read_tokens import READ_TOKEN
+from tests.report_graphs import record_synced
 from tests.test_webhook_receiver import event_body, sign
 from web.app import create_app
 
@@ -47,6 +48,7 @@ def make_client(
     sink = LocalSink(graph_path)
     sink.apply(ChangeSet(create_entities=[ada()]), Cause("webhook", "01AUTH"))
     sink.close()
+    record_synced(redis_client)
     settings = Settings(
         redis_url=redis_url,
         local_graph_path=graph_path,

@@ -18,7 +18,7 @@ from common.graph import Cause, ChangeSet
 from common.sinks.local import LocalSink
 from sim.redis_server import RedisServer
 from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN, authorized
-from tests.report_graphs import planted
+from tests.report_graphs import planted, record_synced
 from tests.test_web_changes import service
 from tests.test_webhook_receiver import event_body, sign
 from web import readers
@@ -41,6 +41,7 @@ def report_client(redis_url: str, redis_client: redis.Redis, graph_path: str) ->
     sink = LocalSink(graph_path)
     sink.replace_all(planted(now=datetime.now(UTC)))
     sink.close()
+    record_synced(redis_client)
     return authorized(create_app(settings_for(redis_url, graph_path), redis_client).test_client())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,10 +15,11 @@ from pydantic import SecretStr
 from common.config import Settings
 from common.report import CHECKS
 from common.sinks.local import LocalSink
+from common.state import NO_FULL_SYNC_YET
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, make_j1_sink
 from tests.read_tokens import READ_TOKEN, authorized
-from tests.report_graphs import planted
+from tests.report_graphs import planted, record_synced
 from web.app import create_app
 
 SECRET = "report-test-secret"
@@ -43,6 +45,7 @@ def local_client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> 
     sink = LocalSink(graph_path)
     sink.replace_all(planted(now=datetime.now(UTC)))
     sink.close()
+    record_synced(redis_client)
     settings = Settings(
         redis_url=redis_url,
         local_graph_path=graph_path,
@@ -81,11 +84,32 @@ def test_a_browser_without_accept_gets_html(local_client: FlaskClient) -> None:
     assert local_client.get("/report").content_type.startswith("text/html")
 
 
+@pytest.mark.parametrize("sink", ["local", "jupiterone"])
+def test_a_graph_no_full_sync_completed_is_503_saying_what_to_run_and_creates_nothing(
+    redis_url: str, redis_client: redis.Redis, graph_path: str, sink: str
+) -> None:
+    settings = Settings(
+        redis_url=redis_url,
+        local_graph_path=graph_path,
+        graph_sink=sink,
+        jupiterone_account_id=J1_ACCOUNT,
+        jupiterone_api_key=SecretStr(J1_KEY),
+        pagerduty_webhook_secrets=[SecretStr(SECRET)],
+    )
+    client = app_client(settings, redis_client)
+    for accept in ("application/json", "text/html"):
+        response = client.get("/report", headers={"Accept": accept})
+        assert response.status_code == 503
+        assert NO_FULL_SYNC_YET in response.get_data(as_text=True)
+    assert not Path(graph_path).exists()
+
+
 def test_an_unreadable_graph_is_503(
     redis_url: str, redis_client: redis.Redis, tmp_path: pytest.TempPathFactory
 ) -> None:
     not_sqlite = tmp_path / "graph.sqlite3"  # type: ignore[operator]
     not_sqlite.write_text("this is not an SQLite file " * 100)
+    record_synced(redis_client)
     settings = Settings(
         redis_url=redis_url,
         local_graph_path=str(not_sqlite),
@@ -107,6 +131,7 @@ def test_the_jupiterone_sink_s_graph_in_its_model_gives_the_same_findings(
 ) -> None:
     sink = make_j1_sink(j1, redis_client)
     sink.replace_all(planted("jupiterone", datetime.now(UTC)))
+    record_synced(redis_client)
     settings = Settings(
         redis_url=redis_url,
         graph_sink="jupiterone",

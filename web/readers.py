@@ -39,7 +39,14 @@ from gevent.threadpool import ThreadPool  # type: ignore[import-untyped]
 
 from common.config import Settings
 from common.sinks import GraphSink, SinkError, make_sink
-from web.report_process import REDIS_DOWN, UNREADABLE, settings_payload
+from common.state import NO_FULL_SYNC_YET
+from web.report_process import (
+    NOT_SYNCED,
+    REDIS_DOWN,
+    UNREADABLE,
+    NoReportYet,
+    settings_payload,
+)
 
 T = TypeVar("T")
 
@@ -196,6 +203,8 @@ class Readers:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         if done.returncode == REDIS_DOWN:
             raise redis.ConnectionError("Redis does not answer")
+        if done.returncode == NOT_SYNCED:
+            raise NoReportYet(reason[-1] if reason else NO_FULL_SYNC_YET)
         if done.returncode == UNREADABLE and reason:
             raise SinkError(reason[-1].removeprefix("the graph cannot be read: "))
         raise SinkError(f"the report process exited with status {done.returncode}")

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from common.sinks import SinkError
 from web.readers import ReadersBusy
 from web.replies import busy, reply
+from web.report_process import NoReportYet
 from web.state import web_state
 
 report = Blueprint("report", __name__)
@@ -31,6 +32,8 @@ def report_page() -> Any:
         return reply(503, "Redis does not answer")
     except SinkError as exc:
         return reply(503, f"the graph cannot be read: {exc}")
+    except NoReportYet as exc:  # never an empty "all passed" report
+        return reply(503, str(exc))
     except ReadersBusy:
         return busy()
     if fmt == "json":

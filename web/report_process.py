@@ -7,7 +7,8 @@ it would still stall the event loop that answers PagerDuty. Here it holds only i
 lock, and runs at a lower CPU priority (REPORT_NICENESS), so that on a busy host the
 receiver and the workers go first. The settings come on stdin as JSON (never on the
 command line: they hold secrets); the report goes to stdout (JSON or HTML). A failure is
-one line on stderr and exit status UNREADABLE (the graph) or REDIS_DOWN.
+one line on stderr and exit status UNREADABLE (the graph), REDIS_DOWN or NOT_SYNCED (no
+full sync has completed: no report from nothing). Nothing here creates a file or a table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -25,10 +27,14 @@ from common.config import ConfigError, Settings, load_settings
 from common.report import build_report
 from common.report_render import render_html
 from common.sinks import SinkError, make_sink
-from common.state import connect
+from common.state import connect, report_refusal
 
 REPORT_NICENESS = 10
-UNREADABLE, REDIS_DOWN, BAD_CONFIGURATION = 3, 4, 2
+UNREADABLE, REDIS_DOWN, BAD_CONFIGURATION, NOT_SYNCED = 3, 4, 2, 5
+
+
+class NoReportYet(Exception):
+    """No full sync has completed: there is no graph to give evidence of."""
 
 
 def settings_payload(settings: Settings) -> str:
@@ -46,7 +52,14 @@ def settings_payload(settings: Settings) -> str:
 
 def report_body(settings: Settings, fmt: str) -> bytes:
     """The report of the configured sink's graph as `fmt` ("json" or "html")."""
-    sink = make_sink(settings, connect(settings.redis_url))
+    connection = connect(settings.redis_url)
+    refusal = report_refusal(connection)
+    if refusal is not None:
+        raise NoReportYet(refusal)
+    if settings.graph_sink == "local" and not Path(settings.local_graph_path).is_file():
+        # Opening it would create an empty graph (and then a report of nothing).
+        raise SinkError(f"LOCAL_GRAPH_PATH {settings.local_graph_path}: no graph there")
+    sink = make_sink(settings, connection)
     built = build_report(sink.read_graph(), datetime.now(UTC), settings.account_name)
     if fmt == "json":
         return json.dumps(built, separators=(",", ":")).encode()
@@ -68,6 +81,9 @@ def main() -> None:
     except SinkError as exc:
         print(f"the graph cannot be read: {exc}", file=sys.stderr)
         raise SystemExit(UNREADABLE) from None
+    except NoReportYet as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(NOT_SYNCED) from None
     sys.stdout.buffer.write(body)
 
 

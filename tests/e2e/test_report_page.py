@@ -16,7 +16,7 @@ from common.report import CHECKS
 from common.sinks.local import LocalSink
 from tests.e2e.test_status_page import CHROMIUM, FLAGS, visible_text
 from tests.read_tokens import READ_TOKEN
-from tests.report_graphs import planted
+from tests.report_graphs import planted, record_synced
 from tests.stack import serve
 from web.app import create_app
 
@@ -43,6 +43,7 @@ def test_an_auditor_sees_the_summary_table_and_each_planted_finding(
     sink = LocalSink(graph_path)
     sink.replace_all(planted(now=datetime.now(UTC)))
     sink.close()
+    record_synced(redis_client)
     settings = Settings(
         redis_url=redis_url,
         local_graph_path=graph_path,

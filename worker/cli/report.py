@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import redis
 
 from common.report import build_report
 from common.report_render import FORMATS, render
+from common.state import connect, report_refusal
 from worker.cli.base import fail, read_graph, settings_for_command
 
 
@@ -30,10 +32,17 @@ from worker.cli.base import fail, read_graph, settings_for_command
 def report(fmt: str, out: Path | None) -> None:
     """Report what an audit asks of the on-call setup, from the graph pdgraph holds.
 
-    Exit 0 with findings too (they are the report's content); 1 when the graph cannot be
-    read (a local graph that does not exist yet: run `pdgraph sync` first).
+    Exit 0 with findings too (they are the report's content); 1 when no full sync has
+    completed yet (there is no graph to give evidence of: run `pdgraph sync` first) or the
+    graph cannot be read.
     """
     settings = settings_for_command()
+    try:
+        refusal = report_refusal(connect(settings.redis_url))
+    except redis.RedisError as exc:
+        fail(f"Redis: {exc}")
+    if refusal is not None:  # never an empty "all passed" report
+        fail(refusal)
     graph = read_graph(settings)
     built = build_report(graph, datetime.now(UTC), settings.account_name)
     text = render(built, fmt)
