@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from common.graph import Entity, Graph, PropertyValue, Relationship
+from common.sinks.local import LocalSink
 from common.state import record_full_sync
 from worker.full_sync import FullSyncRun
 
@@ -150,3 +151,11 @@ def record_synced(connection: redis.Redis) -> None:
     sync completed gets no report, never an empty one)."""
     run = FullSyncRun(started_at=time.time(), outcome="ok", duration_s=1.0)
     record_full_sync(connection, run.as_dict())
+
+
+def planted_local_graph(graph_path: str, connection: redis.Redis) -> None:
+    """The planted defects (a schedule gap in two days) as a synced local graph."""
+    sink = LocalSink(graph_path)
+    sink.replace_all(planted(now=datetime.now(UTC)))
+    sink.close()
+    record_synced(connection)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,13 @@ from common.report import CHECKS
 from common.sinks.local import LocalSink
 from common.state import NO_FULL_SYNC_YET, record_full_sync
 from tests.cli import one_line_failure, run_pdgraph, said
-from tests.report_graphs import planted, record_synced
+from tests.report_graphs import planted_local_graph, record_synced
 
 
 @pytest.fixture
 def env(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> dict[str, str]:
     graph = tmp_path / "graph.sqlite3"
-    sink = LocalSink(str(graph))
-    sink.replace_all(planted(now=datetime.now(UTC)))
-    sink.close()
-    record_synced(redis_client)
+    planted_local_graph(str(graph), redis_client)
     return {"LOCAL_GRAPH_PATH": str(graph), "ACCOUNT_NAME": "Acme", "REDIS_URL": redis_url}
 
 

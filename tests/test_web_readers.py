@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -18,7 +17,7 @@ from common.graph import Cause, ChangeSet
 from common.sinks.local import LocalSink
 from sim.redis_server import RedisServer
 from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN, authorized
-from tests.report_graphs import planted, record_synced
+from tests.report_graphs import planted_local_graph
 from tests.test_web_changes import service
 from tests.test_webhook_receiver import event_body, sign
 from web import readers
@@ -38,10 +37,7 @@ def settings_for(redis_url: str, graph_path: str) -> Settings:
 
 @pytest.fixture
 def report_client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
-    sink = LocalSink(graph_path)
-    sink.replace_all(planted(now=datetime.now(UTC)))
-    sink.close()
-    record_synced(redis_client)
+    planted_local_graph(graph_path, redis_client)
     return authorized(create_app(settings_for(redis_url, graph_path), redis_client).test_client())
 
 

@@ -14,12 +14,11 @@ from pydantic import SecretStr
 
 from common.config import Settings
 from common.report import CHECKS
-from common.sinks.local import LocalSink
 from common.state import NO_FULL_SYNC_YET
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, make_j1_sink
 from tests.read_tokens import READ_TOKEN, authorized
-from tests.report_graphs import planted, record_synced
+from tests.report_graphs import planted, planted_local_graph, record_synced
 from web.app import create_app
 
 SECRET = "report-test-secret"
@@ -42,10 +41,7 @@ def app_client(settings: Settings, redis_client: redis.Redis) -> FlaskClient:
 @pytest.fixture
 def local_client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
     """The app on a local graph holding the planted defects (a schedule gap in two days)."""
-    sink = LocalSink(graph_path)
-    sink.replace_all(planted(now=datetime.now(UTC)))
-    sink.close()
-    record_synced(redis_client)
+    planted_local_graph(graph_path, redis_client)
     settings = Settings(
         redis_url=redis_url,
         local_graph_path=graph_path,

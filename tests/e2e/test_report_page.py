@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,9 @@ from pydantic import SecretStr
 
 from common.config import Settings
 from common.report import CHECKS
-from common.sinks.local import LocalSink
 from tests.e2e.test_status_page import CHROMIUM, FLAGS, visible_text
 from tests.read_tokens import READ_TOKEN
-from tests.report_graphs import planted, record_synced
+from tests.report_graphs import planted_local_graph
 from tests.stack import serve
 from web.app import create_app
 
@@ -40,10 +38,7 @@ PLANTED = {
 def test_an_auditor_sees_the_summary_table_and_each_planted_finding(
     redis_url: str, redis_client: redis.Redis, graph_path: str, tmp_path: Path
 ) -> None:
-    sink = LocalSink(graph_path)
-    sink.replace_all(planted(now=datetime.now(UTC)))
-    sink.close()
-    record_synced(redis_client)
+    planted_local_graph(graph_path, redis_client)
     settings = Settings(
         redis_url=redis_url,
         local_graph_path=graph_path,
