@@ -17,7 +17,6 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -26,7 +25,7 @@ from pydantic import SecretStr
 from common.config import ConfigError, Settings, load_settings
 from common.report import build_report
 from common.report_render import render_html
-from common.sinks import SinkError, make_sink
+from common.sinks import SinkError, make_sink, missing_local_graph
 from common.state import connect, report_refusal
 
 REPORT_NICENESS = 10
@@ -56,9 +55,9 @@ def report_body(settings: Settings, fmt: str) -> bytes:
     refusal = report_refusal(connection)
     if refusal is not None:
         raise NoReportYet(refusal)
-    if settings.graph_sink == "local" and not Path(settings.local_graph_path).is_file():
-        # Opening it would create an empty graph (and then a report of nothing).
-        raise SinkError(f"LOCAL_GRAPH_PATH {settings.local_graph_path}: no graph there")
+    missing = missing_local_graph(settings)
+    if missing is not None:
+        raise SinkError(missing)
     sink = make_sink(settings, connection)
     built = build_report(sink.read_graph(), datetime.now(UTC), settings.account_name)
     if fmt == "json":

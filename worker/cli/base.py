@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -14,7 +13,7 @@ import redis
 from common.config import ConfigError, Settings, load_settings
 from common.graph import Graph
 from common.logs import configure_logging
-from common.sinks import GraphSink, SinkError, make_sink
+from common.sinks import GraphSink, SinkError, make_sink, missing_local_graph
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -39,18 +38,6 @@ def settings_for_command() -> Settings:
         fail_configuration(exc)
     configure_logging(settings.log_level, settings.secret_values(), stream=sys.stderr)
     return settings
-
-
-def missing_local_graph(settings: Settings) -> str | None:
-    """Why there is no local graph to read yet (None: there is one, or the sink is not local).
-
-    Opening the SQLite file would create an empty graph: reading commands ask first.
-    """
-    if settings.graph_sink != "local" or Path(settings.local_graph_path).is_file():
-        return None
-    return (
-        f"LOCAL_GRAPH_PATH {settings.local_graph_path}: no graph there yet (run pdgraph sync first)"
-    )
 
 
 @contextmanager

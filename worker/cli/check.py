@@ -11,9 +11,9 @@ import redis
 
 from common.config import ConfigError, Settings
 from common.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
-from common.sinks import SinkError, make_sink
+from common.sinks import SinkError, make_sink, missing_local_graph
 from common.state import connect, last_full_sync, last_successful_full_sync
-from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, missing_local_graph, settings_for_command
+from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, settings_for_command
 
 
 @dataclass

@@ -33,7 +33,7 @@ from common.keys import text
 from common.locks import held_locks
 from common.sinks import ScheduleFlush, SinkError
 from common.sinks.jupiterone.record import JupiterOneRecord
-from common.sinks.jupiterone.writebehind import FLUSH_LOCK_TIMEOUT, FLUSH_LOCK_WAIT
+from common.sinks.jupiterone.writebehind import FLUSH_LOCK_WAIT, flush_lock
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,7 @@ class ScopeDiffs:
 
     def lock(self) -> Lock:
         """The flush lock: one DIFF, PATCH flush or full sync of the scope at a time."""
-        lock: Lock = self.r.lock(
-            self.record.key("patch:flush-lock"),
-            timeout=FLUSH_LOCK_TIMEOUT,
-            blocking_timeout=FLUSH_LOCK_WAIT,
-            thread_local=False,
-        )
-        return lock
+        return flush_lock(self.r, self.record)
 
     @contextmanager
     def serialized(self, what: str) -> Iterator[None]:

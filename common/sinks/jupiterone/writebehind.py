@@ -14,10 +14,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis
+from redis.lock import Lock
+
 from common.graph import Entity, fingerprint
 from common.history import Entry
 from common.keys import text, text_map
-from common.locks import LEASE_SECONDS, held_locks
+from common.locks import LEASE_SECONDS, held_locks, lease
 from common.sinks import ScheduleFlush, SinkError
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.syncjob import PatchJob
@@ -30,6 +33,16 @@ PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch (or the write-behind window) s
 FLUSH_LOCK_TIMEOUT = LEASE_SECONDS
 FLUSH_LOCK_WAIT = 600  # then the flush job fails and is retried later
 DELETED_TTL = 1200  # longer than any flush in flight
+
+
+def flush_lock(connection: redis.Redis, record: JupiterOneRecord) -> Lock:
+    """The scope's flush lock: one DIFF, PATCH flush or full sync of the scope at a time."""
+    return lease(
+        connection,
+        record.key("patch:flush-lock"),
+        wait=FLUSH_LOCK_WAIT,
+        seconds=FLUSH_LOCK_TIMEOUT,
+    )
 
 
 class WriteBehindBuffer:
@@ -106,14 +119,8 @@ class WriteBehindBuffer:
         and the error is raised, so the flush job is retried.
         """
         # One flush at a time: of two flushes in flight, the older could land last.
-        lock = self.r.lock(
-            self.record.key("patch:flush-lock"),
-            timeout=FLUSH_LOCK_TIMEOUT,
-            blocking_timeout=FLUSH_LOCK_WAIT,
-            thread_local=False,
-        )
         with held_locks("JupiterOne flush") as locks:
-            if not locks.acquire(lock):
+            if not locks.acquire(flush_lock(self.r, self.record)):
                 raise SinkError(f"another JupiterOne flush held its lock for {FLUSH_LOCK_WAIT}s")
             return self._flush()
 
