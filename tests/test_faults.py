@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -264,7 +264,7 @@ def test_a_worker_killed_during_the_full_sync_is_named_and_the_next_sync_runs(
 
     # The next scheduled sync runs: no "another one is running".
     procs.worker()
-    next_tick = tick.replace(year=tick.year + 1)  # any other tick: its own job id
+    next_tick = tick + timedelta(minutes=1)  # the next cron tick: its own job id
     assert enqueue_full_sync(redis_client, next_tick)
     job_id = f"full-sync-{next_tick:%Y%m%dT%H%MZ}"
     wait_for(
