@@ -224,13 +224,27 @@ class Cause:
 
     kind: str
     id: str
+    # Who made the change in PagerDuty and how, when the cause says (an audit record's
+    # actor `{type, id, name}` and method `{type, truncatedToken}`); None: not known.
+    actor: Mapping[str, Any] | None = field(default=None, compare=False)
+    method: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in CAUSE_KINDS:
             raise ValueError(f"cause kind {self.kind!r} is not one of {CAUSE_KINDS}")
 
     def as_dict(self) -> dict[str, str]:
+        """The change history's `cause`: `{kind, id}`."""
         return {"kind": self.kind, "id": self.id}
+
+    def as_job(self) -> dict[str, Any]:
+        """Everything the cause holds, for a job's arguments (`Cause(**as_job())`)."""
+        job: dict[str, Any] = self.as_dict()
+        if self.actor is not None:
+            job["actor"] = dict(self.actor)
+        if self.method is not None:
+            job["method"] = dict(self.method)
+        return job
 
 
 @dataclass

@@ -21,11 +21,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common.graph import Cause, ChangeSet, Entity, Relationship
+from common.transform.model import GRAPH_TYPES
 
 Entry = dict[str, Any]
 J1Object = Mapping[str, Any]
 
 DAY = 86400.0
+# An entry's `source`: a write pdgraph made to the graph, or PagerDuty's audit record.
+GRAPH, PAGERDUTY = "graph", "pagerduty"
+SOURCES = (GRAPH, PAGERDUTY)
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 
@@ -66,11 +70,77 @@ def make_entry(
 ) -> Entry:
     return {
         "at": iso(at),
+        "source": GRAPH,
         "key": key,
         "type": type_,
         "action": action,
         "changes": property_changes(before, after),
         "cause": cause.as_dict() if cause else None,
+        "actor": dict(cause.actor) if cause and cause.actor else None,
+        "method": dict(cause.method) if cause and cause.method else None,
+    }
+
+
+# -- PagerDuty's audit trail, as recorded ----------------------------------------------------
+
+# an audit record's `action` → an entry's
+_AUDIT_ACTIONS = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+def audit_actor(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The record's (first) actor as `{type, id, name}`: `type` is PagerDuty's reference
+    type without `_reference` (user, api_key, app); None when the record names none."""
+    actors = record.get("actors") or []
+    first = actors[0] if actors and isinstance(actors[0], Mapping) else None
+    if first is None or not first.get("id"):
+        return None
+    return {
+        "type": str(first.get("type") or "").removesuffix("_reference") or None,
+        "id": str(first["id"]),
+        "name": first.get("summary"),
+    }
+
+
+def audit_method(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The record's method as `{type, truncatedToken}` (browser, api_token, oauth, ...)."""
+    method = record.get("method")
+    if not isinstance(method, Mapping) or not method.get("type"):
+        return None
+    return {"type": str(method["type"]), "truncatedToken": method.get("truncated_token")}
+
+
+def audit_changes(details: Mapping[str, Any]) -> dict[str, Any]:
+    """`details.fields[]` as {name: {before, after}} (PagerDuty's names and values, as
+    given) and `details.references[]` as {name: {added: [...], removed: [...]}}."""
+    changes: dict[str, Any] = {}
+    for f in details.get("fields") or []:
+        if isinstance(f, Mapping) and f.get("name"):
+            changes[str(f["name"])] = {"before": f.get("before_value"), "after": f.get("value")}
+    for r in details.get("references") or []:
+        if isinstance(r, Mapping) and r.get("name"):
+            changes[str(r["name"])] = {
+                "added": list(r.get("added") or []),
+                "removed": list(r.get("removed") or []),
+            }
+    return changes
+
+
+def audit_entry(record: Mapping[str, Any], key: str, type_: str) -> Entry:
+    """The change history's entry of one PagerDuty audit record (`source: pagerduty`),
+    kept as PagerDuty recorded it: `at` its execution time, the root resource's `key`
+    and `type`, the fields and references it lists, its actor and method."""
+    executed = datetime.fromisoformat(str(record["execution_time"]).replace("Z", "+00:00"))
+    action = str(record.get("action") or "")
+    return {
+        "at": iso(executed.timestamp()),
+        "source": PAGERDUTY,
+        "key": key,
+        "type": type_,
+        "action": _AUDIT_ACTIONS.get(action, action),
+        "changes": audit_changes(record.get("details") or {}),
+        "cause": {"kind": "audit", "id": str(record["id"])},
+        "actor": audit_actor(record),
+        "method": audit_method(record),
     }
 
 
@@ -165,7 +235,12 @@ def entry_json(entry: Entry) -> str:
 
 
 def entry_from_json(raw: str | bytes) -> Entry:
+    """An entry as stored; one recorded before entries had a source, actor and method
+    gets the values they would have had (a graph write, nobody named)."""
     entry: Entry = json.loads(raw)
+    entry.setdefault("source", GRAPH)
+    entry.setdefault("actor", None)
+    entry.setdefault("method", None)
     return entry
 
 
@@ -194,12 +269,27 @@ def decode_cursor(cursor: str) -> str:
     return position
 
 
-def matches(entry: Entry, since: float | None, key: str | None, type_: str | None) -> bool:
-    if key is not None and entry["key"] != key:
+@dataclass(frozen=True)
+class Query:
+    """What a reader of the history asks for (every field None: everything)."""
+
+    since: float | None = None
+    key: str | None = None
+    type_: str | None = None
+    source: str | None = None
+    actor: str | None = None  # an actor's id
+
+
+def matches(entry: Entry, query: Query) -> bool:
+    if query.key is not None and entry["key"] != query.key:
         return False
-    if type_ is not None and entry["type"] != type_:
+    if query.type_ is not None and entry["type"] != query.type_:
         return False
-    return since is None or entry_epoch(entry) >= since
+    if query.source is not None and entry.get("source", GRAPH) != query.source:
+        return False
+    if query.actor is not None and (entry.get("actor") or {}).get("id") != query.actor:
+        return False
+    return query.since is None or entry_epoch(entry) >= query.since
 
 
 # -- --since / ?since= --------------------------------------------------------------------
@@ -226,6 +316,16 @@ def parse_since(text: str, now: float) -> float:
     return moment.timestamp()
 
 
+def check_filters(type_: str | None, source: str | None) -> None:
+    """ValueError with a one-line reason for a `type` or `source` no entry can have."""
+    if type_ is not None and type_ not in GRAPH_TYPES:
+        raise ValueError(
+            f"type {type_!r} is not one pdgraph writes: {', '.join(sorted(GRAPH_TYPES))}"
+        )
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+
+
 def parse_limit(text: str | None) -> int:
     """A page size 1..MAX_PAGE (DEFAULT_PAGE when absent); ValueError otherwise."""
     if text is None or text == "":
@@ -235,14 +335,41 @@ def parse_limit(text: str | None) -> int:
     return int(text)
 
 
+def _change_text(name: str, change: Mapping[str, Any]) -> str:
+    if "added" in change or "removed" in change:  # an audit record's references
+
+        def names(refs: list[Any]) -> str:
+            return ", ".join(
+                str(r.get("summary") or r.get("id")) if isinstance(r, Mapping) else str(r)
+                for r in refs
+            )
+
+        parts = [
+            f"+[{names(change[k])}]" if k == "added" else f"-[{names(change[k])}]"
+            for k in ("added", "removed")
+            if change.get(k)
+        ]
+        return f"{name}: {' '.join(parts)}"
+    before = json.dumps(change.get("before"), ensure_ascii=False)
+    return f"{name}: {before} → {json.dumps(change.get('after'), ensure_ascii=False)}"
+
+
+def actor_text(entry: Entry) -> str:
+    """`by Ada Lovelace (user PXYZ) via browser`, or "" when nobody is named."""
+    actor, method = entry.get("actor"), entry.get("method")
+    if not actor:
+        return ""
+    who = f"by {actor.get('name') or actor['id']} ({actor.get('type') or 'actor'} {actor['id']})"
+    return f"{who} via {method['type']}" if method else who
+
+
 def text_line(entry: Entry) -> str:
-    """`at action key (type) prop: before → after; … cause kind:id` (values as JSON)."""
-    parts = [
-        f"{name}: {json.dumps(c['before'], ensure_ascii=False)} → "
-        f"{json.dumps(c['after'], ensure_ascii=False)}"
-        for name, c in entry["changes"].items()
-    ]
+    """`at [pagerduty] action key (type) prop: before → after; … [by who via how] cause
+    kind:id` (values as JSON; a graph write has no source word)."""
+    parts = [_change_text(name, c) for name, c in entry["changes"].items()]
     cause = entry.get("cause")
-    why = f"{cause['kind']}:{cause['id']}" if cause else "unknown"
-    head = f"{entry['at']} {entry['action']} {entry['key']} ({entry['type']})"
-    return f"{head} {'; '.join(parts)} cause {why}" if parts else f"{head} cause {why}"
+    why = f"cause {cause['kind']}:{cause['id']}" if cause else "cause unknown"
+    source = " pagerduty" if entry.get("source") == PAGERDUTY else ""
+    head = f"{entry['at']}{source} {entry['action']} {entry['key']} ({entry['type']})"
+    tail = " ".join(t for t in (actor_text(entry), why) if t)
+    return f"{head} {'; '.join(parts)} {tail}" if parts else f"{head} {tail}"

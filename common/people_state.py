@@ -16,6 +16,11 @@ from common.keys import people, text, text_map
 AUDIT = "audit"  # the audit-records feed, polled every AUDIT_POLL_SECONDS
 REFRESH = "refresh"  # the light refresh every PEOPLE_REFRESH_MINUTES (feed refused)
 MODES = (AUDIT, REFRESH)
+# What the light refresh cannot tell (it sees objects, not PagerDuty's audit records).
+CANNOT_KNOW = (
+    "without PagerDuty's audit trail, who made each change (actor and method) and changes "
+    "undone between two light refreshes cannot be known"
+)
 
 
 def read_mode(connection: redis.Redis) -> dict[str, Any] | None:
@@ -66,6 +71,7 @@ def people_status(connection: redis.Redis, now: float | None = None) -> dict[str
         lag = round(now - float(current.get("finished_at") or now), 1)
     return {
         **mode,
+        "cannot_know": CANNOT_KNOW if mode["mode"] == REFRESH else None,
         "last_poll": runs.get(AUDIT),
         "last_refresh": runs.get(REFRESH),
         "lag_s": lag,

@@ -16,7 +16,7 @@ from tests.cli import one_line_failure, run_pdgraph, said
 from tests.stack import Stack
 from worker import jobs
 
-SPEC_FIELDS = {"at", "key", "type", "action", "changes", "cause"}
+SPEC_FIELDS = {"at", "source", "key", "type", "action", "changes", "cause", "actor", "method"}
 
 
 def team(n: int, name: str) -> Entity:

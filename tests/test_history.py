@@ -61,6 +61,9 @@ def test_a_created_object_lists_every_property_with_before_null() -> None:
             "role": {"before": None, "after": "admin"},
         },
         "cause": {"kind": "webhook", "id": "01EVENTAAAA"},
+        "source": "graph",
+        "actor": None,
+        "method": None,
     }
 
 

@@ -92,6 +92,7 @@ def test_a_refused_feed_switches_to_the_light_refresh_which_converges(
     assert sum(sim.request_counts().values()) == 1 + pages + len(account.schedules) + oncalls
     status = people_status(redis_client)
     assert status["mode"] == REFRESH and status["last_refresh"]["run_id"] == run["run_id"]
+    assert "who made each change" in status["cannot_know"]  # /status says what it lacks
     assert refresh_people_now(context)["changes_applied"] == 0  # nothing changed since
 
 
@@ -150,6 +151,7 @@ def test_check_says_whether_the_feed_is_available(
     else:
         assert finding.detail.startswith("unavailable") and f"HTTP {mode}" in finding.detail
         assert "every 15 min" in finding.detail
+        assert "who made each change (actor and method)" in finding.detail
     assert API_KEY not in finding.detail
 
 

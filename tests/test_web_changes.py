@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from common.config import Settings
 from common.graph import Cause, ChangeSet, Entity
-from common.history import encode_cursor
+from common.history import audit_entry, encode_cursor, iso
 from common.sinks.local import LocalSink
 from tests.read_tokens import READ_TOKEN, authorized
 from web.app import create_app
@@ -25,6 +25,16 @@ def service(n: int, name: str) -> Entity:
         class_="Service",
         properties={"name": name, "displayName": name},
     )
+
+
+RECORD = {
+    "id": "PAR0000001",
+    "execution_time": iso(time.time() - 60),  # within CHANGE_HISTORY_DAYS on any date
+    "actors": [{"id": "PADA001", "type": "user_reference", "summary": "Ada Lovelace"}],
+    "method": {"type": "browser", "truncated_token": None},
+    "action": "update",
+    "details": {"fields": [{"name": "name", "before_value": "svc 3", "value": "renamed"}]},
+}
 
 
 @pytest.fixture
@@ -77,6 +87,9 @@ def test_the_default_page_is_100_and_filters_narrow_it(client: FlaskClient) -> N
             "name": {"before": "svc 3", "after": "renamed"},
         },
         "cause": {"kind": "webhook", "id": "01EVT"},
+        "source": "graph",
+        "actor": None,
+        "method": None,
     }
     assert client.get("/changes?type=pagerduty_user").get_json()["changes"] == []
     assert len(client.get("/changes?since=10m").get_json()["changes"]) == 26
@@ -93,6 +106,8 @@ def test_the_default_page_is_100_and_filters_narrow_it(client: FlaskClient) -> N
         "limit=many",
         "cursor=not-a-cursor",
         f"cursor={encode_cursor('x')}",
+        "type=nosuchtype",
+        "source=jira",
     ],
 )
 def test_a_bad_parameter_is_a_400_with_a_json_reason(client: FlaskClient, query: str) -> None:
@@ -100,3 +115,16 @@ def test_a_bad_parameter_is_a_400_with_a_json_reason(client: FlaskClient, query:
     assert reply.status_code == 400
     body = reply.get_json()
     assert body["status"] == 400 and body["message"]
+
+
+def test_source_and_actor_pick_the_audit_trail_and_who_made_it(
+    client: FlaskClient, graph_path: str
+) -> None:
+    LocalSink(graph_path).record_trail(
+        [audit_entry(RECORD, "service:PS00003", "pagerduty_service")]
+    )
+    [record] = client.get("/changes?source=pagerduty").get_json()["changes"]
+    assert record["cause"]["id"] == "PAR0000001" and record["actor"]["name"] == "Ada Lovelace"
+    assert client.get("/changes?actor=PADA001").get_json()["changes"] == [record]
+    graph = client.get("/changes?source=graph").get_json()["changes"]
+    assert len(graph) == 26 and {e["source"] for e in graph} == {"graph"}

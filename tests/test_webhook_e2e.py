@@ -290,6 +290,10 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
     assert "0 failed jobs" in " ".join(page.text.split())
     assert f"service.updated for {service_id}" in " ".join(page.text.split())
     assert "Next scheduled runs" in page.text and runs["full sync"] in page.text
+    for link in ("report", "changes", "metrics"):  # each opens with the same token
+        assert f'<a href="{link}">' in page.text
+        linked = requests.get(f"{base}/{link}", auth=("anyone", READ_TOKEN), timeout=30)
+        assert linked.status_code == 200, (link, linked.text[:200])
     for text in (page.text, before.text, str(report)):
         assert API_KEY not in text and WEBHOOK_SECRET not in text and READ_TOKEN not in text
 

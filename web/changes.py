@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 
-from common.history import parse_limit, parse_since
+from common.history import check_filters, parse_limit, parse_since
 from common.sinks import SinkError
 from web.readers import ReadersBusy, changes_page
 from web.replies import busy, reply
@@ -22,8 +22,9 @@ changes = Blueprint("changes", __name__)
 
 @changes.get("/changes")
 def change_history() -> Any:
-    """`?since=&key=&type=&cursor=&limit=` (limit 1..1000, default 100) →
-    `{"changes": [...], "next_cursor": str | null}`, oldest first; 400 for a bad parameter."""
+    """`?since=&key=&type=&source=&actor=&cursor=&limit=` (limit 1..1000, default 100) →
+    `{"changes": [...], "next_cursor": str | null}`, oldest first; 400 for a bad parameter
+    (an unknown type or source too)."""
     args = request.args
     try:
         since = parse_since(args["since"], time.time()) if args.get("since") else None
@@ -31,9 +32,12 @@ def change_history() -> Any:
             "since": since,
             "key": args.get("key") or None,
             "type_": args.get("type") or None,
+            "source": args.get("source") or None,
+            "actor": args.get("actor") or None,
             "cursor": args.get("cursor") or None,
             "limit": parse_limit(args.get("limit")),
         }  # read here: the request is this greenlet's, not the reader thread's
+        check_filters(query["type_"], query["source"])
         body = web_state().readers.run(lambda read: changes_page(read, **query))
     except ValueError as exc:
         return reply(400, str(exc))

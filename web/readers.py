@@ -163,34 +163,38 @@ class Readers:
 
     # -- the report: one computation shared by every reader for REPORT_MAX_AGE ----------
 
-    def report(self, fmt: str) -> CachedReport:
-        """The report as `fmt` ("json" or "html"), at most REPORT_MAX_AGE old, computed
-        by web.report_process: one at a time per web process, and one for all readers."""
-        cached = self._fresh_report(fmt)
+    def report(self, fmt: str, period_days: int | None = None) -> CachedReport:
+        """The report as `fmt` ("json" or "html"), with the last `period_days` days'
+        evidence when given, at most REPORT_MAX_AGE old, computed by web.report_process:
+        one at a time per web process, and one for all readers of the same report."""
+        wanted = fmt if period_days is None else f"{fmt}:{period_days}"
+        cached = self._fresh_report(wanted)
         if cached is not None:  # the common case: nothing to compute, nothing to wait for
             return cached
         if not self._report_lock.acquire(timeout=READ_TIMEOUT):
             raise ReadersBusy(f"no report within {READ_TIMEOUT:.0f} s")
         try:
-            cached = self._fresh_report(fmt)  # computed while this reader waited
+            cached = self._fresh_report(wanted)  # computed while this reader waited
             if cached is None:
-                cached = CachedReport(self._computed_report(fmt), time.monotonic())
-                self._reports[fmt] = cached
+                cached = CachedReport(self._computed_report(wanted), time.monotonic())
+                self._reports[wanted] = cached
             return cached
         finally:
             self._report_lock.release()
 
-    def _fresh_report(self, fmt: str) -> CachedReport | None:
-        cached = self._reports.get(fmt)
+    def _fresh_report(self, wanted: str) -> CachedReport | None:
+        cached = self._reports.get(wanted)
         if cached is not None and time.monotonic() - cached.computed_at < REPORT_MAX_AGE:
             return cached
         return None
 
-    def _computed_report(self, fmt: str) -> bytes:
+    def _computed_report(self, wanted: str) -> bytes:
+        """`wanted`: the format, and `:DAYS` for a period (the report process's arguments)."""
+        arguments = wanted.split(":")  # "json" or "html", then the period's days if any
         # gevent's subprocess in the web process: the loop runs while the child computes.
         try:
-            done = subprocess.run(  # noqa: S603  (fmt is "json" or "html")
-                [sys.executable, "-m", "web.report_process", fmt],
+            done = subprocess.run(  # noqa: S603  (a format and a number of days)
+                [sys.executable, "-m", "web.report_process", *arguments],
                 input=settings_payload(self.settings).encode(),
                 capture_output=True,
                 timeout=READ_TIMEOUT,
@@ -218,11 +222,20 @@ def changes_page(
     type_: str | None,
     cursor: str | None,
     limit: int,
+    source: str | None = None,
+    actor: str | None = None,
 ) -> bytes:
     """A /changes page as JSON: at most `limit` entries and MAX_CHANGES_BYTES (at least
     one entry): a page past the bytes is asked again for the entries that fit, so that
     its next_cursor follows the last entry it holds."""
-    query: dict[str, Any] = {"since": since, "key": key, "type_": type_, "cursor": cursor}
+    query: dict[str, Any] = {
+        "since": since,
+        "key": key,
+        "type_": type_,
+        "source": source,
+        "actor": actor,
+        "cursor": cursor,
+    }
     page, next_cursor = context.sink.changes(**query, limit=limit)
     encoded = [json.dumps(entry, separators=(",", ":")) for entry in page]
     fitting, size = 0, 0

@@ -6,9 +6,13 @@ Every AUDIT_POLL_SECONDS the clock queues `worker.jobs.poll_audit_records`. One 
 1. reads `GET /audit/records` (cursor pages, newest first) since the kept position, less
    OVERLAP_SECONDS: records can arrive late, and several share a request id; a record
    already written (its id is in the `seen` set) is skipped;
+1b. keeps every new record in the change history as PagerDuty recorded it (`source:
+   pagerduty`: its time, object, fields, actor and method), whatever the object looks
+   like when it is re-read: a change undone before the poll is there too;
 2. coalesces the records by object: one re-read per object however many records name it;
 3. per object (worker.people_graph): re-read, transform, diff against the sink, write
-   what changed with `Cause("audit", <newest record id>)`, then mark its records seen;
+   what changed with `Cause("audit", <newest record id>)` (and that record's actor and
+   method), then mark its records seen;
    a service is handed to the webhook path's refresh (request_service_refresh); a
    deleted user's schedules and policies are re-read after it (its shifts left gaps);
 3b. re-reads the on-calls of every policy named (a policy, or a policy escalating to a
@@ -36,10 +40,12 @@ import redis
 
 from common import metrics
 from common.graph import Cause, ChangeSet
+from common.history import Entry, audit_actor, audit_entry, audit_method
 from common.keys import people, text_map
 from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.people_state import AUDIT, REFRESH, read_mode, write_mode
 from common.state import last_full_sync, sync_window_is_open
+from common.transform import entity_type_of
 from worker.coalescing import request_service_refresh
 from worker.context import JobContext
 from worker.people_graph import (
@@ -75,10 +81,41 @@ class ObjectChanges:
     kind: str  # the root resource's type without `_reference`: user, team, service, ...
     id: str
     records: dict[str, float] = field(default_factory=dict)  # record id → execution time
+    causes: dict[str, Cause] = field(default_factory=dict)  # record id → its cause
 
     @property
     def newest(self) -> str:
         return max(self.records, key=lambda r: (self.records[r], r)) if self.records else ""
+
+    @property
+    def cause(self) -> Cause:
+        """The newest record, with its actor and method when the record was read."""
+        return self.causes.get(self.newest) or Cause("audit", self.newest)
+
+
+def record_cause(record: PagerDutyObject) -> Cause:
+    """An audit record as the cause of the writes it leads to: its id, actor and method."""
+    return Cause("audit", str(record["id"]), audit_actor(record), audit_method(record))
+
+
+def root_key(record: PagerDutyObject) -> tuple[str, str] | None:
+    """The `_key` and `_type` of the entity the record's root resource is (None: not
+    one the graph has)."""
+    root = record.get("root_resource") or {}
+    kind = str(root.get("type") or "").removesuffix("_reference")
+    key = f"{kind}:{root.get('id')}"
+    type_ = entity_type_of(key) if root.get("id") else None
+    return (key, type_) if type_ is not None else None
+
+
+def trail_entries(records: list[PagerDutyObject]) -> list[Entry]:
+    """The change history's entries of the records, oldest first."""
+    entries = []
+    for record in sorted(records, key=lambda r: (execution_epoch(r), str(r["id"]))):
+        root = root_key(record)
+        if root is not None:
+            entries.append(audit_entry(record, *root))
+    return entries
 
 
 # The order objects are written in: an edge goes only to an entity the graph holds, so
@@ -102,6 +139,7 @@ def coalesce(records: list[PagerDutyObject]) -> list[ObjectChanges]:
             continue
         changes = by_object.setdefault((kind, root["id"]), ObjectChanges(kind, root["id"]))
         changes.records[record["id"]] = execution_epoch(record)
+        changes.causes[record["id"]] = record_cause(record)
     return sorted(by_object.values(), key=write_order)
 
 
@@ -146,11 +184,11 @@ def take_rechecks(connection: redis.Redis) -> list[ObjectChanges]:
     return rechecks
 
 
-def apply_object(context: JobContext, obj: ObjectChanges, policies: dict[str, str]) -> ChangeSet:
+def apply_object(context: JobContext, obj: ObjectChanges, policies: dict[str, Cause]) -> ChangeSet:
     """Re-read one object and write what changed (a service: queue its refresh); a
-    deleted user's schedules and policies after it. Adds to `policies` (id → record id)
-    those whose on-calls the change may have moved."""
-    cause = Cause("audit", obj.newest)
+    deleted user's schedules and policies after it. Adds to `policies` (id → the record's
+    cause) those whose on-calls the change may have moved."""
+    cause = obj.cause
     if obj.kind == "service":
         request_service_refresh(context.connection, obj.id, cause)
         return ChangeSet()
@@ -163,7 +201,7 @@ def apply_object(context: JobContext, obj: ObjectChanges, policies: dict[str, st
         follower = READERS[type_](client, object_id, name)
         written.append(write_object(sink, follower, cause))
         moved |= oncall_policies(sink, follower)
-    policies.update(dict.fromkeys(moved, obj.newest))
+    policies.update(dict.fromkeys(moved, cause))
     return ChangeSet.merge(written)
 
 
@@ -175,6 +213,7 @@ class PollRun:
     outcome: str = "ok"
     records: int = 0  # read, overlap included
     new_records: int = 0
+    trail_entries: int = 0  # records added to the change history (source pagerduty)
     objects: int = 0
     changes_applied: int = 0
     oncall_policies: int = 0  # policies whose on-calls were re-read
@@ -191,11 +230,14 @@ def poll_feed(context: JobContext, run: PollRun) -> None:
     connection = context.connection
     window_open = sync_window_is_open(connection)
     records, run.records = read_new_records(context.client, connection)
+    # Kept as recorded before anything is re-read: the sink adds each record once, so a
+    # poll that dies after this and reads the records again adds nothing twice.
+    run.trail_entries = context.sink.record_trail(trail_entries(records))
     objects = coalesce(records)
     if not window_open:
         objects = sorted(take_rechecks(connection) + objects, key=write_order)
     run.new_records, run.objects = len(records), len(objects)
-    policies: dict[str, str] = {}
+    policies: dict[str, Cause] = {}
     for obj in objects:
         changes = apply_object(context, obj, policies)
         run.changes_applied += changes.total
@@ -215,7 +257,7 @@ def poll_feed(context: JobContext, run: PollRun) -> None:
             run.lag_s = round(lag, 3)
     run.oncall_policies = len(policies)
     if policies:
-        cause = Cause("audit", max(policies.values()))
+        cause = max(policies.values(), key=lambda c: c.id)
         run.changes_applied += refresh_moved_oncalls(context, set(policies), cause)
     advance_position(connection, records)
 

@@ -57,7 +57,7 @@ def request_service_refresh(
         keys.service_refresh(service_id),
         REFRESH_MARKER_TTL,
         "worker.jobs.refresh_service",
-        (service_id, cause.as_dict() if cause else None),
+        (service_id, cause.as_job() if cause else None),
         job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
         retry=REFRESH_RETRY,
         description=f"refresh service {service_id}",

@@ -79,7 +79,7 @@ def process_webhook(event: dict[str, Any]) -> str:
 
 @metrics.timed("refresh_service")
 @deferred_when_busy
-def refresh_service(service_id: str, cause: dict[str, str] | None = None) -> dict[str, Any]:
+def refresh_service(service_id: str, cause: dict[str, Any] | None = None) -> dict[str, Any]:
     """The trailing edge: re-read a service whose coalescing window had events (`cause`:
     the first of them, for the change history)."""
     context = job_context()

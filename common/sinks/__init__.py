@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,9 +48,16 @@ class GraphSink(Protocol):
         type_: str | None,
         cursor: str | None,
         limit: int,
+        source: str | None = None,
+        actor: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the change history, oldest first, and the cursor of the next page
-        (None: no more). ValueError for a cursor this sink did not give out."""
+        (None: no more). `source`: graph or pagerduty entries only; `actor`: only those
+        whose actor has this id. ValueError for a cursor this sink did not give out."""
+
+    def record_trail(self, entries: Sequence[dict[str, Any]]) -> int:
+        """Add PagerDuty audit records' entries (common.history.audit_entry) to the change
+        history, each record once however often it is handed in; how many were new."""
 
     def read_graph(self) -> Graph:
         """The sink's current graph (for export and diffing)."""

@@ -27,6 +27,7 @@ from common.history import (
     Entry,
     decode_cursor,
     encode_cursor,
+    entry_epoch,
     entry_from_json,
     entry_json,
     touched_keys,
@@ -61,6 +62,10 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 CREATE INDEX IF NOT EXISTS changes_at ON changes (at);
 CREATE INDEX IF NOT EXISTS changes_key ON changes (key, id);
+CREATE TABLE IF NOT EXISTS audit_trail (
+    record_id TEXT PRIMARY KEY,
+    at REAL NOT NULL
+);
 """
 
 Row = tuple[str, ...]
@@ -167,6 +172,29 @@ class LocalSink:
         pruned = db.execute("DELETE FROM changes WHERE at < ?", (at - self.history_days * DAY,))
         self._history_rows += max(0, inserted) + max(0, pruned.rowcount)
 
+    def record_trail(self, entries: Sequence[Entry]) -> int:
+        # The record ids kept beside the entries, in their transaction: an entry once only.
+        added = 0
+        with self._transaction() as db:
+            now = self.clock()
+            for entry in entries:
+                record_id = entry["cause"]["id"]
+                known = db.execute(
+                    "INSERT OR IGNORE INTO audit_trail VALUES (?, ?)", (record_id, now)
+                ).rowcount
+                if known == 1:
+                    at = entry_epoch(entry)
+                    db.execute(
+                        "INSERT INTO changes (at, key, type, entry) VALUES (?, ?, ?, ?)",
+                        (at, entry["key"], entry["type"], entry_json(entry)),
+                    )
+                    added += 1
+            floor = now - self.history_days * DAY
+            pruned = db.execute("DELETE FROM changes WHERE at < ?", (floor,)).rowcount
+            forgotten = db.execute("DELETE FROM audit_trail WHERE at < ?", (floor,)).rowcount
+            self._history_rows += 2 * added + max(0, pruned) + max(0, forgotten)
+        return added
+
     def apply(self, changes: ChangeSet, cause: Cause | None = None) -> None:
         # One write per kind of change, deletes first: `writes` counts them.
         journal = ChangeJournal(changes, {}, cause, self.clock())
@@ -214,6 +242,8 @@ class LocalSink:
         type_: str | None,
         cursor: str | None,
         limit: int,
+        source: str | None = None,
+        actor: str | None = None,
     ) -> tuple[list[Entry], str | None]:
         after = decode_cursor(cursor) if cursor else "0"
         if not after.isdigit():
@@ -221,7 +251,13 @@ class LocalSink:
         floor = self.clock() - self.history_days * DAY  # older rows wait for the next prune
         sql = "SELECT id, entry FROM changes WHERE id > ? AND at >= ?"
         args: list[Any] = [int(after), max(floor, since or floor)]
-        for column, value in (("key", key), ("type", type_)):
+        for column, value in (
+            ("key", key),
+            ("type", type_),
+            # entries written before they had a source are graph writes
+            ("COALESCE(json_extract(entry, '$.source'), 'graph')", source),
+            ("json_extract(entry, '$.actor.id')", actor),
+        ):
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)

@@ -79,6 +79,8 @@ _RELATIONSHIP_TYPES = {
     (TEAM, "HAS", SCHEDULE): TEAM_HAS_SCHEDULE,
 }
 ENTITY_TYPES = frozenset(_ENTITY_TYPES.values())
+# Every `_type` pdgraph writes, under either graph model (what `--type` may name).
+GRAPH_TYPES = ENTITY_TYPES | frozenset(_RELATIONSHIP_TYPES.values())
 # What webhooks keep current: a full sync that changes these found drift (users, teams,
 # policies, schedules, memberships and shift hand-offs send no webhook; their changes are
 # expected).

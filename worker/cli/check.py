@@ -11,6 +11,7 @@ import redis
 
 from common.config import ConfigError, Settings
 from common.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
+from common.people_state import CANNOT_KNOW
 from common.sinks import SinkError, make_sink, missing_local_graph
 from common.state import connect, last_full_sync, last_successful_full_sync
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, settings_for_command
@@ -85,7 +86,7 @@ def check_audit_records(settings: Settings, connection: redis.Redis | None) -> F
         return Finding(
             what,
             detail=f"unavailable, {exc}: users and teams by light refresh every "
-            f"{settings.people_refresh_minutes} min (PEOPLE_REFRESH_MINUTES)",
+            f"{settings.people_refresh_minutes} min (PEOPLE_REFRESH_MINUTES); {CANNOT_KNOW}",
         )
     except PagerDutyError as exc:
         return Finding(what, str(exc))

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 import redis
 
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
-from common.history import ChangeJournal, Entry, touched_keys
+from common.history import ChangeJournal, Entry, Query, touched_keys
 from common.jupiterone import JupiterOneClient
 from common.sinks import ScheduleFlush
 from common.sinks.jupiterone.credentials import check_credentials
@@ -112,8 +112,14 @@ class JupiterOneSink:
         type_: str | None,
         cursor: str | None,
         limit: int,
+        source: str | None = None,
+        actor: str | None = None,
     ) -> tuple[list[Entry], str | None]:
-        return self._record.history_page(since, key, type_, cursor, limit)
+        query = Query(since, key, type_, source, actor)
+        return self._record.history_page(query, cursor, limit)
+
+    def record_trail(self, entries: Sequence[Entry]) -> int:
+        return self._record.add_trail(entries)
 
     def waiting_writes(self) -> int:
         return self._buffer.waiting() + self._diffs.waiting()

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, cast
 
 import redis
@@ -26,6 +27,7 @@ from common.history import (
     DAY,
     ChangeJournal,
     Entry,
+    Query,
     decode_cursor,
     encode_cursor,
     entry_from_json,
@@ -54,6 +56,28 @@ end
 return #ARGV - 2
 """
 
+# Add PagerDuty's audit records to the history once each: KEYS[2] holds the record ids
+# written (score: when), trimmed with the stream. ARGV: at ms, cutoff ms, then pairs of
+# record id and entry. Returns how many were new.
+_ADD_TRAIL = """
+local ms = ARGV[1]
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] then
+  local last = string.match(top[1][1], '^(%d+)')
+  if tonumber(last) > tonumber(ms) then ms = last end
+end
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+local added = 0
+for i = 3, #ARGV, 2 do
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], ms .. '-*', 'entry', ARGV[i + 1])
+    added = added + 1
+  end
+end
+return added
+"""
+
 
 class JupiterOneRecord:
     """What pdgraph last wrote to one JupiterOne scope, kept in Redis."""
@@ -76,6 +100,7 @@ class JupiterOneRecord:
         # the record updates that commit its changes, whoever (a DIFF or PATCH job) makes them.
         self.journal: ChangeJournal | None = None
         self._add_history = connection.register_script(_ADD_HISTORY)
+        self._add_trail = connection.register_script(_ADD_TRAIL)
 
     def key(self, name: str) -> str:
         """One of this record's Redis keys (the write-behind buffer's too)."""
@@ -185,18 +210,26 @@ class JupiterOneRecord:
         args: list[str | int] = [int(now * 1000), cutoff_ms, *(entry_json(e) for e in entries)]
         self._add_history(keys=[self.history], args=args, client=pipe)
 
+    def add_trail(self, entries: Sequence[Entry]) -> int:
+        """Add PagerDuty's audit records' entries, each record once; how many were new."""
+        if not entries:
+            return 0
+        now = self.clock()
+        cutoff_ms = max(0, int((now - self.history_days * DAY) * 1000))
+        args: list[str | int] = [int(now * 1000), cutoff_ms]
+        for entry in entries:
+            args += [str(entry["cause"]["id"]), entry_json(entry)]
+        keys = [self.history, self.key("trail")]
+        return int(self._add_trail(keys=keys, args=args))
+
     def history_page(
-        self,
-        since: float | None,
-        key: str | None,
-        type_: str | None,
-        cursor: str | None,
-        limit: int,
+        self, query: Query, cursor: str | None, limit: int
     ) -> tuple[list[Entry], str | None]:
         """One page of the history, oldest first, and the next cursor (None: the end)."""
         # Stream ids are the entries' times (or a little later): `since` is where to start.
         floor = self.clock() - self.history_days * DAY  # older ones wait for the next trim
-        since = max(floor, since or floor)
+        since = max(floor, query.since or floor)
+        query = replace(query, since=since)
         start = f"({decode_cursor(cursor)}" if cursor else str(max(0, int(since * 1000)))
         page: list[tuple[str, Entry]] = []
         scanned = 0
@@ -210,7 +243,7 @@ class JupiterOneRecord:
                 raise ValueError("cursor is not one this server gave out") from exc
             for stream_id, fields in batch:
                 entry = entry_from_json(fields.get(b"entry") or fields["entry"])
-                if matches(entry, since, key, type_):
+                if matches(entry, query):
                     page.append((text(stream_id), entry))
                 if len(page) > limit:
                     return [e for _, e in page[:limit]], encode_cursor(page[limit - 1][0])
