@@ -3,11 +3,13 @@
 Starts a Redis of its own (a redis-server on a free port, else fakeredis' TCP server; never
 the one at REDIS_URL, which may hold someone's data), serves a mid-size simulated account
 that keeps changing (services renamed, created and deleted, incidents triggered and
-escalated, on-call hand-offs every few minutes; a user or team change every 20 s, printed,
-which PagerDuty announces only in its audit records) and sends signed webhooks, runs a first
-full sync, then starts web, worker and clock as the Procfile says, with the local SQLite
-sink. Ctrl-C stops the processes first (the worker finishes its job), then the
-simulators and Redis.
+escalated, on-call hand-offs every few minutes; a user or team change every 20 s, printed
+with who made it, which PagerDuty announces only in its audit records) and sends signed
+webhooks, runs a first full sync, then starts web, worker and clock as the Procfile says,
+with the local SQLite sink. The account has an example of every finding of `pdgraph report`
+planted in it (sim/demo_changes.py), and the demo prints the line that points the CLI at
+it. Ctrl-C stops the processes first (the worker finishes its job), then the simulators and
+Redis.
 
     python -m sim.demo [--users 2000] [--port 8000] [--seconds N] [--redis-url URL]
                        [--people-every 20]
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -33,15 +35,32 @@ from urllib.parse import urlsplit
 
 import redis
 
-from sim.demo_changes import PeopleChanges
+from sim.demo_changes import DemoAccount, PeopleChanges, ServiceChurn, demo_account
 from sim.jupiterone import JupiterOneSim
-from sim.pagerduty import Account, PagerDutySim, WebhookSender
+from sim.pagerduty import PagerDutySim, WebhookSender
 from sim.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDOFF_SECONDS = 180  # on-call shifts in the demo account last three minutes
+CHURN_SECONDS = 2.0  # a service change (or incident) this often
+PEOPLE_SECONDS = 20.0  # a user or team change this often
 PROCESSES = ("web", "worker", "clock")  # the Procfile's processes, started in this order
 STOP_SECONDS = 20  # how long a process may take to stop before it is killed
+AUDIT_POLL_SECONDS = 30  # pdgraph's audit-records poll; a brief admin falls within one
+# What `pdgraph check`, `report`, `changes` and `export` read to work against the demo (never
+# the webhook secrets or read tokens: the CLI needs neither).
+CLI_VARIABLES = (
+    "PAGERDUTY_API_KEY",
+    "PAGERDUTY_API_URL",
+    "REDIS_URL",
+    "GRAPH_SINK",
+    "LOCAL_GRAPH_PATH",
+    "JUPITERONE_ACCOUNT_ID",
+    "JUPITERONE_API_KEY",
+    "JUPITERONE_API_URL",
+    "JUPITERONE_GRAPHQL_URL",
+    "AUDIT_POLL_SECONDS",
+)
 
 
 class DemoError(Exception):
@@ -105,47 +124,26 @@ def own_redis(stack: ExitStack) -> str:
 
 
 def churn(
-    sim: PagerDutySim, sender: WebhookSender, stop: threading.Event, every: float, seed: int = 3
+    sim: PagerDutySim,
+    demo: DemoAccount,
+    sender: WebhookSender,
+    stop: threading.Event,
+    every: float,
 ) -> None:
-    """Keep the account changing the way a real one does, announcing it by webhook."""
-    rng = random.Random(seed)
-    account = sim.account
-    step = 0
+    """Keep the account's services changing the way a real one's do, announced by webhook."""
+    changes = ServiceChurn(demo)
     while not stop.wait(every):
-        step += 1
         sender.retry_failed()  # as PagerDuty does for deliveries that got no 2xx
         with sim.lock:
-            services = sorted(account.services)
-            action = rng.random()
-            if action < 0.45 and services:
-                sid = rng.choice(services)
-                account.update_service(
-                    sid, name=f"{account.services[sid]['name'].split(' ·')[0]} · v{step}"
-                )
-            elif action < 0.55:
-                account.add_service(
-                    f"new-service-{step}",
-                    escalation_policy_id=rng.choice(sorted(account.policies)),
-                    team_ids=rng.sample(sorted(account.teams), k=min(2, len(account.teams))),
-                )
-            elif action < 0.62 and len(services) > 10:
-                account.delete_service(rng.choice(services))
-            elif action < 0.8 and services:
-                account.update_service(
-                    rng.choice(services),
-                    status=rng.choice(["active", "warning", "critical", "maintenance"]),
-                )
-            elif services:
-                account.trigger_incident(
-                    rng.choice(services),
-                    rng.choice(["incident.triggered", "incident.escalated", "incident.reassigned"]),
-                )
+            changes.step()
 
 
-def change_people(sim: PagerDutySim, stop: threading.Event, every: float) -> None:
+def change_people(
+    sim: PagerDutySim, demo: DemoAccount, stop: threading.Event, every: float, poll: float
+) -> None:
     """A user or team change every `every` s (sim/demo_changes.py), each printed."""
-    changes = PeopleChanges(sim.account)
-    while not stop.wait(every):
+    changes = PeopleChanges(demo, poll_seconds=poll)
+    while not stop.wait(changes.seconds_until_next(sim.account.clock(), every)):
         with sim.lock:
             line = changes.step()
         say(f"people change: {line}")
@@ -234,7 +232,17 @@ def demo_environment(redis_url: str, sim: PagerDutySim, secret: str, args: Any) 
         "LOCAL_GRAPH_PATH": str(args.workdir / "graph.sqlite3"),
         "PORT": str(args.port),
         "FULL_SYNC_CRON": "*/10 * * * *",
+        "AUDIT_POLL_SECONDS": str(AUDIT_POLL_SECONDS),
     }
+
+
+def cli_exports(env: dict[str, str]) -> str:
+    """`export NAME=value ...`: what a newcomer pastes into a shell to run the CLI against
+    the demo. A Redis password (of a --redis-url) is left out, never printed."""
+    values = {name: env[name] for name in CLI_VARIABLES if name in env}
+    if urlsplit(values["REDIS_URL"]).password:
+        values["REDIS_URL"] = redis_location(values["REDIS_URL"])
+    return "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in values.items())
 
 
 def start_jupiterone(env: dict[str, str], stack: ExitStack) -> JupiterOneSim:
@@ -252,7 +260,9 @@ def start_jupiterone(env: dict[str, str], stack: ExitStack) -> JupiterOneSim:
     return j1
 
 
-def print_where_to_look(port: int, env: dict[str, str], j1: JupiterOneSim | None) -> None:
+def print_where_to_look(
+    port: int, env: dict[str, str], j1: JupiterOneSim | None, demo: DemoAccount
+) -> None:
     token = env["READ_TOKENS"]
     # The token as basic auth's password: a browser opens the page with it, no prompt.
     say(f"status page:  http://demo:{token}@127.0.0.1:{port}/status")
@@ -266,8 +276,31 @@ def print_where_to_look(port: int, env: dict[str, str], j1: JupiterOneSim | None
     else:
         say(f"the graph:    LOCAL_GRAPH_PATH={env['LOCAL_GRAPH_PATH']} .venv/bin/pdgraph export")
     say(f"metrics:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/metrics")
-    say("a user or team changes now and then: 'people change:' lines say which")
+    say(f"the CLI:      {cli_exports(env)}")
+    if urlsplit(env["REDIS_URL"]).password:
+        say("              (REDIS_URL without its password: add yours)")
+    say("              then .venv/bin/pdgraph report (or check, changes) in that shell")
+    say(
+        "who made whom an admin: .venv/bin/pdgraph changes --source pagerduty "
+        f"--actor {demo.admin.id}"
+    )
+    say("a user or team changes now and then: 'people change:' lines say which, and who")
     say("Ctrl-C stops everything")
+
+
+def print_planted(demo: DemoAccount) -> None:
+    """The example of each report check planted in the account: graph key and name."""
+    account = demo.account
+    names = {
+        **{f"user:{i}": u["name"] for i, u in account.users.items()},
+        **{f"service:{i}": s["name"] for i, s in account.services.items()},
+        **{f"escalation_policy:{i}": p.name for i, p in account.policies.items()},
+        **{f"schedule:{i}": s.name for i, s in account.schedules.items()},
+    }
+    say("the report finds, among others, what the demo account has planted:")
+    width = max(map(len, demo.findings))
+    for check, keys in demo.findings.items():
+        say(f"  {check:<{width}}  {', '.join(f'{k} ({names[k]})' for k in keys)}")
 
 
 def run(args: argparse.Namespace, stop: threading.Event, stack: ExitStack) -> int:
@@ -282,7 +315,8 @@ def run(args: argparse.Namespace, stop: threading.Event, stack: ExitStack) -> in
     if os.environ.get("REDIS_URL") and not args.redis_url:
         say("REDIS_URL is left alone; --redis-url URL would use that Redis if it is empty")
     say(f"Redis: {redis_location(redis_url)}")
-    account = Account.generate(seed=2026, users=args.users, shift_seconds=HANDOFF_SECONDS)
+    demo = demo_account(args.users, shift_seconds=HANDOFF_SECONDS)
+    account = demo.account
     sim = PagerDutySim(account, "demo-" + secrets.token_hex(8))
     sim.start()
     stack.callback(sim.stop)
@@ -298,14 +332,19 @@ def run(args: argparse.Namespace, stop: threading.Event, stack: ExitStack) -> in
         return 0
     processes = start_procfile(env, stack)
     sender = sim.send_webhooks_to(f"http://127.0.0.1:{args.port}/webhooks/pagerduty", [secret])
-    churner = threading.Thread(target=churn, args=(sim, sender, stop, args.churn_every))
+    churner = threading.Thread(target=churn, args=(sim, demo, sender, stop, args.churn_every))
     churner.start()
     stack.callback(churner.join)
-    people = threading.Thread(target=change_people, args=(sim, stop, args.people_every))
+    people = threading.Thread(
+        target=change_people,
+        args=(sim, demo, stop, args.people_every, int(env["AUDIT_POLL_SECONDS"])),
+    )
     people.start()
     stack.callback(people.join)
     stack.callback(stop.set)  # the account stops changing before the processes stop
-    print_where_to_look(args.port, env, j1)
+    with sim.lock:  # the account is changing already
+        print_planted(demo)
+    print_where_to_look(args.port, env, j1, demo)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     while not stop.wait(0.5):
         if deadline is not None and time.monotonic() >= deadline:
@@ -322,9 +361,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    parser.add_argument("--churn-every", type=float, default=2.0)
+    parser.add_argument("--churn-every", type=float, default=CHURN_SECONDS)
     parser.add_argument(
-        "--people-every", type=float, default=20.0, help="seconds between user/team changes"
+        "--people-every",
+        type=float,
+        default=PEOPLE_SECONDS,
+        help="seconds between user/team changes",
     )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
     parser.add_argument(

@@ -20,6 +20,7 @@ from common.sinks.local import LocalSink
 from common.transform import USER
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
+from sim.pagerduty.audit import api_key_actor
 from tests.conftest import API_KEY
 from tests.expected import expected_export
 from worker.context import JobContext
@@ -184,11 +185,15 @@ def test_a_poll_killed_mid_batch_loses_nothing_and_applies_each_change_once(
     assert sorted(lines) == sorted({f"~ user:{u}" for u in users})  # each once
     assert graph_people(context) == people_of(expected_export(account))
     assert float(redis_client.get(keys.people("position")) or 0) == clock.now
-    # ... and the change history has each rename once, caused by an audit record.
+    # ... and the change history has each rename once, caused by an audit record, and
+    # each audit record once as PagerDuty recorded it, although the first poll read all six.
     history, _ = real.changes(since=None, key=None, type_=USER, cursor=None, limit=1000)
-    renames = [e for e in history if e["cause"]["kind"] == "audit"]
-    assert sorted(e["key"] for e in renames) == sorted(f"user:{u}" for u in users)
-    assert {e["changes"]["name"]["after"] for e in renames} == {f"Changed {i}" for i in range(6)}
+    for source in ("graph", "pagerduty"):
+        renames = [e for e in history if e["cause"]["kind"] == "audit" and e["source"] == source]
+        assert sorted(e["key"] for e in renames) == sorted(f"user:{u}" for u in users)
+        afters = {e["changes"]["name"]["after"] for e in renames}
+        assert afters == {f"Changed {i}" for i in range(6)}
+        assert all(e["actor"] and e["actor"]["type"] == "user" for e in renames)
 
 
 def test_service_records_queue_the_webhook_paths_refresh(
@@ -201,7 +206,10 @@ def test_service_records_queue_the_webhook_paths_refresh(
     queued = Queue(WEBHOOK_QUEUE, connection=redis_client).jobs
     assert [j.func_name for j in queued] == ["worker.jobs.refresh_service"]
     record = account.audit.records[-1]["id"]
-    assert queued[0].args == (service_id, {"kind": "audit", "id": record})
+    owner = {"type": "user", "id": "PSIMOWN", "name": "Account Owner"}
+    browser = {"type": "browser", "truncatedToken": None}
+    cause = {"kind": "audit", "id": record, "actor": owner, "method": browser}
+    assert queued[0].args == (service_id, cause)  # the refresh's writes name who did it
 
 
 def test_status_shows_the_feed_and_its_lag(
@@ -215,3 +223,75 @@ def test_status_shows_the_feed_and_its_lag(
     assert status["changes_applied"] == {AUDIT: 1}
     assert status["lag_s"] is not None
     assert (read_mode(redis_client) or {})["mode"] == AUDIT
+
+
+def trail(context: JobContext, key: str) -> list[dict[str, Any]]:
+    """The PagerDuty audit records the history keeps for one object, oldest first."""
+    sink = LocalSink(context.settings.local_graph_path)
+    entries, _ = sink.changes(
+        since=None, key=key, type_=None, source="pagerduty", cursor=None, limit=1000
+    )
+    return entries
+
+
+def test_an_admin_grant_revoked_within_one_poll_is_kept_twice_with_who_did_it(
+    context: JobContext, account: Account, clock: Clock
+) -> None:
+    target, granter = list(account.users)[:2]
+    account.update_user(target, role="user")
+    poll_people(context)
+    sink = LocalSink(context.settings.local_graph_path)
+    written, _ = sink.changes(since=None, key=f"user:{target}", type_=None, cursor=None, limit=99)
+    clock.now += 5
+    with account.acting_as(account.user_actor(granter)):
+        account.update_user(target, role="admin")
+        clock.now += 20
+        account.update_user(target, role="user")  # undone before the next poll
+    clock.now += 5
+    result = poll_people(context)
+    assert result["trail_entries"] == 2
+    entries = trail(context, f"user:{target}")[-2:]
+    assert [e["changes"]["role"] for e in entries] == [
+        {"before": "user", "after": "admin"},
+        {"before": "admin", "after": "user"},
+    ]
+    name = account.users[granter]["name"]
+    assert all(e["actor"] == {"type": "user", "id": granter, "name": name} for e in entries)
+    assert all(e["method"] == {"type": "browser", "truncatedToken": None} for e in entries)
+    assert all(e["action"] == "updated" and e["type"] == USER for e in entries)
+    at = [e["at"] for e in entries]
+    assert at == sorted(at) and at[0] != at[1]  # each when PagerDuty executed it
+    # The graph never showed the grant (pdgraph re-read a user who is "user" again): only
+    # the audit trail knows it happened.
+    now, _ = sink.changes(since=None, key=f"user:{target}", type_=None, cursor=None, limit=99)
+    assert [e for e in now if e["source"] == "graph"] == [
+        e for e in written if e["source"] == "graph"
+    ]
+    assert sink.read_graph().entities[f"user:{target}"].properties["role"] == "user"
+
+
+def test_a_membership_added_and_removed_within_one_poll_is_kept_twice_by_an_api_key(
+    context: JobContext, account: Account, clock: Clock
+) -> None:
+    team = next(iter(account.teams))
+    user = next(u for u in account.users if team not in account.users[u]["team_ids"])
+    key = api_key_actor("PKEY123", "terraform", "u+abcdefghijklmnopqrs")
+    with account.acting_as(key):
+        account.add_member(team, user)
+        clock.now += 3
+        account.remove_member(team, user)
+    clock.now += 5
+    poll_people(context)
+    entries = trail(context, f"team:{team}")
+    assert len(entries) == 2
+    added, removed = (e["changes"]["members"] for e in entries)
+    assert [r["id"] for r in added["added"]] == [user] and added["removed"] == []
+    assert [r["id"] for r in removed["removed"]] == [user] and removed["added"] == []
+    assert {e["actor"]["type"] for e in entries} == {"api_key"}
+    assert {e["actor"]["id"] for e in entries} == {"PKEY123"}
+    assert {e["method"]["type"] for e in entries} == {"api_token"}
+    # the graph's membership edge was never written: the poll read the team as it is now
+    graph_entries, _ = LocalSink(context.settings.local_graph_path).changes(
+        since=None, key=None, type_="pagerduty_team_has_user", cursor=None, limit=1000
+    )
+    assert not [e for e in graph_entries if f"user:{user}" in e["key"] and team in e["key"]]

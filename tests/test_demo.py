@@ -16,8 +16,7 @@ import pytest
 import redis
 import requests
 
-from sim.demo_changes import PeopleChanges
-from sim.pagerduty import Account
+from sim.demo_changes import PeopleChanges, demo_account
 from sim.redis_server import free_port
 
 SOMEONE_ELSES_KEY = b"someone-else:data"
@@ -93,8 +92,14 @@ def test_demo_processes_webhooks_and_stops(
     # Where to look, with the token a person needs: in a URL a browser opens, and for curl.
     assert f"http://demo:{READ_TOKEN}@127.0.0.1:{port}/status" in output
     assert f"curl -H 'Authorization: Bearer {READ_TOKEN}'" in output
+    # The example of each report check planted in the account, by key and name ...
+    assert "demo   |   schedule_coverage_gap              schedule:P" in output
+    # ... and the line that points the CLI at the demo, printed with the rest.
+    [exports] = [line for line in output.splitlines() if "the CLI:      export " in line]
+    assert "PAGERDUTY_API_KEY=demo-" in exports and "LOCAL_GRAPH_PATH=" in exports
     # Users and teams change too, and the demo says which (the object's key in the graph).
     assert "demo   | people change: renamed user user:P" in output, output[-3000:]
+    assert "by Terraform Cloud (api_token …+Yx3)" in output  # ... and who changed them
     # The demo ran on a Redis of its own: the one at REDIS_URL holds what it held.
     assert redis_client.keys("*") == [SOMEONE_ELSES_KEY]
 
@@ -140,9 +145,10 @@ def test_an_existing_redis_is_used_only_when_empty(
 
 
 def test_the_people_changes_cycle_through_users_and_teams_with_audit_records() -> None:
-    account = Account.generate(seed=2026, users=50)
+    demo = demo_account(50, shift_seconds=180)
+    account = demo.account
     before = {uid: {**u, "team_ids": list(u["team_ids"])} for uid, u in account.users.items()}
-    changes = PeopleChanges(account)
+    changes = PeopleChanges(demo)
     lines = [changes.step() for _ in range(7)]
     assert [line.split(" ")[0] for line in lines] == [
         "renamed",
@@ -154,21 +160,30 @@ def test_the_people_changes_cycle_through_users_and_teams_with_audit_records() -
         "deleted",
     ]
     assert "an admin: role " in lines[1] and "no admin again: role admin → " in lines[2]
+    # Each line names who made the change, as the audit record does.
+    assert lines[0].endswith(", by Terraform Cloud (api_token …+Yx3)")
+    assert lines[1].endswith(", by Grace Hopper (browser)")
+    assert ", by Backstage (oauth …9qLk)" in lines[3]
+    assert lines[6].endswith(", by Grace Hopper (api_token …Gh4Q)")
     # A whole cycle leaves the account as it was, but for the renamed user.
     [renamed] = [uid for uid, user in account.users.items() if user != before[uid]]
     assert f"user:{renamed}" in lines[0] and account.users[renamed]["name"] in lines[0]
     assert set(account.users) == set(before)
-    # Every change is in PagerDuty's audit records (what pdgraph's audit feed reads).
-    changed = [(r["root_resource"]["type"], r["action"]) for r in account.audit.records]
+    # Every change is in PagerDuty's audit records (what pdgraph's audit feed reads), with
+    # its actor and method.
+    changed = [
+        (r["root_resource"]["type"], r["action"], r["actors"][0]["type"], r["method"]["type"])
+        for r in account.audit.records
+    ]
     assert changed == [
-        ("user_reference", "update"),  # renamed
-        ("user_reference", "update"),  # role → admin
-        ("user_reference", "update"),  # role back
-        ("team_reference", "update"),  # member added
-        ("team_reference", "update"),  # member removed
-        ("user_reference", "create"),  # created ...
-        ("team_reference", "update"),  # ... into a team
-        ("user_reference", "delete"),
+        ("user_reference", "update", "api_key_reference", "api_token"),  # renamed
+        ("user_reference", "update", "user_reference", "browser"),  # role → admin
+        ("user_reference", "update", "user_reference", "browser"),  # role back
+        ("team_reference", "update", "app_reference", "oauth"),  # member added
+        ("team_reference", "update", "app_reference", "oauth"),  # member removed
+        ("user_reference", "create", "user_reference", "api_token"),  # created ...
+        ("team_reference", "update", "user_reference", "api_token"),  # ... into a team
+        ("user_reference", "delete", "user_reference", "api_token"),
     ]
     # The cycle starts again.
     assert changes.step().startswith("renamed user ")

@@ -1,6 +1,8 @@
 """The simulator's audit trail: every Account mutation is served by `GET /audit/records`
 in PagerDuty's shape (validated against the spec's schema), newest first, cursor-paged,
-windowed and filtered; or refused with 402 / 403 like an account without the feature."""
+windowed and filtered (by root type, action, actor and method); each record names who made
+the change and by which means; or refused with 402 / 403 like an account without the
+feature."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
+from sim.pagerduty.audit import Actor, api_key_actor, app_actor
 from tests.test_sim_pagerduty_spec import assert_conforms, get
 
 HOUR = 3600
@@ -163,6 +166,161 @@ def test_since_until_and_root_resource_types(audit_sim: PagerDutySim, clock: Clo
     assert_conforms(get(audit_sim, "/audit/records", **backwards), "error_400", 400)
     too_long = {"since": iso(start), "until": iso(start + 32 * 24 * HOUR)}
     assert get(audit_sim, "/audit/records", **too_long).status_code == 400
+
+
+def test_a_change_is_the_account_owners_in_the_browser_unless_made_as_another_actor(
+    audit_sim: PagerDutySim,
+) -> None:
+    a = audit_sim.account
+    uid = next(iter(a.users))
+    terraform = api_key_actor("PKEYTF1", "Terraform Cloud", token="pd-token-0123+Yx3")
+    with a.acting_as(terraform):
+        with a.acting_as(a.user_actor(uid)):
+            a.add_team("Inner")
+        a.add_team("Outer")
+    a.add_team("After")
+    after, outer, inner = records(audit_sim)
+    assert inner["actors"] == [
+        {
+            "id": uid,
+            "type": "user_reference",
+            "summary": a.users[uid]["name"],
+            "self": f"https://sim.pagerduty.test/users/{uid}",
+            "html_url": f"https://acme.pagerduty.test/users/{uid}",
+        }
+    ]
+    assert inner["method"] == {"type": "browser", "truncated_token": None}
+    assert outer["actors"][0]["id"] == "PKEYTF1"
+    assert outer["method"] == {"type": "api_token", "truncated_token": "+Yx3"}
+    assert after["actors"][0]["summary"] == "Account Owner"
+    assert after["method"] == {"type": "browser", "truncated_token": None}
+
+
+def actors_and_methods(account: Account) -> list[Actor]:
+    """One actor of each kind, by each means PagerDuty records."""
+    ada, bo = sorted(account.users)[:2]
+    return [
+        account.user_actor(ada),  # in the web UI
+        account.user_actor(bo, "api_token", token="u+token-B0b1"),  # the user's own API token
+        account.user_actor(bo, "identity_provider"),  # by the identity provider (SSO)
+        api_key_actor("PKEYTF1", "Terraform Cloud", token="pd-token-0123+Yx3"),
+        app_actor("PAPPBK1", "Backstage", token="oauth-9qLk"),
+        app_actor("PAPPOK1", "Okta SCIM", token="scim-Zz9q", method="other"),
+    ]
+
+
+def test_records_of_each_actor_kind_and_method_are_served_in_the_specs_shape(
+    audit_sim: PagerDutySim, clock: Clock
+) -> None:
+    a = audit_sim.account
+    uid = sorted(a.users)[5]
+    actors = actors_and_methods(a)
+    for i, actor in enumerate(actors):
+        clock.now += 1
+        with a.acting_as(actor):
+            a.update_user(uid, job_title=f"title {i}")
+    served = records(audit_sim)[::-1]  # oldest first, as written
+    assert [(r["actors"][0]["type"], r["method"]["type"]) for r in served] == [
+        ("user_reference", "browser"),
+        ("user_reference", "api_token"),
+        ("user_reference", "identity_provider"),
+        ("api_key_reference", "api_token"),
+        ("app_reference", "oauth"),
+        ("app_reference", "other"),
+    ]
+    for record, actor in zip(served, actors, strict=True):
+        [named] = record["actors"]
+        assert (named["id"], named["summary"]) == (actor.id, actor.summary)
+        assert set(named) == {"id", "type", "summary", "self", "html_url"}
+        assert fields(record)["job_title"][1].startswith("title ")
+    user = a.users[sorted(a.users)[0]]
+    assert served[0]["actors"][0]["summary"] == user["name"]  # a real user of the account
+    assert [r["method"]["truncated_token"] for r in served] == [
+        None,
+        "B0b1",
+        None,
+        "+Yx3",
+        "9qLk",
+        "Zz9q",
+    ]
+    key = served[3]["actors"][0]
+    assert (key["self"], key["html_url"]) == (None, None)  # no REST resource to link
+
+
+def test_a_role_change_is_a_role_field_with_before_and_after_naming_its_actor(
+    audit_sim: PagerDutySim,
+) -> None:
+    a = audit_sim.account
+    uid = next(u for u in sorted(a.users) if a.users[u]["role"] == "user")
+    admin = a.user_actor(sorted(a.users)[0])
+    with a.acting_as(admin):
+        a.update_user(uid, role="admin")
+        a.update_user(uid, role="user")
+    revoked, granted = records(audit_sim, **{"root_resource_types[]": "users"})
+    assert [(f["name"], f["before_value"], f["value"]) for f in granted["details"]["fields"]] == [
+        ("role", "user", "admin")
+    ]
+    assert fields(revoked) == {"role": ("admin", "user")}
+    assert {granted["actors"][0]["id"], revoked["actors"][0]["id"]} == {admin.id}
+
+
+def test_records_filter_by_actor_method_and_action(audit_sim: PagerDutySim) -> None:
+    a = audit_sim.account
+    uid = sorted(a.users)[5]
+    actors = actors_and_methods(a)
+    for i, actor in enumerate(actors):
+        with a.acting_as(actor):
+            a.update_user(uid, job_title=f"title {i}")
+    tid = a.add_team("By the owner")  # the account owner, in the browser
+    a.delete_team(tid)
+
+    def served(**params: Any) -> list[tuple[str, str]]:
+        return [(r["actors"][0]["id"], r["method"]["type"]) for r in records(audit_sim, **params)]
+
+    assert served(actor_type="app_reference") == [("PAPPOK1", "other"), ("PAPPBK1", "oauth")]
+    bo = actors[1].id
+    assert served(actor_type="user_reference", actor_id=bo) == [
+        (bo, "identity_provider"),
+        (bo, "api_token"),
+    ]
+    assert served(actor_type="api_key_reference", actor_id=bo) == []
+    assert served(method_type="api_token") == [("PKEYTF1", "api_token"), (bo, "api_token")]
+    assert served(method_type="api_token", method_truncated_token="+Yx3") == [
+        ("PKEYTF1", "api_token")
+    ]
+    assert served(method_type="browser", **{"actions[]": "delete"}) == [("PSIMOWN", "browser")]
+    assert len(served(**{"actions[]": ["create", "delete"]})) == 2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"actor_type": "robot_reference"},
+        {"actor_id": "PKEYTF1"},  # must be qualified by actor_type
+        {"method_type": "carrier_pigeon"},
+        {"method_truncated_token": "+Yx3"},  # must be qualified by method_type
+        {"actions[]": "rename"},
+        {"root_resource_types[]": "incidents"},
+    ],
+    ids=lambda params: next(iter(params)),
+)
+def test_a_filter_pagerduty_does_not_know_is_refused(
+    audit_sim: PagerDutySim, params: dict[str, str]
+) -> None:
+    body = assert_conforms(get(audit_sim, "/audit/records", **params), "error_400", 400)
+    [error] = body["error"]["errors"]
+    assert next(iter(params)) in error
+
+
+def test_an_actor_pagerduty_would_not_record_cannot_be_made() -> None:
+    with pytest.raises(ValueError):
+        Actor("P1", "robot_reference", "R2-D2")
+    with pytest.raises(ValueError):
+        Actor("P1", "user_reference", "Ada", "browser", "+Yx3")  # a session shows no token
+    with pytest.raises(ValueError):
+        Actor("P1", "api_key_reference", "Terraform", "api_token")  # a token shows its end
+    with pytest.raises(ValueError):
+        Actor("P1", "app_reference", "Backstage", "fax", "9qLk")
 
 
 @pytest.mark.parametrize(("mode", "code"), [("402", 2014), ("403", 2010)])

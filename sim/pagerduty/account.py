@@ -6,10 +6,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.pagerduty.audit import AuditTrail, field_change, fields_changed, members_changed
+from sim.pagerduty.audit import (
+    Actor,
+    AuditTrail,
+    field_change,
+    fields_changed,
+    members_changed,
+    user_actor,
+)
 from sim.pagerduty.escalation import EscalationPolicy, Schedule, oncall_entries
 from sim.pagerduty.escalation_edits import EscalationEdits
 from sim.pagerduty.generate import populate
@@ -43,6 +51,15 @@ class Account(EscalationEdits):
 
     def __post_init__(self) -> None:
         self.audit = AuditTrail(lambda: self.clock())
+
+    def acting_as(self, actor: Actor) -> AbstractContextManager[Actor]:
+        """Changes made inside are recorded as `actor`'s (by its method); outside, as the
+        account owner's in the browser (sim/pagerduty/audit.py)."""
+        return self.audit.acting_as(actor)
+
+    def user_actor(self, user_id: str, method: str = "browser", token: str | None = None) -> Actor:
+        """This account's user as the actor of a change: its real id and name."""
+        return user_actor(user_id, self.users[user_id]["name"], method, token)
 
     def _announce(self, event_type: str, resource_type: str, data: dict[str, Any]) -> None:
         for listener in self.listeners:
@@ -259,7 +276,8 @@ class Account(EscalationEdits):
         number = self._incidents
         incident_id = f"PI{base36(number, 5)}"
         pid = service["escalation_policy_id"]
-        data = {
+        policy = self.policies.get(pid)  # a service may name a policy the API does not show
+        data: dict[str, Any] = {
             "id": incident_id,
             "type": "incident",
             "number": number,
@@ -269,7 +287,7 @@ class Account(EscalationEdits):
             "title": f"Incident {number} on {service['name']}",
             "service": ref("service", service_id, service["name"]),
             "assignees": [],
-            "escalation_policy": ref("escalation_policy", pid, self.policies[pid].name),
+            "escalation_policy": ref("escalation_policy", pid, policy.name if policy else pid),
             "teams": [],
             "priority": None,
             "urgency": "high",

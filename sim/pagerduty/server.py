@@ -214,17 +214,26 @@ class PagerDutySim(SimServer):
             status, message, code = AUDIT_REFUSALS[self.audit_records]
             return json_response(self._error(status, message, code, [message]), status)
         args, now = request.args, self.account.clock()
-        types = args.getlist("root_resource_types[]")
+        try:
+            where = audit.RecordFilter.parse(
+                args.getlist("root_resource_types[]"),
+                args.getlist("actions[]"),
+                args.get("actor_type"),
+                args.get("actor_id"),
+                args.get("method_type"),
+                args.get("method_truncated_token"),
+            )
+        except ValueError as exc:
+            return self._invalid(str(exc))
         try:
             since = parse_time(args["since"]) if "since" in args else now - audit.DAY
             until = parse_time(args["until"]) if "until" in args else now
             limit = max(1, min(int(args.get("limit", audit.DEFAULT_LIMIT)), audit.MAX_LIMIT))
-            unknown = [t for t in types if t not in audit.ROOT_TYPES]
-            if unknown or until < since or until - since > audit.MAX_WINDOW:
-                raise ValueError(unknown)
-            page = self.account.audit.page(since, until, types, limit, args.get("cursor"))
+            if until < since or until - since > audit.MAX_WINDOW:
+                raise ValueError(since, until)
+            page = self.account.audit.page(since, until, limit, args.get("cursor"), where)
         except ValueError:
-            return self._invalid("`since`, `until`, `limit`, `cursor` or a type is invalid")
+            return self._invalid("`since`, `until`, `limit` or `cursor` is invalid")
         return json_response(page)
 
     def _invalid(self, *errors: str) -> Response:
@@ -238,22 +247,23 @@ class PagerDutySim(SimServer):
         if errors:
             return self._invalid(*errors)
         secret = uuid.uuid4().hex + uuid.uuid4().hex
-        sub = {
+        delivery: dict[str, Any] = {
+            "type": "http_delivery_method",
+            "url": url,
+            "temporarily_disabled": False,
+            "custom_headers": [],
+        }
+        sub: dict[str, Any] = {
             "id": self.account.new_id("W"),
             "type": "webhook_subscription",
             "active": True,
-            "delivery_method": {
-                "type": "http_delivery_method",
-                "url": url,
-                "temporarily_disabled": False,
-                "custom_headers": [],
-            },
+            "delivery_method": delivery,
             "description": body.get("description"),
             "events": list(body["events"]),
             "filter": body.get("filter"),
         }
         self.subscriptions.append({**sub, "secret": secret})
-        created = {**sub, "delivery_method": {**sub["delivery_method"], "secret": secret}}
+        created = {**sub, "delivery_method": {**delivery, "secret": secret}}
         return json_response({"webhook_subscription": created}, 201)
 
     def _page(
