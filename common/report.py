@@ -2,32 +2,31 @@
 
 A graph (what pdgraph holds, from either sink) and the time in, a report dict out; never
 PagerDuty itself. Both graph models are read: objects are told apart by `_type`, never by
-settings. Rendering is common/report_render.py.
+settings. What the report is as of (its provenance) and the period's evidence are read by
+common/report_inputs.py and handed in; rendering is common/report_render.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from common.graph import Entity, Graph, Relationship
-from common.transform import (
-    ADMIN_ROLES,
-    ONCALL_TYPES,
-    POLICY_HAS_SCHEDULE,
-    SCHEDULE,
-    SERVICE,
-    SERVICE_USES_POLICY,
-    TEAM,
-    TEAM_HAS_USER,
-    USER,
+from common.graph import Entity, Graph
+from common.report_model import (
+    ReportGraph,
+    email_of,
+    is_active,
+    name_of,
+    oncall_levels,
 )
+from common.report_roster import roster
+from common.transform import ADMIN_ROLES, SCHEDULE, SERVICE, TEAM, USER
 from common.transform import ESCALATION_POLICY as POLICY
 
 GAP_HORIZON = timedelta(days=7)
 URGENT_GAP = timedelta(hours=24)
+STALE_GRAPH = timedelta(hours=24)  # a graph no full sync confirmed for longer says so
 
 # check name → (title, what it proves), in report order.
 CHECKS: dict[str, tuple[str, str]] = {
@@ -62,68 +61,8 @@ CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class _Model:
-    """The graph read for the checks: entities by type, the edges the checks follow."""
-
-    graph: Graph
-    by_type: dict[str, list[Entity]] = field(default_factory=dict)
-    policy_of: dict[str, str] = field(default_factory=dict)  # service key → policy key
-    oncall: dict[str, list[Relationship]] = field(default_factory=dict)  # service key → edges
-    users_in_team: set[str] = field(default_factory=set)
-    schedule_policies: dict[str, set[str]] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, graph: Graph) -> _Model:
-        model = cls(graph)
-        for key in sorted(graph.entities):
-            entity = graph.entities[key]
-            model.by_type.setdefault(entity.type, []).append(entity)
-        policies_by_id = {str(p.properties.get("id")): p.key for p in model.of(POLICY)}
-        for service in model.of(SERVICE):
-            policy_id = service.properties.get("escalationPolicyId")
-            if policy_id and str(policy_id) in policies_by_id:
-                model.policy_of[service.key] = policies_by_id[str(policy_id)]
-        for edge in sorted(graph.relationships.values(), key=lambda r: r.key):
-            if edge.to_key not in graph.entities or edge.from_key not in graph.entities:
-                continue
-            if edge.type == SERVICE_USES_POLICY:
-                model.policy_of[edge.from_key] = edge.to_key  # the edge wins over the id
-            elif edge.type in ONCALL_TYPES:  # ONCALL (seed) or MONITORS (jupiterone)
-                model.oncall.setdefault(edge.to_key, []).append(edge)
-            elif edge.type == TEAM_HAS_USER:
-                model.users_in_team.add(edge.to_key)
-            elif edge.type == POLICY_HAS_SCHEDULE:
-                model.schedule_policies.setdefault(edge.to_key, set()).add(edge.from_key)
-        return model
-
-    def of(self, type_: str) -> list[Entity]:
-        return self.by_type.get(type_, [])
-
-    def levels(self, policy_key: str) -> int:
-        return _int(self.graph.entities[policy_key].properties.get("levels"))
-
-    def services_using(self, policy_key: str) -> list[str]:
-        return sorted(s for s, p in self.policy_of.items() if p == policy_key)
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-def _name(entity: Entity) -> str:
-    return str(entity.properties.get("name") or entity.key)
-
-
 def _iso(epoch_ms: float) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def is_active(service: Entity) -> bool:
-    active = service.properties.get("active")
-    if isinstance(active, bool):
-        return active
-    return service.properties.get("status") != "disabled"
 
 
 def _finding(
@@ -138,20 +77,7 @@ def _finding(
     }
 
 
-def _oncall_levels(edges: Iterable[Relationship]) -> set[int]:
-    """The levels someone is on call at. An edge carries the user's lowest level (SPEC §5);
-    `escalationLevels`, where an edge has it, lists every one."""
-    levels: set[int] = set()
-    for edge in edges:
-        every = edge.properties.get("escalationLevels")
-        if isinstance(every, list):
-            levels.update(_int(level) for level in every)
-        elif (level := _int(edge.properties.get("escalationLevel"))) > 0:
-            levels.add(level)
-    return levels
-
-
-def services_without_policy(model: _Model) -> list[dict[str, Any]]:
+def services_without_policy(model: ReportGraph) -> list[dict[str, Any]]:
     findings = []
     for service in model.of(SERVICE):
         if service.key in model.policy_of:
@@ -167,22 +93,22 @@ def services_without_policy(model: _Model) -> list[dict[str, Any]]:
                 "service_without_escalation_policy",
                 "high",
                 [service.key],
-                f"Service {_name(service)} {why}.",
-                service=_name(service),
+                f"Service {name_of(service)} {why}.",
+                service=name_of(service),
                 escalationPolicyId=named,
             )
         )
     return findings
 
 
-def levels_without_oncall(model: _Model) -> list[dict[str, Any]]:
+def levels_without_oncall(model: ReportGraph) -> list[dict[str, Any]]:
     findings = []
     for service in model.of(SERVICE):
         policy_key = model.policy_of.get(service.key)
         if not is_active(service) or policy_key is None:
             continue
         levels = model.levels(policy_key)
-        covered = _oncall_levels(model.oncall.get(service.key, []))
+        covered = oncall_levels(model.oncall.get(service.key, []))
         missing = [level for level in range(1, levels + 1) if level not in covered]
         if not missing:
             continue
@@ -192,11 +118,11 @@ def levels_without_oncall(model: _Model) -> list[dict[str, Any]]:
                 "service_level_without_oncall",
                 "high" if 1 in missing else "medium",
                 [service.key, policy_key],
-                f"Service {_name(service)}: nobody is on call at level"
+                f"Service {name_of(service)}: nobody is on call at level"
                 f"{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of"
-                f" escalation policy {_name(policy)} ({levels} levels).",
-                service=_name(service),
-                escalationPolicy=_name(policy),
+                f" escalation policy {name_of(policy)} ({levels} levels).",
+                service=name_of(service),
+                escalationPolicy=name_of(policy),
                 levels=levels,
                 levelsWithoutOncall=missing,
             )
@@ -204,14 +130,14 @@ def levels_without_oncall(model: _Model) -> list[dict[str, Any]]:
     return findings
 
 
-def single_level_policies(model: _Model) -> list[dict[str, Any]]:
+def single_level_policies(model: ReportGraph) -> list[dict[str, Any]]:
     return [
         _finding(
             "single_level_escalation_policy",
             "medium",
             [policy.key],
-            f"Escalation policy {_name(policy)} has a single level: nobody is escalated to.",
-            escalationPolicy=_name(policy),
+            f"Escalation policy {name_of(policy)} has a single level: nobody is escalated to.",
+            escalationPolicy=name_of(policy),
             numLoops=policy.properties.get("numLoops"),
             services=model.services_using(policy.key),
         )
@@ -242,7 +168,7 @@ def _gaps(schedule: Entity, now: datetime) -> list[dict[str, Any]]:
     return gaps
 
 
-def schedule_gaps(model: _Model, now: datetime) -> list[dict[str, Any]]:
+def schedule_gaps(model: ReportGraph, now: datetime) -> list[dict[str, Any]]:
     findings = []
     urgent_ms = (now + URGENT_GAP).timestamp() * 1000
     for schedule in model.of(SCHEDULE):
@@ -257,9 +183,9 @@ def schedule_gaps(model: _Model, now: datetime) -> list[dict[str, Any]]:
                 "schedule_coverage_gap",
                 "high" if first["startOn"] < urgent_ms else "medium",
                 [schedule.key],
-                f"Schedule {_name(schedule)} has nobody on call from {first['start']}{length}"
+                f"Schedule {name_of(schedule)} has nobody on call from {first['start']}{length}"
                 f"{more}.",
-                schedule=_name(schedule),
+                schedule=name_of(schedule),
                 gaps=gaps,
                 finalScheduleCoverage=schedule.properties.get("finalScheduleCoverage"),
                 escalationPolicies=sorted(model.schedule_policies.get(schedule.key, ())),
@@ -268,7 +194,7 @@ def schedule_gaps(model: _Model, now: datetime) -> list[dict[str, Any]]:
     return findings
 
 
-def oncall_users_without_team(model: _Model) -> list[dict[str, Any]]:
+def oncall_users_without_team(model: ReportGraph) -> list[dict[str, Any]]:
     services_of: dict[str, set[str]] = {}
     for service_key, edges in model.oncall.items():
         for edge in edges:
@@ -283,23 +209,24 @@ def oncall_users_without_team(model: _Model) -> list[dict[str, Any]]:
                 "oncall_user_without_team",
                 "low",
                 [user.key],
-                f"User {_name(user)} is on call for {len(services)} service"
+                f"User {name_of(user)} is on call for {len(services)} service"
                 f"{'s' if len(services) > 1 else ''} and is in no team.",
-                user=_name(user),
+                user=name_of(user),
+                email=email_of(user),
                 services=services,
             )
         )
     return findings
 
 
-def disabled_services(model: _Model) -> list[dict[str, Any]]:
+def disabled_services(model: ReportGraph) -> list[dict[str, Any]]:
     return [
         _finding(
             "disabled_service",
             "medium",
             [service.key],
-            f"Service {_name(service)} is disabled: it opens no incidents.",
-            service=_name(service),
+            f"Service {name_of(service)} is disabled: it opens no incidents.",
+            service=name_of(service),
             status=service.properties.get("status"),
         )
         for service in model.of(SERVICE)
@@ -307,7 +234,7 @@ def disabled_services(model: _Model) -> list[dict[str, Any]]:
     ]
 
 
-def admin_users(model: _Model) -> list[dict[str, Any]]:
+def admin_users(model: ReportGraph) -> list[dict[str, Any]]:
     admins = [
         u
         for u in model.of(USER)
@@ -315,7 +242,10 @@ def admin_users(model: _Model) -> list[dict[str, Any]]:
     ]
     if not admins:
         return []
-    listed = [{"key": u.key, "name": _name(u), "role": u.properties.get("role")} for u in admins]
+    listed = [
+        {"key": u.key, "name": name_of(u), "email": email_of(u), "role": u.properties.get("role")}
+        for u in admins
+    ]
     return [
         _finding(
             "admin_user",
@@ -327,7 +257,65 @@ def admin_users(model: _Model) -> list[dict[str, Any]]:
     ]
 
 
-def _summary(model: _Model) -> dict[str, Any]:
+# -- what the report is as of --------------------------------------------------------------
+
+
+def _epoch(iso: Any) -> float | None:
+    if not isinstance(iso, str):
+        return None
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} hours"
+
+
+def warnings(
+    provenance: Mapping[str, Any], period: Mapping[str, Any] | None, now: datetime
+) -> list[str]:
+    """What the reader must know before trusting the report, in one sentence each."""
+    out = []
+    as_of = _epoch(provenance.get("graph_as_of"))
+    if as_of is not None and now.timestamp() - as_of > STALE_GRAPH.total_seconds():
+        last = provenance.get("last_full_sync") or {}
+        attempt = (
+            f" (the last attempt: {last.get('outcome')}, {last.get('at')})"
+            if last.get("outcome") != "ok"
+            else ""
+        )
+        out.append(
+            f"The graph is as of {provenance['graph_as_of']}, "
+            f"{_hours(now.timestamp() - as_of)} before this report: no full sync has "
+            f"succeeded for more than 24 hours{attempt}. Webhooks and on-call refreshes kept "
+            "it current since, but nothing has corrected what they missed."
+        )
+    if (provenance.get("people_feed") or {}).get("mode") == "light_refresh":
+        out.append(
+            "PagerDuty's audit-records feed is not available to this account or API key "
+            "(402/403): users, teams, escalation policies and schedules are read by a light "
+            "refresh every PEOPLE_REFRESH_MINUTES, so who made a change (its actor) cannot "
+            "be known, and a change undone between two refreshes (an admin role granted "
+            "then revoked) leaves no trace."
+        )
+    if period is not None:
+        history_from = _epoch(period.get("historyFrom"))
+        if history_from is None:
+            out.append(
+                "The change history holds no entries: nothing is known of the period "
+                f"from {period['from']}; its level-1 coverage is not given."
+            )
+        elif history_from > (_epoch(period["from"]) or 0):
+            out.append(
+                f"The period asked for starts {period['from']}, but the change history "
+                f"begins {period['historyFrom']} (CHANGE_HISTORY_DAYS, or when pdgraph "
+                "began): level-1 coverage is measured from then, and changes before it are "
+                "not listed."
+            )
+    return out
+
+
+def _summary(model: ReportGraph) -> dict[str, Any]:
     active = [s for s in model.of(SERVICE) if is_active(s)]
     covered = [
         s
@@ -348,10 +336,18 @@ def _summary(model: _Model) -> dict[str, Any]:
     }
 
 
-def build_report(graph: Graph, now: datetime, account_name: str | None = None) -> dict[str, Any]:
-    """The report (SPEC §3's JSON shape): summary, then findings in CHECKS order, each
-    check's findings ordered by their keys."""
-    model = _Model.read(graph)
+def build_report(
+    graph: Graph,
+    now: datetime,
+    account_name: str | None = None,
+    *,
+    provenance: Mapping[str, Any] | None = None,
+    period: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report (SPEC §3's JSON shape): provenance (None: not given) with the warnings
+    it calls for, summary, roster, findings in CHECKS order (each check's ordered by their
+    keys), and the period's evidence (common.report_period; None: no period asked)."""
+    model = ReportGraph.read(graph)
     findings = [
         *services_without_policy(model),
         *levels_without_oncall(model),
@@ -363,11 +359,16 @@ def build_report(graph: Graph, now: datetime, account_name: str | None = None) -
     ]
     order = list(CHECKS)
     findings.sort(key=lambda f: (order.index(f["check"]), f["keys"]))
+    if provenance is not None:
+        provenance = {**provenance, "warnings": warnings(provenance, period, now)}
     return {
         "generated_at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "account_name": account_name,
+        "provenance": provenance,
         "summary": _summary(model),
+        "roster": roster(model),
         "findings": findings,
+        "period": dict(period) if period is not None else None,
     }
 
 

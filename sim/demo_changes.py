@@ -123,6 +123,16 @@ def plant_findings(account: Account) -> DemoAccount:
     }
     del account.policies[unlisted]  # the service names it; no listing shows it
     account.changed()
+    planted = {"grace": grace, "loner": loner, "legacy": legacy}
+    return _planted(account, planted, {"legacy": legacy_policy, "single": single}, services)
+
+
+def _planted(
+    account: Account, ids: dict[str, str], policies: dict[str, str], services: dict[str, str]
+) -> DemoAccount:
+    """The demo account with its actors and its planted examples, by check."""
+    grace, loner, legacy = ids["grace"], ids["loner"], ids["legacy"]
+    legacy_policy, single = policies["legacy"], policies["single"]
     service_key, policy_key = "service:{}".format, "escalation_policy:{}".format
     return DemoAccount(
         account=account,

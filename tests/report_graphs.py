@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from common.graph import Entity, Graph, PropertyValue, Relationship
+from common.graph import Cause, Entity, Graph, GraphIndex, PropertyValue, Relationship, diff
 from common.sinks.local import LocalSink
 from common.state import record_full_sync
 from worker.full_sync import FullSyncRun
@@ -42,10 +42,21 @@ class GraphBuilder:
     ) -> None:
         self.edges.append(Relationship.between(type_, class_, from_key, to_key, props))
 
-    def user(self, uid: str, role: str = "user", teams: tuple[str, ...] = ()) -> str:
-        key = self._entity(
-            f"user:{uid}", "pagerduty_user", "User", role=role, admin=role in ("admin", "owner")
-        )
+    def user(
+        self,
+        uid: str,
+        role: str = "user",
+        teams: tuple[str, ...] = (),
+        name: str | None = None,
+        email: str | None = None,
+    ) -> str:
+        """A user; named `name` <`email`> when given (else its key, and no address)."""
+        props: dict[str, Any] = {"role": role, "admin": role in ("admin", "owner")}
+        if name is not None:
+            props["name"] = name
+        if email is not None:
+            props["email"] = [email]
+        key = self._entity(f"user:{uid}", "pagerduty_user", "User", **props)
         for team in teams:
             self._edge("pagerduty_team_has_user", "HAS", team, key)
         return key
@@ -94,7 +105,25 @@ class GraphBuilder:
             type_, class_, user, service, escalationLevel=level, escalationPolicyId=policy_id
         )
 
-    def schedule(self, sid: str, policy: str | None = None, **props: PropertyValue) -> str:
+    def assign(self, policy: str, user: str, level: int) -> None:
+        """The policy targets the user directly (lowest level `level`)."""
+        self._edge(
+            "pagerduty_escalation_policy_assigned_user",
+            "ASSIGNED",
+            policy,
+            user,
+            escalationLevel=level,
+        )
+
+    def schedule(
+        self,
+        sid: str,
+        policy: str | None = None,
+        users: tuple[str, ...] = (),
+        level: int = 1,
+        **props: PropertyValue,
+    ) -> str:
+        """A schedule of these users, a target of `policy` (lowest level `level`)."""
         key = self._entity(
             f"schedule:{sid}",
             "pagerduty_schedule",
@@ -105,8 +134,14 @@ class GraphBuilder:
         )
         if policy is not None:
             self._edge(
-                "pagerduty_escalation_policy_has_schedule", "HAS", policy, key, escalationLevel=1
+                "pagerduty_escalation_policy_has_schedule",
+                "HAS",
+                policy,
+                key,
+                escalationLevel=level,
             )
+        for user in users:
+            self._edge("pagerduty_schedule_has_user", "HAS", key, user)
         return key
 
     def graph(self) -> Graph:
@@ -115,16 +150,19 @@ class GraphBuilder:
 
 def planted(model: str = "seed", now: datetime = NOW) -> Graph:
     """One defect per check, and objects that pass every check beside them; the schedule's
-    gap is two days after `now`."""
+    gap is two days after `now`. On call: by a schedule at level 1 of PEPTWO1 (Fay, Lou),
+    by direct assignment at its level 2 (Sam) and at PEPONE1's one level (Olive)."""
     g = GraphBuilder(model)
     team = g.team("PTEAM01")
-    owner = g.user("PUOWNER", "owner", (team,))
-    first = g.user("PUFIRST", "user", (team,))
-    second = g.user("PUSECOND", "limited_user", (team,))
-    loner = g.user("PULONER")  # on call, in no team
+    owner = g.user("PUOWNER", "owner", (team,), "Olive Owner", "olive@example.com")
+    first = g.user("PUFIRST", "user", (team,), "Fay First", "fay@example.com")
+    second = g.user("PUSECOND", "limited_user", (team,), "Sam Second", "sam@example.com")
+    loner = g.user("PULONER", name="Lou Loner", email="lou@example.com")  # in no team
     g.user("PUIDLE")  # in no team, but on call for nothing: not a finding
     two_levels = g.policy("PEPTWO1", 2)
     one_level = g.policy("PEPONE1", 1)
+    g.assign(two_levels, second, 2)
+    g.assign(one_level, owner, 1)
     good = g.service("PSGOOD1", two_levels, team=team)
     g.oncall(first, good, 1, "PEPTWO1")
     g.oncall(second, good, 2, "PEPTWO1")
@@ -134,10 +172,11 @@ def planted(model: str = "seed", now: datetime = NOW) -> Graph:
     g.service("PSOFF01", two_levels, status="disabled")  # nobody on call: disabled, not a gap
     single = g.service("PSSINGLE", one_level, team=team)
     g.oncall(owner, single, 1, "PEPONE1")
-    g.schedule("PSCHOK1", two_levels, finalScheduleCoverage=100)
+    g.schedule("PSCHOK1", two_levels, (first,), finalScheduleCoverage=100)
     g.schedule(
         "PSCHGAP",
         two_levels,
+        (loner,),
         finalScheduleCoverage=97.6,
         nextGapStartOn=at(timedelta(days=2), now),
         coverageGapStarts=[at(-timedelta(days=1), now), at(timedelta(days=2), now)],  # 1st: over
@@ -146,16 +185,21 @@ def planted(model: str = "seed", now: datetime = NOW) -> Graph:
     return g.graph()
 
 
-def record_synced(connection: redis.Redis) -> None:
+def record_synced(connection: redis.Redis, run: FullSyncRun | None = None) -> None:
     """A completed full sync in Redis: what a report needs besides its graph (a graph no
     sync completed gets no report, never an empty one)."""
-    run = FullSyncRun(started_at=time.time(), outcome="ok", duration_s=1.0)
+    run = run or FullSyncRun(started_at=time.time(), outcome="ok", duration_s=1.0)
     record_full_sync(connection, run.as_dict())
 
 
 def planted_local_graph(graph_path: str, connection: redis.Redis) -> None:
-    """The planted defects (a schedule gap in two days) as a synced local graph."""
+    """The planted defects (a schedule gap in two days) as a synced local graph: loaded
+    by a full sync run into an empty graph, as its record in Redis says."""
+    graph = planted(now=datetime.now(UTC))
+    run = FullSyncRun(started_at=time.time(), outcome="ok", duration_s=1.0)
+    run.graph = graph.counts_by_type()
+    run.changes = diff(GraphIndex(), graph).summary()
     sink = LocalSink(graph_path)
-    sink.replace_all(planted(now=datetime.now(UTC)))
+    sink.replace_all(graph, Cause("full_sync", run.id))
     sink.close()
-    record_synced(connection)
+    record_synced(connection, run)

@@ -28,7 +28,55 @@ def test_json_lists_the_planted_findings_and_exits_0(env: dict[str, str]) -> Non
     report = json.loads(result.stdout)
     assert [f["check"] for f in report["findings"]] == list(CHECKS)
     assert report["account_name"] == "Acme"
-    assert set(report) == {"generated_at", "account_name", "summary", "findings"}
+    assert set(report) == {
+        "generated_at",
+        "account_name",
+        "provenance",
+        "summary",
+        "roster",
+        "findings",
+        "period",
+    }
+    provenance = report["provenance"]
+    assert provenance["graph_as_of"].endswith("Z")
+    assert provenance["last_full_sync"] == {"at": provenance["graph_as_of"], "outcome": "ok"}
+    assert provenance["people_feed"] == {"mode": None, "lag_seconds": None}  # never polled
+    assert (provenance["sink"], provenance["graph_model"]) == ("local", "seed")
+    assert provenance["last_webhook_at"] is None and provenance["warnings"] == []
+    assert report["period"] is None
+    assert [r["key"] for r in report["roster"]] == [
+        "service:PSGOOD1",
+        "service:PSHALF1",
+        "service:PSNOPOL",
+        "service:PSSINGLE",
+    ]
+
+
+def test_period_adds_the_evidence_of_the_last_days(env: dict[str, str]) -> None:
+    result = run_pdgraph("report", "--format", "json", "--period", "7", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    period = report["period"]
+    assert period["to"] == report["generated_at"]
+    # the planted graph was loaded just now: coverage is measured from its load, and said so
+    assert period["historyFrom"] is not None
+    assert "The period asked for starts" in report["provenance"]["warnings"][0]
+    assert [(r["key"], r["level1CoveredPct"]) for r in period["services"]] == [
+        ("service:PSGOOD1", 100.0),
+        ("service:PSHALF1", 100.0),
+        ("service:PSNOPOL", 0.0),
+        ("service:PSSINGLE", 100.0),
+    ]
+    assert period["usersCreated"] == []  # the load is no creation (its run: the first entry)
+
+
+@pytest.mark.parametrize("days", ["0", "a week", "-1", "3651"])
+def test_a_bad_period_is_one_line_and_exit_2(env: dict[str, str], days: str) -> None:
+    result = run_pdgraph("report", "--period", days, env=env)
+    assert one_line_failure(result, 2) == (
+        "pdgraph: --period: period must be a whole number of days from 1 to 3650"
+    )
+    assert result.stdout == ""
 
 
 def test_text_is_the_default(env: dict[str, str]) -> None:
@@ -36,6 +84,8 @@ def test_text_is_the_default(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("pdgraph compliance evidence report\naccount: Acme\n")
     assert "findings: 7\n" in result.stdout
+    assert "    level 1: Olive Owner <olive@example.com> assigned directly\n" in result.stdout
+    assert "keys: user:PUOWNER (Olive Owner <olive@example.com>)\n" in result.stdout
 
 
 def test_out_writes_the_html_file_and_says_so(env: dict[str, str], tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from referencing.jsonschema import DRAFT7
 
 from common.graph import ChangeSet
 from common.sinks.local import LocalSink
-from sim.demo_changes import PeopleChanges
+from sim.demo_changes import PeopleChanges, plant_findings
 from sim.pagerduty import Account
 from tests.cli import run_pdgraph
 from tests.stack import Stack, configure_env
@@ -317,7 +317,8 @@ def test_user_and_team_changes_write_conforming_objects(
     stack = model_stack(make_stack, model)
     stack.sim.audit_records = feed
     account = stack.sim.account
-    people = PeopleChanges(account)  # the demo's cycle: rename, admin and back, membership ...
+    # the demo's cycle (rename, admin and back, membership ...) on the demo's planted objects
+    people = PeopleChanges(plant_findings(account))
     with stack.sim.lock:
         for _ in range(6):  # ... and a new user, in a team
             people.step()

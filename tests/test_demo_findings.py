@@ -26,10 +26,10 @@ from sim.demo import (
     CHURN_SECONDS,
     HANDOFF_SECONDS,
     PEOPLE_SECONDS,
-    cli_exports,
     demo_environment,
 )
 from sim.demo_changes import DemoAccount, PeopleChanges, ServiceChurn, demo_account
+from sim.demo_output import cli_exports
 from sim.pagerduty import PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY

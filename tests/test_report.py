@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -69,15 +70,166 @@ def test_findings_say_which_levels_gaps_services_and_admins() -> None:
     assert by_check["single_level_escalation_policy"]["details"]["services"] == ["service:PSSINGLE"]
     assert by_check["oncall_user_without_team"]["details"]["services"] == ["service:PSHALF1"]
     assert by_check["admin_user"]["details"]["users"] == [
-        {"key": "user:PUOWNER", "name": "user:PUOWNER", "role": "owner"}
+        {
+            "key": "user:PUOWNER",
+            "name": "Olive Owner",
+            "email": "olive@example.com",
+            "role": "owner",
+        }
     ]
+    assert by_check["oncall_user_without_team"]["details"]["email"] == "lou@example.com"
 
 
 def test_an_empty_graph_has_no_findings_and_no_coverage_figure() -> None:
     report = build_report(Graph(), NOW)
-    assert report["findings"] == []
+    assert report["findings"] == [] and report["roster"] == []
     assert report["summary"]["coveredServicesPct"] is None
     assert report["account_name"] is None
+    assert report["provenance"] is None and report["period"] is None
+
+
+def person(key: str, name: str, email: str, via: str | None, assignment: str | None) -> Any:
+    return {
+        "key": key,
+        "name": name,
+        "email": email,
+        "via": via,
+        "assignment": assignment,
+        "reachable": None,
+    }
+
+
+@pytest.mark.parametrize("model", ["seed", "jupiterone"])
+def test_the_roster_names_who_is_on_call_at_each_level_of_each_active_service(model: str) -> None:
+    roster = build_report(planted(model), NOW)["roster"]
+    fay = person("user:PUFIRST", "Fay First", "fay@example.com", "schedule:PSCHOK1", "schedule")
+    sam = person("user:PUSECOND", "Sam Second", "sam@example.com", None, "direct")
+    lou = person("user:PULONER", "Lou Loner", "lou@example.com", "schedule:PSCHGAP", "schedule")
+    olive = person("user:PUOWNER", "Olive Owner", "olive@example.com", None, "direct")
+    two = {"escalationPolicy": "escalation_policy:PEPTWO1"}
+    assert roster == [
+        {
+            "key": "service:PSGOOD1",
+            "service": "service:PSGOOD1",
+            **two,
+            "escalationPolicyKey": "escalation_policy:PEPTWO1",
+            "levels": [{"level": 1, "oncall": [fay]}, {"level": 2, "oncall": [sam]}],
+        },
+        {
+            "key": "service:PSHALF1",
+            "service": "service:PSHALF1",
+            **two,
+            "escalationPolicyKey": "escalation_policy:PEPTWO1",
+            "levels": [{"level": 1, "oncall": [lou]}, {"level": 2, "oncall": []}],
+        },
+        {
+            "key": "service:PSNOPOL",
+            "service": "service:PSNOPOL",
+            "escalationPolicy": None,
+            "escalationPolicyKey": None,
+            "levels": [],
+        },
+        {
+            "key": "service:PSSINGLE",
+            "service": "service:PSSINGLE",
+            "escalationPolicy": "escalation_policy:PEPONE1",
+            "escalationPolicyKey": "escalation_policy:PEPONE1",
+            "levels": [{"level": 1, "oncall": [olive]}],
+        },
+    ]  # PSOFF01 is disabled: no roster
+
+
+def _via_of(g: GraphBuilder, service: str) -> list[tuple[int, str, str | None, str | None]]:
+    [row] = [r for r in build_report(g.graph(), NOW)["roster"] if r["key"] == service]
+    return [
+        (level["level"], p["key"], p["via"], p["assignment"])
+        for level in row["levels"]
+        for p in level["oncall"]
+    ]
+
+
+def test_via_is_the_schedule_of_the_level_that_holds_the_user_and_unknown_when_two_do() -> None:
+    g = GraphBuilder()
+    policy = g.policy("PEPVIA01", 3)
+    service = g.service("PSVIA001", policy)
+    ann, bob, cat = (g.user(u) for u in ("PUVIAANN", "PUVIABOB", "PUVIACAT"))
+    g.schedule("PSCHVIA1", policy, (ann, bob), level=1)
+    g.schedule("PSCHVIA2", policy, (bob,), level=1)  # Bob is in both level-1 schedules
+    g.schedule("PSCHVIA3", policy, (cat,), level=3)
+    g.oncall(ann, service, 1, "PEPVIA01")
+    g.oncall(bob, service, 1, "PEPVIA01")
+    g.oncall(cat, service, 3, "PEPVIA01")
+    assert _via_of(g, service) == [
+        (1, ann, "schedule:PSCHVIA1", "schedule"),
+        (1, bob, None, None),  # the graph cannot tell which
+        (3, cat, "schedule:PSCHVIA3", "schedule"),
+    ]
+
+
+def test_a_user_in_none_of_the_level_s_schedules_is_on_call_by_its_one_schedule() -> None:
+    """An override puts someone outside the schedule's layers on call: the level's only
+    schedule is still what pages them."""
+    g = GraphBuilder()
+    policy = g.policy("PEPVIA02", 2)
+    service = g.service("PSVIA002", policy)
+    stand_in, direct = g.user("PUSTANDIN"), g.user("PUDIRECT")
+    g.schedule("PSCHVIA4", policy, level=1)
+    g.assign(policy, direct, 2)
+    g.oncall(stand_in, service, 1, "PEPVIA02")
+    g.oncall(direct, service, 2, "PEPVIA02")
+    assert _via_of(g, service) == [
+        (1, stand_in, "schedule:PSCHVIA4", "schedule"),
+        (2, direct, None, "direct"),
+    ]
+
+
+def test_a_user_both_assigned_and_in_a_schedule_of_the_level_has_no_via() -> None:
+    g = GraphBuilder()
+    policy = g.policy("PEPVIA03", 1)
+    service = g.service("PSVIA003", policy)
+    both = g.user("PUBOTHWAYS")
+    g.schedule("PSCHVIA5", policy, (both,), level=1)
+    g.assign(policy, both, 1)
+    g.oncall(both, service, 1, "PEPVIA03")
+    assert _via_of(g, service) == [(1, both, None, None)]
+
+
+PROVENANCE: dict[str, Any] = {
+    "graph_as_of": "2030-05-06T03:00:04Z",
+    "last_full_sync": {"at": "2030-05-06T03:00:04Z", "outcome": "ok"},
+    "people_feed": {"mode": "audit", "lag_seconds": 1.5},
+    "last_webhook_at": "2030-05-06T11:59:30Z",
+    "sink": "local",
+    "graph_model": "seed",
+}
+
+
+def test_provenance_is_reported_as_given_and_a_recent_graph_needs_no_warning() -> None:
+    report = build_report(planted(), NOW, provenance=PROVENANCE)
+    assert report["provenance"] == {**PROVENANCE, "warnings": []}
+
+
+def test_a_graph_no_full_sync_confirmed_for_a_day_says_so() -> None:
+    stale = {
+        **PROVENANCE,
+        "graph_as_of": "2030-05-05T11:00:00Z",
+        "last_full_sync": {"at": "2030-05-06T03:10:00Z", "outcome": "failed"},
+    }
+    [warning] = build_report(planted(), NOW, provenance=stale)["provenance"]["warnings"]
+    assert warning.startswith(
+        "The graph is as of 2030-05-05T11:00:00Z, 25 hours before this report: no full sync"
+        " has succeeded for more than 24 hours (the last attempt: failed, 2030-05-06T03:10:00Z)."
+    )
+    just = {**PROVENANCE, "graph_as_of": "2030-05-05T12:00:00Z"}
+    assert build_report(planted(), NOW, provenance=just)["provenance"]["warnings"] == []
+
+
+def test_without_the_audit_feed_the_report_says_actors_and_undone_changes_are_unknown() -> None:
+    refresh = {**PROVENANCE, "people_feed": {"mode": "light_refresh", "lag_seconds": 400.0}}
+    [warning] = build_report(planted(), NOW, provenance=refresh)["provenance"]["warnings"]
+    assert "audit-records feed is not available" in warning
+    assert "who made a change (its actor) cannot be known" in warning
+    assert "a change undone between two refreshes" in warning
 
 
 def test_nobody_on_call_at_level_one_is_high_and_lists_every_level() -> None:

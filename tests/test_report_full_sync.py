@@ -52,6 +52,7 @@ def defective_account(now: float) -> tuple[Account, dict[str, str]]:
         "nopolicy": account.add_service("nopolicy", escalation_policy_id=lost),
         "single_policy": single,
         "gappy": gappy,
+        "steady": steady,
         "loner": loner,
     }
     del account.policies[lost]  # the service names a policy the API does not show
@@ -90,3 +91,17 @@ def test_a_synced_account_reports_each_planted_defect_and_nothing_else(
     assert (summary["services"], summary["activeServices"], summary["policies"]) == (4, 4, 3)
     assert (summary["users"], summary["teams"], summary["schedules"]) == (4, 1, 2)
     assert summary["coveredServicesPct"] == 50.0  # covered and gapped: two levels, on call now
+
+    # who is on call, named, and how: Ada by the Steady schedule, Cy assigned directly
+    covered = next(r for r in report["roster"] if r["key"] == f"service:{ids['covered']}")
+    assert covered["escalationPolicy"] == "Two levels"
+    assert [
+        (lv["level"], [(p["name"], p["email"], p["via"], p["assignment"]) for p in lv["oncall"]])
+        for lv in covered["levels"]
+    ] == [
+        (1, [("Ada", "ada@example.com", f"schedule:{ids['steady']}", "schedule")]),
+        (2, [("Cy", "cy@example.com", None, "direct")]),
+    ]
+    provenance = report["provenance"]
+    assert provenance["graph_as_of"] == provenance["last_full_sync"]["at"]
+    assert provenance["warnings"] == []

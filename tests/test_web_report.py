@@ -80,6 +80,41 @@ def test_a_browser_without_accept_gets_html(local_client: FlaskClient) -> None:
     assert local_client.get("/report").content_type.startswith("text/html")
 
 
+def test_json_says_as_of_when_and_who_is_on_call(local_client: FlaskClient) -> None:
+    body = local_client.get("/report", headers={"Accept": "application/json"}).get_json()
+    provenance = body["provenance"]
+    assert provenance["graph_as_of"] == provenance["last_full_sync"]["at"]
+    assert (provenance["sink"], provenance["graph_model"]) == ("local", "seed")
+    assert provenance["warnings"] == []
+    good = next(r for r in body["roster"] if r["key"] == "service:PSGOOD1")
+    assert [(lv["level"], [p["email"] for p in lv["oncall"]]) for lv in good["levels"]] == [
+        (1, ["fay@example.com"]),
+        (2, ["sam@example.com"]),
+    ]
+    assert body["period"] is None
+
+
+def test_period_adds_the_period_s_evidence_in_json_and_html(local_client: FlaskClient) -> None:
+    body = local_client.get("/report?period=30", headers={"Accept": "application/json"}).get_json()
+    assert body["period"]["to"] == body["generated_at"]
+    assert {r["key"] for r in body["period"]["services"]} == {r["key"] for r in body["roster"]}
+    page = local_client.get("/report?period=30", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<section id="period">' in html and "Level-1 coverage of each active service" in html
+    plain = local_client.get("/report", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert '<section id="period">' not in plain  # a report of its own, cached apart
+
+
+@pytest.mark.parametrize("days", ["0", "week", "-2", "1.5", "99999"])
+def test_a_bad_period_is_400_saying_what_a_period_is(local_client: FlaskClient, days: str) -> None:
+    response = local_client.get(f"/report?period={days}", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["message"] == (
+        "period must be a whole number of days from 1 to 3650"
+    )
+
+
 @pytest.mark.parametrize("sink", ["local", "jupiterone"])
 def test_a_graph_no_full_sync_completed_is_503_saying_what_to_run_and_creates_nothing(
     redis_url: str, redis_client: redis.Redis, graph_path: str, sink: str
@@ -143,3 +178,5 @@ def test_the_jupiterone_sink_s_graph_in_its_model_gives_the_same_findings(
     )
     assert response.status_code == 200
     assert [(f["check"], f["keys"]) for f in response.get_json()["findings"]] == PLANTED
+    provenance = response.get_json()["provenance"]
+    assert (provenance["sink"], provenance["graph_model"]) == ("jupiterone", "jupiterone")

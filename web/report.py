@@ -1,6 +1,7 @@
-"""GET /report: the compliance evidence report (HTML; JSON with `Accept: application/json`),
-computed from the graph the sink holds, off the event loop and shared by every reader for
-up to REPORT_MAX_AGE (web/readers.py): its `generated_at` says as of when."""
+"""GET /report: the compliance evidence report (HTML; JSON with `Accept: application/json`;
+`?period=DAYS` adds the evidence of the last DAYS days), computed from the graph the sink
+holds, off the event loop and shared by every reader for up to REPORT_MAX_AGE
+(web/readers.py): its `generated_at` says as of when."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 
+from common.report_period import parse_period
 from common.sinks import SinkError
 from web.readers import ReadersBusy
 from web.replies import busy, reply
@@ -26,8 +28,13 @@ CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-u
 def report_page() -> Any:
     wanted = request.accept_mimetypes.best_match(["text/html", "application/json"])
     fmt = "json" if wanted == "application/json" else "html"
+    period_text = request.args.get("period")
     try:
-        cached = web_state().readers.report(fmt)
+        period = parse_period(period_text) if period_text is not None else None
+    except ValueError as exc:
+        return reply(400, str(exc))
+    try:
+        cached = web_state().readers.report(fmt, period)
     except redis.RedisError:
         return reply(503, "Redis does not answer")
     except SinkError as exc:

@@ -1,5 +1,6 @@
-"""`python -m web.report_process FORMAT`: one evidence report, computed in a process of its
-own, for GET /report (web/readers.py starts it).
+"""`python -m web.report_process FORMAT [DAYS]`: one evidence report (with the evidence of
+the last DAYS days when given), computed in a process of its own, for GET /report
+(web/readers.py starts it).
 
 The report of a 10,000-user graph costs about a second of CPU, much of it in C calls
 (JSON, SQLite) that hold the interpreter lock throughout: in a thread of the web process
@@ -23,8 +24,9 @@ import redis
 from pydantic import SecretStr
 
 from common.config import ConfigError, Settings, load_settings
-from common.report import build_report
-from common.report_render import render_html
+from common.report_html import render_html
+from common.report_inputs import report_of
+from common.report_period import parse_period
 from common.sinks import SinkError, make_sink, missing_local_graph
 from common.state import connect, report_refusal
 
@@ -49,8 +51,9 @@ def settings_payload(settings: Settings) -> str:
     return json.dumps({name: plain(getattr(settings, name)) for name in Settings.model_fields})
 
 
-def report_body(settings: Settings, fmt: str) -> bytes:
-    """The report of the configured sink's graph as `fmt` ("json" or "html")."""
+def report_body(settings: Settings, fmt: str, period_days: int | None = None) -> bytes:
+    """The report of the configured sink's graph as `fmt` ("json" or "html"), with the
+    evidence of the last `period_days` days when given."""
     connection = connect(settings.redis_url)
     refusal = report_refusal(connection)
     if refusal is not None:
@@ -59,7 +62,12 @@ def report_body(settings: Settings, fmt: str) -> bytes:
     if missing is not None:
         raise SinkError(missing)
     sink = make_sink(settings, connection)
-    built = build_report(sink.read_graph(), datetime.now(UTC), settings.account_name)
+    try:
+        built = report_of(
+            settings, connection, sink, period_days=period_days, now=datetime.now(UTC)
+        )
+    finally:
+        sink.close()
     if fmt == "json":
         return json.dumps(built, separators=(",", ":")).encode()
     return render_html(built).encode()
@@ -69,8 +77,13 @@ def main() -> None:
     os.nice(REPORT_NICENESS)
     fmt = sys.argv[1] if len(sys.argv) > 1 else "json"
     try:
+        period = parse_period(sys.argv[2]) if len(sys.argv) > 2 else None
+    except ValueError as exc:  # the web checked it: not a reader's mistake
+        print(exc, file=sys.stderr)
+        raise SystemExit(BAD_CONFIGURATION) from None
+    try:
         settings = load_settings(**json.loads(sys.stdin.read()))
-        body = report_body(settings, fmt)
+        body = report_body(settings, fmt, period)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(BAD_CONFIGURATION) from None

@@ -28,7 +28,7 @@ PLANTED = {
     "single_level_escalation_policy": "Escalation policy escalation_policy:PEPONE1 has a single"
     " level: nobody is escalated to.",
     "schedule_coverage_gap": "Schedule schedule:PSCHGAP has nobody on call from",
-    "oncall_user_without_team": "User user:PULONER is on call for 1 service and is in no team.",
+    "oncall_user_without_team": "User Lou Loner is on call for 1 service and is in no team.",
     "disabled_service": "Service service:PSOFF01 is disabled: it opens no incidents.",
     "admin_user": "1 user with the admin or owner role.",
 }
@@ -84,4 +84,9 @@ def test_an_auditor_sees_the_summary_table_and_each_planted_finding(
         start = text.index(f"{CHECKS[check][0]} {check}")
         assert message in text[start:], check
     assert re.search(r"Schedule schedule:PSCHGAP has nobody on call from \S+Z for 240 min", text)
+    provenance = text[text.index("Provenance") : text.index("Summary")]
+    assert "Graph as of (last successful full sync)" in provenance
+    roster = text[text.index("Roster: who is on call now") :]
+    assert "Fay First <fay@example.com> via schedule:PSCHOK1" in roster
+    assert "Sam Second <sam@example.com> assigned directly" in roster
     assert (tmp_path / "report.png").stat().st_size > 10_000  # a page was rendered

@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 import redis
 
-from common.report import build_report
+from common.report_inputs import report_of
+from common.report_period import parse_period
 from common.report_render import FORMATS, render
 from common.state import connect, report_refusal
-from worker.cli.base import fail, read_graph, settings_for_command
+from worker.cli.base import EXIT_CONFIG, fail, reading_sink, settings_for_command
 
 
 @click.command()
@@ -29,22 +30,37 @@ from worker.cli.base import fail, read_graph, settings_for_command
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="write the report to FILE instead of stdout",
 )
-def report(fmt: str, out: Path | None) -> None:
-    """Report what an audit asks of the on-call setup, from the graph pdgraph holds.
+@click.option(
+    "--period",
+    "period_text",
+    metavar="DAYS",
+    help="add the evidence of the last DAYS days: level-1 coverage, admin rights, users,"
+    " policy and schedule changes (from the change history)",
+)
+def report(fmt: str, out: Path | None, period_text: str | None) -> None:
+    """Report what an audit asks of the on-call setup, from the graph pdgraph holds: as of
+    when, who is on call now, the findings, and with --period what happened over it.
 
     Exit 0 with findings too (they are the report's content); 1 when no full sync has
     completed yet (there is no graph to give evidence of: run `pdgraph sync` first) or the
-    graph cannot be read.
+    graph cannot be read; 2 for a bad --period.
     """
+    period = None
+    if period_text is not None:
+        try:
+            period = parse_period(period_text)
+        except ValueError as exc:
+            fail(f"--period: {exc}", EXIT_CONFIG)
     settings = settings_for_command()
+    connection = connect(settings.redis_url)
     try:
-        refusal = report_refusal(connect(settings.redis_url))
+        refusal = report_refusal(connection)
     except redis.RedisError as exc:
         fail(f"Redis: {exc}")
     if refusal is not None:  # never an empty "all passed" report
         fail(refusal)
-    graph = read_graph(settings)
-    built = build_report(graph, datetime.now(UTC), settings.account_name)
+    with reading_sink(settings) as sink:
+        built = report_of(settings, connection, sink, period_days=period, now=datetime.now(UTC))
     text = render(built, fmt)
     if out is None:
         sys.stdout.write(text)
