@@ -203,3 +203,14 @@ def planted_local_graph(graph_path: str, connection: redis.Redis) -> None:
     sink.replace_all(graph, Cause("full_sync", run.id))
     sink.close()
     record_synced(connection, run)
+
+
+# A report's provenance as report_inputs gathers it: a graph synced at 03:00 of NOW's day.
+PROVENANCE: dict[str, Any] = {
+    "graph_as_of": "2030-05-06T03:00:04Z",
+    "last_full_sync": {"at": "2030-05-06T03:00:04Z", "outcome": "ok"},
+    "people_feed": {"mode": "audit", "lag_seconds": 1.5},
+    "last_webhook_at": "2030-05-06T11:59:30Z",
+    "sink": "local",
+    "graph_model": "seed",
+}

@@ -11,7 +11,7 @@ import pytest
 
 from common.graph import Graph
 from common.report import CHECKS, build_report
-from tests.report_graphs import NOW, GraphBuilder, at, planted
+from tests.report_graphs import NOW, PROVENANCE, GraphBuilder, at, planted
 
 
 def found(report: dict[str, object]) -> list[tuple[str, str, list[str]]]:
@@ -192,16 +192,6 @@ def test_a_user_both_assigned_and_in_a_schedule_of_the_level_has_no_via() -> Non
     g.assign(policy, both, 1)
     g.oncall(both, service, 1, "PEPVIA03")
     assert _via_of(g, service) == [(1, both, None, None)]
-
-
-PROVENANCE: dict[str, Any] = {
-    "graph_as_of": "2030-05-06T03:00:04Z",
-    "last_full_sync": {"at": "2030-05-06T03:00:04Z", "outcome": "ok"},
-    "people_feed": {"mode": "audit", "lag_seconds": 1.5},
-    "last_webhook_at": "2030-05-06T11:59:30Z",
-    "sink": "local",
-    "graph_model": "seed",
-}
 
 
 def test_provenance_is_reported_as_given_and_a_recent_graph_needs_no_warning() -> None:

@@ -20,7 +20,7 @@ from common.sinks.jupiterone import JupiterOneSink
 from common.sinks.local import LocalSink
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, SCOPE, j1_client
-from tests.report_graphs import NOW, GraphBuilder
+from tests.report_graphs import NOW, PROVENANCE, GraphBuilder
 
 END = NOW.timestamp()
 HOUR, DAY = 3600.0, 86400.0
@@ -184,16 +184,6 @@ def test_a_period_longer_than_the_history_is_measured_from_its_first_entry_and_s
     assert warning.startswith("The period asked for starts 2030-04-06T12:00:00Z, but the change")
     assert f"begins {iso(LOADED_AT)}" in warning
     assert f"WARNING: {warning}" in render(report, "text")
-
-
-PROVENANCE: dict[str, Any] = {
-    "graph_as_of": "2030-05-06T03:00:00Z",
-    "last_full_sync": {"at": "2030-05-06T03:00:00Z", "outcome": "ok"},
-    "people_feed": {"mode": "audit", "lag_seconds": 2.5},
-    "last_webhook_at": "2030-05-06T11:58:00Z",
-    "sink": "local",
-    "graph_model": "seed",
-}
 
 
 def audit_record(record_id: str, at: float, action: str, fields: list[Any]) -> dict[str, Any]:

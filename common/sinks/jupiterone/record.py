@@ -39,10 +39,9 @@ from common.keys import jupiterone_changes, jupiterone_prefix, text, text_map
 HISTORY_SCAN = 500  # stream entries read per XRANGE
 HISTORY_SCAN_BUDGET = 20_000  # entries one page may look through before handing a cursor back
 
-# Add entries under stream ids of their own time (`at`, epoch ms; never below the last id,
-# so that writers whose clocks differ a little still append), after trimming what is older
-# than the cutoff. ARGV: at ms, cutoff ms, entries.
-_ADD_HISTORY = """
+# Lua: `ms`, the stream id time of what is added now (ARGV[1], never below the stream's
+# last id), after trimming what is older than the cutoff (ARGV[2]) from the stream KEYS[1].
+_STREAM_TIME = """
 local ms = ARGV[1]
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if top[1] then
@@ -50,23 +49,27 @@ if top[1] then
   if tonumber(last) > tonumber(ms) then ms = last end
 end
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+"""
+
+# Add entries under stream ids of their own time (`at`, epoch ms; never below the last id,
+# so that writers whose clocks differ a little still append), after trimming what is older
+# than the cutoff. ARGV: at ms, cutoff ms, entries.
+_ADD_HISTORY = (
+    _STREAM_TIME
+    + """
 for i = 3, #ARGV do
   redis.call('XADD', KEYS[1], ms .. '-*', 'entry', ARGV[i])
 end
 return #ARGV - 2
 """
+)
 
 # Add PagerDuty's audit records to the history once each: KEYS[2] holds the record ids
 # written (score: when), trimmed with the stream. ARGV: at ms, cutoff ms, then pairs of
 # record id and entry. Returns how many were new.
-_ADD_TRAIL = """
-local ms = ARGV[1]
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if top[1] then
-  local last = string.match(top[1][1], '^(%d+)')
-  if tonumber(last) > tonumber(ms) then ms = last end
-end
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+_ADD_TRAIL = (
+    _STREAM_TIME
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
 local added = 0
 for i = 3, #ARGV, 2 do
@@ -77,6 +80,7 @@ for i = 3, #ARGV, 2 do
 end
 return added
 """
+)
 
 
 class JupiterOneRecord:
