@@ -27,6 +27,12 @@ class ConfigError(Exception):
     """A configuration variable is missing or malformed; the message names it."""
 
 
+# CHANGE_HISTORY_DAYS' defaults (bench/history.py: a day is about 1.6 MB at 2,000 users
+# and 7.5-8 MB at 10,000, either sink; a year fits no small Redis plan).
+HISTORY_DAYS_IN_REDIS = 14
+HISTORY_DAYS_ON_DISK = 90
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
@@ -52,11 +58,22 @@ class Settings(BaseSettings):
     graph_model: Literal["seed", "jupiterone"] = "seed"
     audit_poll_seconds: int = Field(default=30, ge=5, le=3600)
     people_refresh_minutes: int = Field(default=15, ge=1, le=1440)
-    change_history_days: int = Field(default=30, ge=1, le=3650)
+    # unset: by sink (history_days); bench/history.py measured what a day weighs
+    change_history_days: int | None = Field(default=None, ge=1, le=3650)
     port: int = Field(default=8000, ge=1, le=65535)
     # gunicorn worker processes of `web` (Heroku sets it from the dyno size).
     web_concurrency: int = Field(default=2, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @property
+    def history_days(self) -> int:
+        """How many days the change history is kept: CHANGE_HISTORY_DAYS, else by where it
+        is kept. In Redis (JupiterOne sink) it shares the memory the webhook queue needs:
+        HISTORY_DAYS_IN_REDIS fit a 50 MB plan at 2,000 users. On disk (local sink) it
+        costs disk only: HISTORY_DAYS_ON_DISK, a quarter of evidence (docs/change-history.md)."""
+        if self.change_history_days is not None:
+            return self.change_history_days
+        return HISTORY_DAYS_IN_REDIS if self.graph_sink == "jupiterone" else HISTORY_DAYS_ON_DISK
 
     @field_validator("pagerduty_webhook_secrets", "read_tokens", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.config import ConfigError, load_settings
+from common.config import ConfigError, Settings, load_settings
 
 SECRET = "super-secret-value-123"
 
@@ -153,3 +153,15 @@ def test_a_secret_or_token_shorter_than_16_characters_is_an_error_naming_only_th
     assert "\n" not in message
     for part in value.split(","):
         assert len(part) < 5 or part not in message  # ("a" is in any sentence)
+
+
+@pytest.mark.parametrize(
+    ("sink", "given", "kept"),
+    [("local", None, 90), ("jupiterone", None, 14), ("local", 30, 30), ("jupiterone", 366, 366)],
+)
+def test_the_history_is_kept_by_sink_unless_told(sink: str, given: int | None, kept: int) -> None:
+    """On disk a quarter; in Redis, beside the webhook queue, two weeks (what a 50 MB plan
+    holds at 2,000 users: docs/change-history.md)."""
+    j1 = {"jupiterone_account_id": "acct", "jupiterone_api_key": "k" * 20}
+    settings = Settings(graph_sink=sink, change_history_days=given, **j1)
+    assert settings.history_days == kept

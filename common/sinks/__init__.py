@@ -113,7 +113,7 @@ def make_sink(
     if settings.graph_sink == "local":
         from common.sinks.local import LocalSink
 
-        return LocalSink(settings.local_graph_path, history_days=settings.change_history_days)
+        return LocalSink(settings.local_graph_path, history_days=settings.history_days)
     from common import metrics
     from common.jupiterone import JupiterOneBudgets, JupiterOneClient
     from common.sinks.jupiterone import JupiterOneSink
@@ -137,5 +137,5 @@ def make_sink(
         connection,
         settings.jupiterone_scope,
         schedule_flush=schedule_flush,
-        history_days=settings.change_history_days,
+        history_days=settings.history_days,
     )
