@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,29 @@ def start_demo(redis_url: str, tmp_path: Path, port: int, *flags: str) -> subpro
     )
 
 
+class Output:
+    """The demo's output, read as it comes (a pipe nobody reads fills up: the demo's
+    processes would then block on writing their log lines, and a signal that arrives
+    during such a write raises inside logging)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.chunks: list[bytes] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            self.chunks.append(chunk)
+
+    def finish(self, timeout: float) -> str:
+        """Everything the demo printed, once it ended (within `timeout`)."""
+        self.proc.wait(timeout)
+        self.reader.join(timeout)
+        return b"".join(self.chunks).decode()
+
+
 def wait_for_webhooks_processed(
     proc: subprocess.Popen[bytes], port: int, seconds: float
 ) -> dict[str, Any] | None:
@@ -80,8 +104,9 @@ def test_demo_processes_webhooks_and_stops(
     redis_client.set(SOMEONE_ELSES_KEY, "keep me")
     port = free_port()
     proc = start_demo(redis_url, tmp_path, port, "--seconds", "12", *sink_flags)
+    printed = Output(proc)
     report = wait_for_webhooks_processed(proc, port, 40)
-    output = proc.communicate(timeout=60)[0].decode()
+    output = printed.finish(timeout=60)
     assert proc.returncode == 0, output[-3000:]
     assert report is not None and report["last_webhook"], output[-3000:]
     assert report["last_full_sync"]["outcome"] == "ok"
@@ -109,9 +134,10 @@ def test_ctrl_c_stops_the_processes_before_redis_without_a_traceback(
 ) -> None:
     port = free_port()
     proc = start_demo(redis_url, tmp_path, port)
+    printed = Output(proc)
     report = wait_for_webhooks_processed(proc, port, 40)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
-    output = proc.communicate(timeout=60)[0].decode()
+    output = printed.finish(timeout=60)
     assert report is not None and report["last_webhook"], output[-3000:]
     assert proc.returncode == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
