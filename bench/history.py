@@ -55,6 +55,7 @@ from bench._common import (  # noqa: E402
 )
 from bench.history_day import (  # noqa: E402
     API_KEY,
+    DAY,
     INCIDENTS_PER_SERVICE,
     J1_ACCOUNT,
     J1_KEY,
@@ -76,7 +77,6 @@ from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker import jobs  # noqa: E402
 from worker.context import job_context  # noqa: E402
 
-DAY = 86400
 MB = 1_000_000
 # Heroku Key-Value Store (Redis) plans and their RAM ("Technical Characterization", Oct 2024),
 # taken as 10^6 bytes per MB (the smaller reading).
@@ -91,7 +91,6 @@ PLANS = (
     ("premium-7", 7000),
 )
 SMALL_PLANS = PLANS[:3]
-POLL_SECONDS = 30  # AUDIT_POLL_SECONDS' default
 
 # -- one day ------------------------------------------------------------------------------
 

@@ -33,20 +33,6 @@ API_KEY = "bench-api-key"
 WEBHOOK_SECRET = "bench-webhook-secret-0123"
 J1_ACCOUNT, J1_KEY = "bench-account", "bench-j1-key"
 DAY = 86400
-MB = 1_000_000
-# Heroku Key-Value Store (Redis) plans and their RAM ("Technical Characterization", Oct 2024),
-# taken as 10^6 bytes per MB (the smaller reading).
-PLANS = (
-    ("mini", 25),
-    ("premium-0", 50),
-    ("premium-1", 100),
-    ("premium-2", 250),
-    ("premium-3", 500),
-    ("premium-4", 750),
-    ("premium-5", 1000),
-    ("premium-7", 7000),
-)
-SMALL_PLANS = PLANS[:3]
 POLL_SECONDS = 30  # AUDIT_POLL_SECONDS' default
 
 # Changes a day, per user of the account (services: per service), and what each is.

@@ -87,7 +87,7 @@ def test_queued_and_scheduled_jobs_outlive_the_clients_longest_wait(
     from common.http import RetryPolicy
     from common.jupiterone import JupiterOneClient
     from common.pagerduty import PagerDutyClient
-    from common.queueing import JOB_TIMEOUT, WEBHOOK_QUEUE, enqueue_once
+    from common.queueing import JOB_TIMEOUT, WEBHOOK_QUEUE, JobName, enqueue_with_marker
 
     assert RetryPolicy().rate_limit_max_wait < JOB_TIMEOUT
     pagerduty = PagerDutyClient("key")
@@ -95,9 +95,18 @@ def test_queued_and_scheduled_jobs_outlive_the_clients_longest_wait(
     for client in (pagerduty, jupiterone):  # each one call's worst case, as they are built
         assert client.retry.longest_call(client.timeout) < JOB_TIMEOUT
     queue = Queue(WEBHOOK_QUEUE, connection=redis_client)
-    for delay in (0.0, 5.0):  # queued now, and scheduled (two RQ calls, two spellings)
+    for delay in (0.0, 5.0):  # queued now, and scheduled (two RQ calls)
         job_id = f"timeout-test-{int(delay)}"
-        assert enqueue_once(queue, f"marker-{delay}", 60, "os.getpid", (), job_id, delay=delay)
+        assert enqueue_with_marker(
+            redis_client,
+            JobName.REFRESH_SERVICE,
+            ("PSERVICE", None),
+            job_id,
+            marker=f"marker-{delay}",
+            marker_ttl=60,
+            description="timeout test",
+            delay=delay,
+        )
         job = queue.fetch_job(job_id)
         assert job is not None and job.timeout == JOB_TIMEOUT and job.kwargs == {}
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Retry
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
@@ -25,6 +24,7 @@ from tests.conftest import API_KEY
 from tests.expected import expected_export
 from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN
 from tests.stack import WEBHOOK_SECRET, Stack, configure_env
+from tests.test_queueing import retry_once
 from worker.coalescing import COALESCE_SECONDS
 from worker.rqworker import PromptSimpleWorker
 
@@ -240,12 +240,8 @@ def test_redis_down_means_503_and_the_event_is_processed_once_it_is_back(
 def test_a_webhook_that_keeps_failing_ends_in_the_failed_registry(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import web.webhooks
-    import worker.coalescing
-
     # One retry each instead of five spread over half an hour.
-    monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
-    monkeypatch.setattr(worker.coalescing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    retry_once(monkeypatch)
     service_id = some_service(stack)
     stack.sim.inject(f"/services/{service_id}", 401, times=100)  # fails at once, no backoff
     stack.sim.account.update_service(service_id, name="never applied")
@@ -303,11 +299,7 @@ def test_no_secret_in_any_log_line_even_at_debug(
 ) -> None:
     import requests
 
-    import web.webhooks
-    import worker.coalescing
-
-    monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
-    monkeypatch.setattr(worker.coalescing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    retry_once(monkeypatch)
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     service_id = some_service(stack)
     stack.sim.account.update_service(service_id, name="logged change")  # accepted

@@ -6,7 +6,6 @@ from typing import cast
 
 import redis
 from flask import current_app
-from redis.commands.core import Script
 from rq import Queue
 
 from common.config import Settings
@@ -26,7 +25,6 @@ class WebState:
         self.connection = connection
         self.queue = Queue(WEBHOOK_QUEUE, connection=connection)  # once: it asks Redis its version
         self.queue_registered = False  # in rq:queues (done on the first delivery)
-        self.store_script: Script | None = None  # the delivery's Lua, registered once
         self.last_webhook_recorded = 0.0  # monotonic time this process last wrote LAST_WEBHOOK
         self.readers = Readers(settings)  # the read endpoints: never this connection
 

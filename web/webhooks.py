@@ -15,12 +15,17 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, request
-from redis.commands.core import Script
-from rq import Queue, Retry
+from rq import Queue
 
 from common import metrics
 from common.keys import LAST_WEBHOOK, webhook_delivery
-from common.queueing import JOB_TIMEOUT, job_id_for
+from common.queueing import (
+    DELIVERY_SEEN_TTL,
+    JobName,
+    enqueue_unique,
+    job_id_for,
+    register_queue,
+)
 from common.signals import InvalidEvent, WebhookSignal
 from web.auth import public
 from web.replies import reply
@@ -30,12 +35,7 @@ from web.state import WebState, web_state
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 512 * 1024
-DELIVERY_SEEN_TTL = 48 * 3600  # ≥ 24 h, and covers PagerDuty's 48 h of retries
 LAST_WEBHOOK_INTERVAL = 1.0  # /status's "last webhook" is at most this stale
-# Retries back off: an attempt that failed at once (Redis restarting, a service locked)
-# would fail again at once and hold a worker. The first comes 2 s later (after a killed
-# worker, when RQ's scheduler is back: the dead one's lock lingers ~60 s).
-WEBHOOK_RETRY = Retry(max=5, interval=[2, 30, 120, 600, 1800])
 
 webhooks = Blueprint("webhooks", __name__)
 
@@ -110,12 +110,10 @@ def _read_body(max_bytes: int) -> bytes | None:
 def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -> bool:
     """Store the delivery (False: a duplicate) and, at most once a second, note it as the
     last webhook for /status."""
-    if not state.queue_registered:
+    if not state.queue_registered:  # once per process, not per delivery
         register_queue(state.queue)
         state.queue_registered = True
-    if state.store_script is None:  # once per process, not per delivery
-        state.store_script = state.connection.register_script(STORE_IF_NEW)
-    queued = store_delivery(state.queue, state.store_script, job_id, delivery, signal)
+    queued = store_delivery(state.queue, job_id, delivery, signal)
     if queued and time.monotonic() - state.last_webhook_recorded >= LAST_WEBHOOK_INTERVAL:
         state.last_webhook_recorded = time.monotonic()
         record = {**signal.as_job(), "received_at": time.time(), "job_id": job_id}
@@ -123,55 +121,24 @@ def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -
     return queued
 
 
-# A delivery is new only if its event was not seen: KEYS[1] is the job, whose id comes
-# from the signed event.id (PagerDuty's retries of a delivery repeat it). The X-Webhook-Id
-# is not signed, so it never decides: its marker (KEYS[3]) only says which job a delivery
-# became, for tracing. The job, its place in the queue and the marker are written
-# together or not at all, in one round trip.
-# ARGV: the job id, the marker's TTL, then the job hash's fields and values.
-STORE_IF_NEW = """
-redis.call("SET", KEYS[3], ARGV[1], "EX", ARGV[2])
-if redis.call("EXISTS", KEYS[1]) > 0 then
-    return 0
-end
-redis.call("HSET", KEYS[1], unpack(ARGV, 3))
-redis.call("RPUSH", KEYS[2], ARGV[1])
-return 1
-"""
+def store_delivery(queue: Queue, job_id: str, delivery: str, signal: WebhookSignal) -> bool:
+    """Queue the delivery as an RQ job unless its signed event id was seen (False then,
+    whatever its X-Webhook-Id): PagerDuty's retries of a delivery repeat the event id.
 
-
-def store_delivery(
-    queue: Queue, store: Script, job_id: str, delivery: str, signal: WebhookSignal
-) -> bool:
-    """Write the delivery as an RQ job with `store` (STORE_IF_NEW, registered on the queue's
-    connection); False if its signed event id was seen (whatever its X-Webhook-Id).
-
-    The job record is the event's de-dup record, so it is kept for DELIVERY_SEEN_TTL after
-    it ran; the delivery marker lives as long. The job is built by RQ and saved as RQ's
-    own unique enqueue saves it (status queued, then pushed on the queue); the queue is
-    put in RQ's `rq:queues` set once per process (register_queue), not per delivery.
+    RQ's unique enqueue checks, saves and pushes the job in one round trip, or does
+    nothing: that alone decides the 202. The job record is the event's de-dup record
+    (kept DELIVERY_SEEN_TTL after it ran). The queue is in RQ's `rq:queues` already
+    (register_queue, once per process). The X-Webhook-Id is not signed, so it never
+    decides: its marker, written after the job, only says which job a delivery became,
+    for tracing.
     """
-    job = queue.create_job(
-        "worker.jobs.process_webhook",
-        args=(signal.as_job(),),
-        job_id=job_id,
-        retry=WEBHOOK_RETRY,
-        timeout=JOB_TIMEOUT,
-        result_ttl=DELIVERY_SEEN_TTL,
-        failure_ttl=DELIVERY_SEEN_TTL * 4,
+    queued = enqueue_unique(
+        queue,
+        JobName.PROCESS_WEBHOOK,
+        (signal.as_job(),),
+        job_id,
         description=signal.describe(),
+        register_queue=False,
     )
-    queue._prepare_for_queue(job)  # origin, enqueued_at, status: as RQ's enqueue sets them
-    fields = [
-        item for name, value in job.to_dict().items() if value is not None for item in (name, value)
-    ]
-    stored = store(
-        keys=[job.key, queue.key, webhook_delivery(delivery)],
-        args=[job.id, DELIVERY_SEEN_TTL, *fields],
-    )
-    return bool(stored)
-
-
-def register_queue(queue: Queue) -> None:
-    """Put the queue in RQ's `rq:queues` set (what `rq info` lists), once per process."""
-    queue.connection.sadd(queue.redis_queues_keys, queue.key)
+    queue.connection.set(webhook_delivery(delivery), job_id, ex=DELIVERY_SEEN_TTL)
+    return queued

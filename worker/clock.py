@@ -4,8 +4,8 @@ AUDIT_POLL_SECONDS and the light refresh of users, teams, memberships, policies 
 schedules every PEOPLE_REFRESH_MINUTES (where the audit feed is unavailable).
 
 Each run's job id is derived from the tick it is scheduled for (its minute; the audit
-poll's second), and RQ's unique
-enqueue refuses a second one, so two clocks queue one run per tick; the full-sync lock
+poll's second), and RQ's unique enqueue (common.queueing.enqueue_unique) refuses a
+second one, so two clocks queue one run per tick; the full-sync lock
 (worker.full_sync) keeps the sync to one at a time against `pdgraph sync` as well.
 (Hand-off refreshes are not the clock's: they are scheduled from the on-call end times
 each read of /oncalls returns, see worker.oncall.)
@@ -21,94 +21,65 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
 
 import redis
-from rq import Queue
-from rq.exceptions import DuplicateJobError
 
 from common.config import Settings, settings_or_exit
 from common.logs import configure_logging
-from common.queueing import JOB_TIMEOUT, SYNC_QUEUE, WEBHOOK_QUEUE
+from common.queueing import JobName, enqueue_unique, queue_for
 from common.schedule import AUDIT_POLL, FULL_SYNC, ONCALL_REFRESH, PEOPLE_REFRESH, schedules
 from common.state import connect
 
 log = logging.getLogger(__name__)
 
-FULL_SYNC_TIMEOUT = 4 * 3600  # RQ kills a job past its timeout; a 50k-user sync takes minutes
-
 
 def _enqueue_tick(
     connection: redis.Redis,
     what: str,
-    func: str,
+    name: JobName,
     prefix: str,
     tick: datetime,
     *,
-    queue: str = SYNC_QUEUE,
     tick_format: str = "%Y%m%dT%H%MZ",
-    **options: Any,
 ) -> bool:
-    """Queue `func` once for this tick (job id from the tick); False if a clock already did."""
+    """Queue the job once for this tick (job id from the tick); False if a clock already did."""
     job_id = f"{prefix}-{tick.astimezone(UTC).strftime(tick_format)}"
-    try:
-        Queue(queue, connection=connection).enqueue_call(
-            func,
-            job_id=job_id,
-            description=f"{what} for {tick.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
-            unique=True,
-            **options,
-        )
-    except DuplicateJobError:
+    queued = enqueue_unique(
+        queue_for(connection, name),
+        name,
+        (),
+        job_id,
+        description=f"{what} for {tick.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+    )
+    if queued:
+        log.info(f"{what} queued", extra={"job_id": job_id})
+    else:
         log.info(f"{what} already queued for this tick", extra={"job_id": job_id})
-        return False
-    log.info(f"{what} queued", extra={"job_id": job_id})
-    return True
+    return queued
 
 
 def enqueue_full_sync(connection: redis.Redis, scheduled_for: datetime) -> bool:
     """Queue the full sync of this tick; False when another clock already did."""
-    return _enqueue_tick(
-        connection,
-        FULL_SYNC,
-        "worker.jobs.full_sync",
-        "full-sync",
-        scheduled_for,
-        timeout=FULL_SYNC_TIMEOUT,
-        result_ttl=7 * 24 * 3600,
-        failure_ttl=30 * 24 * 3600,
-    )
+    return _enqueue_tick(connection, FULL_SYNC, JobName.FULL_SYNC, "full-sync", scheduled_for)
 
 
 def enqueue_oncall_refresh(connection: redis.Redis, scheduled_for: datetime) -> bool:
     """Queue the periodic on-call refresh of this tick; False when another clock did."""
     return _enqueue_tick(
-        connection,
-        ONCALL_REFRESH,
-        "worker.jobs.refresh_all_oncalls",
-        "oncall-refresh",
-        scheduled_for,
-        timeout=3600,
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
+        connection, ONCALL_REFRESH, JobName.REFRESH_ALL_ONCALLS, "oncall-refresh", scheduled_for
     )
 
 
 def enqueue_audit_poll(connection: redis.Redis, scheduled_for: datetime) -> bool:
     """Queue the audit-records poll of this tick (ticks are seconds apart: the job id
-    names the second). On the webhook queue: a poll is short, and a change's latency
-    must not wait behind a full sync."""
+    names the second)."""
     return _enqueue_tick(
         connection,
         AUDIT_POLL,
-        "worker.jobs.poll_audit_records",
+        JobName.POLL_AUDIT_RECORDS,
         "audit-poll",
         scheduled_for,
-        queue=WEBHOOK_QUEUE,
         tick_format="%Y%m%dT%H%M%SZ",
-        timeout=JOB_TIMEOUT,
-        result_ttl=600,
-        failure_ttl=7 * 24 * 3600,
     )
 
 
@@ -116,14 +87,7 @@ def enqueue_people_refresh(connection: redis.Redis, scheduled_for: datetime) -> 
     """Queue the light refresh of users and teams of this tick (it does nothing while the
     audit-records feed works)."""
     return _enqueue_tick(
-        connection,
-        PEOPLE_REFRESH,
-        "worker.jobs.refresh_people",
-        "people-refresh",
-        scheduled_for,
-        timeout=3600,
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
+        connection, PEOPLE_REFRESH, JobName.REFRESH_PEOPLE, "people-refresh", scheduled_for
     )
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import uuid
 
 import redis
-from rq import Queue, Retry
 
 from common import keys
 from common.graph import Cause
-from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
+from common.queueing import JobName, enqueue_with_marker, job_id_for
 
 REFRESH_MARKER_TTL = 600
-REFRESH_RETRY = Retry(max=5, interval=[2, 10, 60, 300, 900])  # backing off, as WEBHOOK_RETRY
 COALESCE_SECONDS = 0.5  # at most one re-read of a service per window, plus a trailing one
 WINDOW_MS = int(COALESCE_SECONDS * 1000)
 
@@ -52,14 +50,13 @@ def request_service_refresh(
     carries the `cause` of the request that queued it (the first event it covers).
     """
     remaining_ms = connection.pttl(keys.service_refresh(service_id, "window"))
-    return enqueue_once(
-        Queue(WEBHOOK_QUEUE, connection=connection),
-        keys.service_refresh(service_id),
-        REFRESH_MARKER_TTL,
-        "worker.jobs.refresh_service",
+    return enqueue_with_marker(
+        connection,
+        JobName.REFRESH_SERVICE,
         (service_id, cause.as_job() if cause else None),
         job_id_for("refresh-service", f"{service_id}-{uuid.uuid4().hex[:12]}"),
-        retry=REFRESH_RETRY,
+        marker=keys.service_refresh(service_id),
+        marker_ttl=REFRESH_MARKER_TTL,
         description=f"refresh service {service_id}",
         delay=max(0, remaining_ms) / 1000,
     )

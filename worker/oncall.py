@@ -22,13 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Queue
 
 from common import keys
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
 from common.keys import HANDOFFS, SERVICE_POLICY
 from common.pagerduty import PagerDutyClient, PagerDutyObject
-from common.queueing import WEBHOOK_QUEUE, enqueue_once, job_id_for
+from common.queueing import JobName, enqueue_with_marker, job_id_for
 from common.schedule import HANDOFF_SLACK
 from common.sinks import GraphSink
 from common.state import sync_window_is_open
@@ -83,17 +82,16 @@ def schedule_handoffs(
             pipe.zadd(HANDOFFS, {str(due): due})
         pipe.zremrangebyscore(HANDOFFS, "-inf", now - 3600)
         pipe.execute()
-    queue = Queue(WEBHOOK_QUEUE, connection=connection)
     queued = 0
     for due in sorted(by_due):
         # The marker outlives the wait: one job per hand-off second however often it is seen.
-        queued += enqueue_once(
-            queue,
-            keys.handoff_queued(due),
-            max(60, int(due - now)) + 3600,
-            "worker.jobs.refresh_oncall_handoff",
+        queued += enqueue_with_marker(
+            connection,
+            JobName.REFRESH_ONCALL_HANDOFF,
             (due,),
             job_id_for("oncall-handoff", str(due)),
+            marker=keys.handoff_queued(due),
+            marker_ttl=max(60, int(due - now)) + 3600,
             description=f"on-call hand-off at {datetime.fromtimestamp(due, UTC):%H:%M:%S} UTC",
             delay=max(0.0, due - now),
         )

@@ -21,6 +21,7 @@ from tests.jupiterone.helpers import (
     record_of,
 )
 from tests.stack import Stack
+from tests.test_queueing import retry_once
 from worker import service_refresh
 
 
@@ -142,13 +143,8 @@ def test_the_jupiterone_key_never_reaches_logs_status_or_metrics(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     import requests
-    from rq import Retry
 
-    import web.webhooks
-    import worker.coalescing
-
-    monkeypatch.setattr(web.webhooks, "WEBHOOK_RETRY", Retry(max=1, interval=[0]))
-    monkeypatch.setattr(worker.coalescing, "REFRESH_RETRY", Retry(max=1, interval=[0]))
+    retry_once(monkeypatch)
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     j1.inject("/persister", 401, times=100)
     j1_stack.sim.account.update_service(service_of(j1_stack), name="fails at JupiterOne")
