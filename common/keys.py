@@ -22,13 +22,6 @@ FULL_SYNC_TOUCHED = "pdgraph:fullsync:touched"  # set: services refreshed inside
 LAST_WEBHOOK = "pdgraph:webhooks:last"  # JSON summary of the last delivery stored
 
 
-def webhook_delivery(token: str) -> str:
-    """Marker for tracing: the job a delivery (its X-Webhook-Id, else its event id, as a
-    job-id-safe token) became, kept as long as the de-dup window. Never decides whether a
-    delivery is a duplicate: only the signed event id does."""
-    return f"pdgraph:webhooks:delivery:{token}"
-
-
 # -- on-call hand-offs ------------------------------------------------------------------
 SERVICE_POLICY = "pdgraph:oncall:service-policy"  # hash: service id → escalation policy id
 HANDOFFS = "pdgraph:oncall:handoffs"  # sorted set: due second → due second (for /status)

@@ -18,9 +18,8 @@ from flask import Blueprint, Response, request
 from rq import Queue
 
 from common import metrics
-from common.keys import LAST_WEBHOOK, webhook_delivery
+from common.keys import LAST_WEBHOOK
 from common.queueing import (
-    DELIVERY_SEEN_TTL,
     JobName,
     enqueue_unique,
     job_id_for,
@@ -62,10 +61,9 @@ def pagerduty_webhook() -> tuple[Response, int]:
     except InvalidEvent as exc:
         return _answer("bad_payload", 400, f"not a valid event: {exc}")
     job_id = job_id_for("webhook", signal.id)
-    webhook_id = request.headers.get("X-Webhook-Id")  # unsigned: traced, never de-duplicated on
-    delivery = job_id_for("delivery", webhook_id or signal.id)
+    webhook_id = request.headers.get("X-Webhook-Id")  # unsigned: logged, never decides
     try:
-        queued = _store(state, signal, job_id, delivery)
+        queued = _store(state, signal, job_id)
     except redis.RedisError as exc:
         log.error(
             "webhook not stored: Redis unavailable",
@@ -107,13 +105,13 @@ def _read_body(max_bytes: int) -> bytes | None:
     return None if size > max_bytes else b"".join(chunks)
 
 
-def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -> bool:
+def _store(state: WebState, signal: WebhookSignal, job_id: str) -> bool:
     """Store the delivery (False: a duplicate) and, at most once a second, note it as the
     last webhook for /status."""
     if not state.queue_registered:  # once per process, not per delivery
         register_queue(state.queue)
         state.queue_registered = True
-    queued = store_delivery(state.queue, job_id, delivery, signal)
+    queued = store_delivery(state.queue, job_id, signal)
     if queued and time.monotonic() - state.last_webhook_recorded >= LAST_WEBHOOK_INTERVAL:
         state.last_webhook_recorded = time.monotonic()
         record = {**signal.as_job(), "received_at": time.time(), "job_id": job_id}
@@ -121,16 +119,16 @@ def _store(state: WebState, signal: WebhookSignal, job_id: str, delivery: str) -
     return queued
 
 
-def store_delivery(queue: Queue, job_id: str, delivery: str, signal: WebhookSignal) -> bool:
+def store_delivery(queue: Queue, job_id: str, signal: WebhookSignal) -> bool:
     """Queue the delivery as an RQ job unless its signed event id was seen (False then,
     whatever its X-Webhook-Id): PagerDuty's retries of a delivery repeat the event id.
 
     RQ's unique enqueue checks, saves and pushes the job in one round trip, or does
-    nothing: that alone decides the 202. The job record is the event's de-dup record
-    (kept DELIVERY_SEEN_TTL after it ran). The queue is in RQ's `rq:queues` already
-    (register_queue, once per process). The X-Webhook-Id is not signed, so it never
-    decides: its marker, written after the job, only says which job a delivery became,
-    for tracing.
+    nothing: that alone decides the 202, and it is the receiver's only Redis round trip
+    (but for LAST_WEBHOOK, at most once a second). The job record is the event's de-dup
+    record (kept DELIVERY_SEEN_TTL after it ran). The queue is in RQ's `rq:queues`
+    already (register_queue, once per process). The X-Webhook-Id is not signed, so it
+    never decides: the receiver's log line says which job a delivery became.
     """
     queued = enqueue_unique(
         queue,
@@ -140,5 +138,4 @@ def store_delivery(queue: Queue, job_id: str, delivery: str, signal: WebhookSign
         description=signal.describe(),
         register_queue=False,
     )
-    queue.connection.set(webhook_delivery(delivery), job_id, ex=DELIVERY_SEEN_TTL)
     return queued
