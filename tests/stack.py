@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.registry import ScheduledJobRegistry
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from common.config import Settings
-from common.queueing import QUEUES
+from common.queueing import JOBS, QUEUES, JobName
 from common.sinks.local import LocalSink
 from sim.pagerduty import PagerDutySim, WebhookSender
 from tests.waiting import WAIT_SECONDS
@@ -112,3 +114,11 @@ class Stack:
 
     def re_reads(self, service_id: str) -> int:
         return self.sim.request_counts()[f"/services/{service_id}"]
+
+
+def retry_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook and service-refresh jobs retry once, at once (not five times over half an
+    hour): for tests that wait for a failing job to end in the failed registry."""
+    for name in (JobName.PROCESS_WEBHOOK, JobName.REFRESH_SERVICE):
+        quick = dataclasses.replace(JOBS[name], retry=Retry(max=1, interval=[0]))
+        monkeypatch.setitem(JOBS, name, quick)

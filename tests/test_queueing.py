@@ -4,14 +4,13 @@ by its job id (RQ's unique enqueue) or by a marker written with it."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import importlib
 from pathlib import Path
 
 import fakeredis
 import pytest
 import redis
-from rq import Queue, Retry
+from rq import Queue
 
 from common.queueing import (
     DELIVERY_SEEN_TTL,
@@ -30,14 +29,6 @@ from common.queueing import (
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 24 * 3600
-
-
-def retry_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Webhook and service-refresh jobs retry once, at once (not five times over half an
-    hour): for tests that wait for a failing job to end in the failed registry."""
-    for name in (JobName.PROCESS_WEBHOOK, JobName.REFRESH_SERVICE):
-        quick = dataclasses.replace(JOBS[name], retry=Retry(max=1, interval=[0]))
-        monkeypatch.setitem(JOBS, name, quick)
 
 
 def test_every_job_name_is_a_function_of_worker_jobs() -> None:

@@ -23,8 +23,7 @@ from sim.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.expected import expected_export
 from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN
-from tests.stack import WEBHOOK_SECRET, Stack, configure_env
-from tests.test_queueing import retry_once
+from tests.stack import WEBHOOK_SECRET, Stack, configure_env, retry_once
 from worker.coalescing import COALESCE_SECONDS
 from worker.rqworker import PromptSimpleWorker
 

@@ -20,8 +20,7 @@ from tests.jupiterone.helpers import (
     make_j1_sink,
     record_of,
 )
-from tests.stack import Stack
-from tests.test_queueing import retry_once
+from tests.stack import Stack, retry_once
 from worker import service_refresh
 
 
