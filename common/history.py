@@ -271,13 +271,21 @@ def decode_cursor(cursor: str) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    """What a reader of the history asks for (every field None: everything)."""
+    """What a reader of the history asks for (every field None: everything). ValueError,
+    with a one-line reason, for a `type_` or `source` no entry can have."""
 
     since: float | None = None
     key: str | None = None
     type_: str | None = None
     source: str | None = None
     actor: str | None = None  # an actor's id
+
+    def __post_init__(self) -> None:
+        if self.type_ is not None and self.type_ not in GRAPH_TYPES:
+            known = ", ".join(sorted(GRAPH_TYPES))
+            raise ValueError(f"type {self.type_!r} is not one pdgraph writes: {known}")
+        if self.source is not None and self.source not in SOURCES:
+            raise ValueError(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
 
 
 def matches(entry: Entry, query: Query) -> bool:
@@ -314,16 +322,6 @@ def parse_since(text: str, now: float) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
-
-
-def check_filters(type_: str | None, source: str | None) -> None:
-    """ValueError with a one-line reason for a `type` or `source` no entry can have."""
-    if type_ is not None and type_ not in GRAPH_TYPES:
-        raise ValueError(
-            f"type {type_!r} is not one pdgraph writes: {', '.join(sorted(GRAPH_TYPES))}"
-        )
-    if source is not None and source not in SOURCES:
-        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
 
 
 def parse_limit(text: str | None) -> int:

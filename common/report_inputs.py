@@ -17,7 +17,7 @@ import redis
 
 from common.config import Settings
 from common.graph import Graph
-from common.history import GRAPH, MAX_PAGE, Entry, entry_epoch
+from common.history import GRAPH, MAX_PAGE, Entry, Query, entry_epoch
 from common.keys import FULL_SYNC_HISTORY, LAST_WEBHOOK, text
 from common.people_state import REFRESH, people_status
 from common.report import build_report
@@ -104,7 +104,7 @@ def initial_load_runs(connection: redis.Redis, oldest: Entry | None) -> set[str]
 
 def oldest_entry(sink: GraphSink) -> Entry | None:
     """The oldest entry the change history holds (its first page of one)."""
-    page, _ = sink.changes(since=None, key=None, type_=None, cursor=None, limit=1)
+    page, _ = sink.changes(Query(), cursor=None, limit=1)
     return page[0] if page else None
 
 
@@ -122,9 +122,7 @@ def history_since(
     at most."""
     cursor: str | None = None
     while True:
-        page, cursor = sink.changes(
-            since=since, key=None, type_=None, cursor=cursor, limit=MAX_PAGE
-        )
+        page, cursor = sink.changes(Query(since=since), cursor=cursor, limit=MAX_PAGE)
         yield from (entry for entry in page if entry["type"] in types)
         if cursor is None:
             break

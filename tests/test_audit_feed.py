@@ -14,6 +14,7 @@ from rq import Queue
 from common import keys
 from common.config import Settings
 from common.graph import Cause, ChangeSet
+from common.history import Query
 from common.people_state import AUDIT, people_status, read_mode
 from common.queueing import WEBHOOK_QUEUE
 from common.sinks.local import LocalSink
@@ -187,7 +188,7 @@ def test_a_poll_killed_mid_batch_loses_nothing_and_applies_each_change_once(
     assert float(redis_client.get(keys.people("position")) or 0) == clock.now
     # ... and the change history has each rename once, caused by an audit record, and
     # each audit record once as PagerDuty recorded it, although the first poll read all six.
-    history, _ = real.changes(since=None, key=None, type_=USER, cursor=None, limit=1000)
+    history, _ = real.changes(Query(type_=USER), cursor=None, limit=1000)
     for source in ("graph", "pagerduty"):
         renames = [e for e in history if e["cause"]["kind"] == "audit" and e["source"] == source]
         assert sorted(e["key"] for e in renames) == sorted(f"user:{u}" for u in users)
@@ -228,9 +229,7 @@ def test_status_shows_the_feed_and_its_lag(
 def trail(context: JobContext, key: str) -> list[dict[str, Any]]:
     """The PagerDuty audit records the history keeps for one object, oldest first."""
     sink = LocalSink(context.settings.local_graph_path)
-    entries, _ = sink.changes(
-        since=None, key=key, type_=None, source="pagerduty", cursor=None, limit=1000
-    )
+    entries, _ = sink.changes(Query(key=key, source="pagerduty"), cursor=None, limit=1000)
     return entries
 
 
@@ -241,7 +240,7 @@ def test_an_admin_grant_revoked_within_one_poll_is_kept_twice_with_who_did_it(
     account.update_user(target, role="user")
     poll_people(context)
     sink = LocalSink(context.settings.local_graph_path)
-    written, _ = sink.changes(since=None, key=f"user:{target}", type_=None, cursor=None, limit=99)
+    written, _ = sink.changes(Query(key=f"user:{target}"), cursor=None, limit=99)
     clock.now += 5
     with account.acting_as(account.user_actor(granter)):
         account.update_user(target, role="admin")
@@ -263,7 +262,7 @@ def test_an_admin_grant_revoked_within_one_poll_is_kept_twice_with_who_did_it(
     assert at == sorted(at) and at[0] != at[1]  # each when PagerDuty executed it
     # The graph never showed the grant (pdgraph re-read a user who is "user" again): only
     # the audit trail knows it happened.
-    now, _ = sink.changes(since=None, key=f"user:{target}", type_=None, cursor=None, limit=99)
+    now, _ = sink.changes(Query(key=f"user:{target}"), cursor=None, limit=99)
     assert [e for e in now if e["source"] == "graph"] == [
         e for e in written if e["source"] == "graph"
     ]
@@ -292,6 +291,6 @@ def test_a_membership_added_and_removed_within_one_poll_is_kept_twice_by_an_api_
     assert {e["method"]["type"] for e in entries} == {"api_token"}
     # the graph's membership edge was never written: the poll read the team as it is now
     graph_entries, _ = LocalSink(context.settings.local_graph_path).changes(
-        since=None, key=None, type_="pagerduty_team_has_user", cursor=None, limit=1000
+        Query(type_="pagerduty_team_has_user"), cursor=None, limit=1000
     )
     assert not [e for e in graph_entries if f"user:{user}" in e["key"] and team in e["key"]]

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from common.graph import Cause, ChangeSet, Entity
-from common.history import audit_entry, iso, text_line
+from common.history import Query, audit_entry, iso, text_line
 from common.jupiterone import JupiterOneClient
 from common.sinks import GraphSink
 from common.sinks.jupiterone import JupiterOneSink
@@ -117,9 +117,8 @@ def sink(
 def every(sink: GraphSink, **query: Any) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     cursor = None
-    base = {"since": None, "key": None, "type_": None}
     while True:
-        page, cursor = sink.changes(**{**base, **query}, cursor=cursor, limit=1)
+        page, cursor = sink.changes(Query(**query), cursor=cursor, limit=1)
         entries += page
         if cursor is None:
             return entries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from common.graph import Cause, ChangeSet, Entity, Graph, Relationship, diff
 from common.history import (
     DAY,
     ChangeJournal,
+    Query,
     decode_cursor,
     encode_cursor,
     parse_limit,
@@ -143,14 +145,8 @@ def test_a_text_line_shows_before_and_after_and_the_cause() -> None:
 # -- the local sink ---------------------------------------------------------------------------
 
 
-def all_changes(sink: LocalSink, **filters: object) -> list[dict[str, object]]:
-    page, cursor = sink.changes(
-        since=filters.get("since"),  # type: ignore[arg-type]
-        key=filters.get("key"),  # type: ignore[arg-type]
-        type_=filters.get("type_"),  # type: ignore[arg-type]
-        cursor=None,
-        limit=1000,
-    )
+def all_changes(sink: LocalSink, **filters: Any) -> list[dict[str, object]]:
+    page, cursor = sink.changes(Query(**filters), cursor=None, limit=1000)
     assert cursor is None
     return page
 
@@ -215,14 +211,14 @@ def test_paging_with_the_cursor_returns_every_change_once(graph_path: str) -> No
         sink.apply(ChangeSet(create_entities=[user(f"P{n:06d}", f"user {n}")]), WEBHOOK)
     seen, cursor, pages = [], None, 0
     while True:
-        page, cursor = sink.changes(since=None, key=None, type_=None, cursor=cursor, limit=3)
+        page, cursor = sink.changes(Query(), cursor=cursor, limit=3)
         seen += [e["key"] for e in page]
         pages += 1
         if cursor is None:
             break
     assert seen == [f"user:P{n:06d}" for n in range(10)] and pages == 4
     with pytest.raises(ValueError, match="cursor"):
-        sink.changes(since=None, key=None, type_=None, cursor=encode_cursor("x"), limit=3)
+        sink.changes(Query(), cursor=encode_cursor("x"), limit=3)
 
 
 def test_history_older_than_the_retention_is_pruned_and_since_filters(graph_path: str) -> None:

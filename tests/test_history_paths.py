@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from common import keys
+from common.history import Query
 from common.sinks.local import LocalSink
 from common.state import last_full_sync
 from sim.pagerduty import Account
@@ -30,7 +31,7 @@ def history(stack: Stack, key: str | None = None) -> list[Entry]:
     entries: list[Entry] = []
     cursor = None
     while True:
-        page, cursor = sink.changes(since=None, key=key, type_=None, cursor=cursor, limit=97)
+        page, cursor = sink.changes(Query(key=key), cursor=cursor, limit=97)
         entries += page
         if cursor is None:
             return entries

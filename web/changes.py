@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 
-from common.history import check_filters, parse_limit, parse_since
+from common.history import Query, parse_limit, parse_since
 from common.sinks import SinkError
 from web.readers import ReadersBusy, changes_page
 from web.replies import busy, reply
@@ -27,18 +27,16 @@ def change_history() -> Any:
     (an unknown type or source too)."""
     args = request.args
     try:
-        since = parse_since(args["since"], time.time()) if args.get("since") else None
-        query: dict[str, Any] = {
-            "since": since,
-            "key": args.get("key") or None,
-            "type_": args.get("type") or None,
-            "source": args.get("source") or None,
-            "actor": args.get("actor") or None,
-            "cursor": args.get("cursor") or None,
-            "limit": parse_limit(args.get("limit")),
-        }  # read here: the request is this greenlet's, not the reader thread's
-        check_filters(query["type_"], query["source"])
-        body = web_state().readers.run(lambda read: changes_page(read, **query))
+        # read here: the request is this greenlet's, not the reader thread's
+        query = Query(
+            since=parse_since(args["since"], time.time()) if args.get("since") else None,
+            key=args.get("key") or None,
+            type_=args.get("type") or None,
+            source=args.get("source") or None,
+            actor=args.get("actor") or None,
+        )
+        cursor, limit = args.get("cursor") or None, parse_limit(args.get("limit"))
+        body = web_state().readers.run(lambda read: changes_page(read, query, cursor, limit))
     except ValueError as exc:
         return reply(400, str(exc))
     except (SinkError, redis.RedisError):

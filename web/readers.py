@@ -31,13 +31,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis
 from gevent import Timeout, monkey  # type: ignore[import-untyped]
 from gevent.threadpool import ThreadPool  # type: ignore[import-untyped]
 
 from common.config import Settings
+from common.history import Query
 from common.sinks import GraphSink, SinkError, make_sink
 from common.state import NO_FULL_SYNC_YET
 from web.report_process import (
@@ -214,29 +215,11 @@ class Readers:
         raise SinkError(f"the report process exited with status {done.returncode}")
 
 
-def changes_page(
-    context: ReaderContext,
-    *,
-    since: float | None,
-    key: str | None,
-    type_: str | None,
-    cursor: str | None,
-    limit: int,
-    source: str | None = None,
-    actor: str | None = None,
-) -> bytes:
+def changes_page(context: ReaderContext, query: Query, cursor: str | None, limit: int) -> bytes:
     """A /changes page as JSON: at most `limit` entries and MAX_CHANGES_BYTES (at least
     one entry): a page past the bytes is asked again for the entries that fit, so that
     its next_cursor follows the last entry it holds."""
-    query: dict[str, Any] = {
-        "since": since,
-        "key": key,
-        "type_": type_,
-        "source": source,
-        "actor": actor,
-        "cursor": cursor,
-    }
-    page, next_cursor = context.sink.changes(**query, limit=limit)
+    page, next_cursor = context.sink.changes(query, cursor=cursor, limit=limit)
     encoded = [json.dumps(entry, separators=(",", ":")) for entry in page]
     fitting, size = 0, 0
     for text in encoded:
@@ -245,7 +228,7 @@ def changes_page(
             break
         fitting += 1
     if fitting < len(page):
-        page, next_cursor = context.sink.changes(**query, limit=fitting)
+        page, next_cursor = context.sink.changes(query, cursor=cursor, limit=fitting)
         encoded = encoded[:fitting]
     cursor_json = json.dumps(next_cursor)
     return f'{{"changes":[{",".join(encoded)}],"next_cursor":{cursor_json}}}'.encode()

@@ -10,6 +10,7 @@ import redis
 
 from common.config import ConfigError, Settings
 from common.graph import Cause, ChangeSet, Graph, GraphIndex
+from common.history import Query
 
 # schedule_flush(marker_key, delay_seconds): queue one flush job `delay_seconds` from now
 # unless `marker_key` exists in Redis, setting the marker atomically with the job.
@@ -41,19 +42,11 @@ class GraphSink(Protocol):
         the change history with `cause`."""
 
     def changes(
-        self,
-        *,
-        since: float | None,
-        key: str | None,
-        type_: str | None,
-        cursor: str | None,
-        limit: int,
-        source: str | None = None,
-        actor: str | None = None,
+        self, query: Query, *, cursor: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of the change history, oldest first, and the cursor of the next page
-        (None: no more). `source`: graph or pagerduty entries only; `actor`: only those
-        whose actor has this id. ValueError for a cursor this sink did not give out."""
+        """One page of the change history's entries `query` asks for (since a time, of one
+        key, type, source or actor), oldest first, and the cursor of the next page (None:
+        no more). ValueError for a cursor this sink did not give out."""
 
     def record_trail(self, entries: Sequence[dict[str, Any]]) -> int:
         """Add PagerDuty audit records' entries (common.history.audit_entry) to the change

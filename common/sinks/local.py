@@ -25,6 +25,7 @@ from common.history import (
     DAY,
     ChangeJournal,
     Entry,
+    Query,
     decode_cursor,
     encode_cursor,
     entry_epoch,
@@ -235,28 +236,20 @@ class LocalSink:
             self.writes += 1
 
     def changes(
-        self,
-        *,
-        since: float | None,
-        key: str | None,
-        type_: str | None,
-        cursor: str | None,
-        limit: int,
-        source: str | None = None,
-        actor: str | None = None,
+        self, query: Query, *, cursor: str | None, limit: int
     ) -> tuple[list[Entry], str | None]:
         after = decode_cursor(cursor) if cursor else "0"
         if not after.isdigit():
             raise ValueError("cursor is not one this server gave out")
         floor = self.clock() - self.history_days * DAY  # older rows wait for the next prune
         sql = "SELECT id, entry FROM changes WHERE id > ? AND at >= ?"
-        args: list[Any] = [int(after), max(floor, since or floor)]
+        args: list[Any] = [int(after), max(floor, query.since or floor)]
         for column, value in (
-            ("key", key),
-            ("type", type_),
+            ("key", query.key),
+            ("type", query.type_),
             # entries written before they had a source are graph writes
-            ("COALESCE(json_extract(entry, '$.source'), 'graph')", source),
-            ("json_extract(entry, '$.actor.id')", actor),
+            ("COALESCE(json_extract(entry, '$.source'), 'graph')", query.source),
+            ("json_extract(entry, '$.actor.id')", query.actor),
         ):
             if value is not None:
                 sql += f" AND {column} = ?"

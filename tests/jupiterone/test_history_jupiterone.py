@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from common.graph import Cause, ChangeSet, Entity, Graph, Relationship
-from common.history import DAY, encode_cursor
+from common.history import DAY, Query, encode_cursor
 from common.keys import jupiterone_changes
 from common.sinks import SinkError
 from common.sinks.jupiterone import JupiterOneSink
@@ -33,7 +33,7 @@ def history(sink: JupiterOneSink, key: str | None = None, limit: int = 50) -> li
     entries: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page, cursor = sink.changes(since=None, key=key, type_=None, cursor=cursor, limit=limit)
+        page, cursor = sink.changes(Query(key=key), cursor=cursor, limit=limit)
         entries += page
         if cursor is None:
             return entries
@@ -164,7 +164,7 @@ def test_paging_retention_and_filters_of_the_redis_history(
         sink.apply(write(sink, service_entity(n)), WEBHOOK)
     pages, cursor, keys = 0, None, []
     while True:
-        page, cursor = sink.changes(since=None, key=None, type_=None, cursor=cursor, limit=10)
+        page, cursor = sink.changes(Query(), cursor=cursor, limit=10)
         keys += [e["key"] for e in page]
         pages += 1
         if cursor is None:
@@ -173,7 +173,7 @@ def test_paging_retention_and_filters_of_the_redis_history(
     assert pages == 3
     assert [e["key"] for e in history(sink, key="service:PSHARED7")] == ["service:PSHARED7"]
     with pytest.raises(ValueError, match="cursor"):
-        sink.changes(since=None, key=None, type_=None, cursor=encode_cursor("nope"), limit=5)
+        sink.changes(Query(), cursor=encode_cursor("nope"), limit=5)
     clock.now += 31 * DAY
     assert history(sink) == []  # older than the retention: not shown before it is trimmed
     sink.apply(write(sink, service_entity(1, "a month later")), WEBHOOK)

@@ -9,7 +9,7 @@ import click
 from common.history import (
     MAX_PAGE,
     SOURCES,
-    check_filters,
+    Query,
     entry_json,
     parse_since,
     text_line,
@@ -43,28 +43,20 @@ def changes(
 
     Kept CHANGE_HISTORY_DAYS days. Text: one line per change; --json: one object per line.
     """
-    try:
-        check_filters(type_, source)
-    except ValueError as exc:
-        fail(f"--type: {exc}", EXIT_CONFIG)
     since = None
     if since_text is not None:
         try:
             since = parse_since(since_text, time.time())
         except ValueError as exc:
             fail(f"--since: {exc}", EXIT_CONFIG)
+    try:
+        query = Query(since=since, key=key, type_=type_, source=source, actor=actor)
+    except ValueError as exc:  # --source is a click.Choice: only --type reaches here
+        fail(f"--type: {exc}", EXIT_CONFIG)
     with reading_sink(settings_for_command()) as sink:
         cursor: str | None = None
         while True:
-            page, cursor = sink.changes(
-                since=since,
-                key=key,
-                type_=type_,
-                source=source,
-                actor=actor,
-                cursor=cursor,
-                limit=MAX_PAGE,
-            )
+            page, cursor = sink.changes(query, cursor=cursor, limit=MAX_PAGE)
             for entry in page:
                 click.echo(entry_json(entry) if as_json else text_line(entry))
             if cursor is None:

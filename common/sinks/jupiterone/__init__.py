@@ -105,17 +105,8 @@ class JupiterOneSink:
         return self._record.counts_by_type()
 
     def changes(
-        self,
-        *,
-        since: float | None,
-        key: str | None,
-        type_: str | None,
-        cursor: str | None,
-        limit: int,
-        source: str | None = None,
-        actor: str | None = None,
+        self, query: Query, *, cursor: str | None, limit: int
     ) -> tuple[list[Entry], str | None]:
-        query = Query(since, key, type_, source, actor)
         return self._record.history_page(query, cursor, limit)
 
     def record_trail(self, entries: Sequence[Entry]) -> int:
