@@ -18,12 +18,17 @@ import redis
 from common.config import Settings
 from common.graph import Graph
 from common.history import GRAPH, MAX_PAGE, Entry, Query, entry_epoch
-from common.keys import FULL_SYNC_HISTORY, LAST_WEBHOOK, text
+from common.keys import FULL_SYNC_HISTORY, text
 from common.people_state import REFRESH, people_status
 from common.report import build_report
 from common.report_period import PERIOD_TYPES, iso_seconds, period_evidence
 from common.sinks import GraphSink
-from common.state import ABANDONED, last_full_sync, last_successful_full_sync
+from common.state import (
+    finished_at,
+    last_full_sync,
+    last_successful_full_sync,
+    last_webhook,
+)
 
 # people_state's mode → the report's name for it
 PEOPLE_FEED_MODES = {REFRESH: "light_refresh"}
@@ -32,11 +37,7 @@ PEOPLE_FEED_MODES = {REFRESH: "light_refresh"}
 def _finished_at(run: dict[str, Any]) -> float | None:
     """When a run ended; its start while it runs or when it was abandoned (never said)."""
     started = run.get("started_at")
-    if not isinstance(started, int | float):
-        return None
-    if run.get("outcome") in ("running", ABANDONED):
-        return float(started)
-    return float(started) + float(run.get("duration_s") or 0)
+    return finished_at(run) or (float(started) if isinstance(started, int | float) else None)
 
 
 def _when(epoch: float | None) -> str | None:
@@ -52,8 +53,7 @@ def report_provenance(
     ok = last_successful_full_sync(connection)
     last = last_full_sync(connection)
     people = people_status(connection, now.timestamp() if now else None)
-    raw = connection.get(LAST_WEBHOOK)  # as web/status.py reads it: JSON, received_at epoch
-    webhook = json.loads(text(raw)) if raw else None
+    webhook = last_webhook(connection)
     mode = people.get("mode")
     return {
         "graph_as_of": _when(_finished_at(ok)) if ok else None,

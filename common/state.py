@@ -16,6 +16,8 @@ from common.keys import (
     FULL_SYNC_LOCK,
     FULL_SYNC_TOUCHED,
     FULL_SYNC_WINDOW,
+    LAST_WEBHOOK,
+    text,
     text_list,
 )
 
@@ -107,6 +109,22 @@ def report_refusal(client: redis.Redis) -> str | None:
     """Why no evidence report can be given (None: it can). A graph no full sync completed
     is no evidence: an empty one would report every check passed."""
     return None if last_successful_full_sync(client) is not None else NO_FULL_SYNC_YET
+
+
+def finished_at(run: dict[str, Any]) -> float | None:
+    """When a full-sync run ended (epoch seconds): None while it runs, when it was
+    abandoned (it never said), or for a record without its start."""
+    started = run.get("started_at")
+    if run.get("outcome") in ("running", ABANDONED) or not isinstance(started, int | float):
+        return None
+    return float(started) + float(run.get("duration_s") or 0)
+
+
+def last_webhook(client: redis.Redis) -> dict[str, Any] | None:
+    """The last webhook the receiver stored (at most a second old): its signal,
+    `received_at` (epoch) and `job_id`."""
+    raw = client.get(LAST_WEBHOOK)
+    return json.loads(text(raw)) if raw else None
 
 
 def last_successful_full_sync(client: redis.Redis) -> dict[str, Any] | None:

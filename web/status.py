@@ -3,7 +3,6 @@ part of either."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +16,17 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from common import metrics
 from common.config import Settings
-from common.keys import LAST_WEBHOOK, text
 from common.people_state import MODES, people_status
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
-from common.state import ABANDONED, last_full_sync, last_successful_full_sync
+from common.state import (
+    ABANDONED,
+    finished_at,
+    last_full_sync,
+    last_successful_full_sync,
+    last_webhook,
+)
 from common.transform import ENTITY_TYPES
 from web.readers import ReadersBusy
 from web.replies import busy, reply
@@ -99,14 +103,13 @@ def collect_status(
     connection: redis.Redis, sink: GraphSink, settings: Settings | None = None
 ) -> dict[str, Any]:
     queues = queue_jobs(connection)
-    raw = connection.get(LAST_WEBHOOK)
-    webhook = json.loads(text(raw)) if raw else None
+    webhook = last_webhook(connection)
     if webhook is not None:
         webhook["received_at"] = _when(webhook.get("received_at"))
     sync, ok = last_full_sync(connection), last_successful_full_sync(connection)
     for run in (sync, ok):
         if run is not None:
-            run["finished_at"] = _when(_finished(run))
+            run["finished_at"] = _when(finished_at(run))
             run["started_at"] = _when(run.get("started_at"))
     counts = sink.counts_by_type()
     return {
@@ -163,19 +166,12 @@ def _one_hot(
     return gauge
 
 
-def _finished(run: dict[str, Any]) -> float | None:
-    """When a run ended (None while it runs, or when it was abandoned: it never said)."""
-    if run.get("outcome") in ("running", ABANDONED):
-        return None
-    return float(run.get("started_at") or 0) + float(run.get("duration_s") or 0)
-
-
 def _full_sync_gauges(sync: dict[str, Any], ok: dict[str, Any] | None) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_timestamp_seconds",
         "When the last full sync attempt finished (Unix time; its start while it runs, or "
         "when it was abandoned)",
-        value=_finished(sync) or sync.get("started_at") or 0,
+        value=finished_at(sync) or sync.get("started_at") or 0,
     )
     yield _one_hot(
         "pdgraph_full_sync_last_outcome",
@@ -187,7 +183,7 @@ def _full_sync_gauges(sync: dict[str, Any], ok: dict[str, Any] | None) -> Iterat
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_ok_timestamp_seconds",
         "When the last full sync that ended ok finished (Unix time; 0: none yet)",
-        value=(_finished(ok) or 0) if ok is not None else 0,
+        value=(finished_at(ok) or 0) if ok is not None else 0,
     )
     yield GaugeMetricFamily(
         "pdgraph_full_sync_last_duration_seconds",
