@@ -17,6 +17,7 @@ from common.report_model import (
     ReportGraph,
     email_of,
     is_active,
+    iso_seconds,
     name_of,
     oncall_levels,
 )
@@ -59,10 +60,6 @@ CHECKS: dict[str, tuple[str, str]] = {
         "Who holds account-wide administrative rights (for access review).",
     ),
 }
-
-
-def _iso(epoch_ms: float) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _finding(
@@ -164,7 +161,7 @@ def _gaps(schedule: Entity, now: datetime) -> list[dict[str, Any]]:
         end = None if length is None else start + length * 60_000
         if start >= horizon_ms or (end is not None and end <= now_ms):
             continue
-        gaps.append({"start": _iso(start), "startOn": start, "minutes": length})
+        gaps.append({"start": iso_seconds(start / 1000), "startOn": start, "minutes": length})
     return gaps
 
 

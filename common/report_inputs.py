@@ -21,7 +21,8 @@ from common.history import GRAPH, MAX_PAGE, Entry, Query, entry_epoch
 from common.keys import FULL_SYNC_HISTORY, text
 from common.people_state import REFRESH, people_status
 from common.report import build_report
-from common.report_period import PERIOD_TYPES, iso_seconds, period_evidence
+from common.report_model import iso_seconds
+from common.report_period import PERIOD_TYPES, period_evidence
 from common.sinks import GraphSink
 from common.state import (
     finished_at,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from common.graph import Entity, Graph, Relationship
@@ -19,6 +20,11 @@ from common.transform import (
     SERVICE_USES_POLICY,
     TEAM_HAS_USER,
 )
+
+
+def iso_seconds(epoch: float) -> str:
+    """ISO-8601 UTC to the second, as the report gives times: `2026-11-30T15:31:01Z`."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from common.graph import Graph
 from common.history import GRAPH, PAGERDUTY, Entry, entry_epoch, iso
+from common.report_model import iso_seconds
 from common.transform import (
     ADMIN_ROLES,
     ESCALATION_POLICY,
@@ -52,10 +52,6 @@ def parse_period(text: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= MAX_PERIOD_DAYS:
         raise ValueError(f"period must be a whole number of days from 1 to {MAX_PERIOD_DAYS}")
     return int(value)
-
-
-def iso_seconds(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _levels(properties: Mapping[str, Any]) -> frozenset[int]:
