@@ -165,36 +165,39 @@ class LocalSink:
             self.writes += 1
 
     def _record(self, db: sqlite3.Connection, entries: Iterable[Entry], at: float) -> None:
+        """Add the entries of changes committed `at` (their time), prune what expired."""
+        self._add_history(db, ((at, entry) for entry in entries), at)
+
+    def _add_history(
+        self, db: sqlite3.Connection, rows: Iterable[tuple[float, Entry]], now: float
+    ) -> None:
+        """Add (time, entry) rows to the history, then prune what is older than the
+        retention at `now`."""
         # Streamed: a first full sync's entries are never all in memory at once.
         inserted = db.executemany(
             "INSERT INTO changes (at, key, type, entry) VALUES (?, ?, ?, ?)",
-            ((at, e["key"], e["type"], entry_json(e)) for e in entries),
+            ((at, e["key"], e["type"], entry_json(e)) for at, e in rows),
         ).rowcount
-        pruned = db.execute("DELETE FROM changes WHERE at < ?", (at - self.history_days * DAY,))
+        pruned = db.execute("DELETE FROM changes WHERE at < ?", (now - self.history_days * DAY,))
         self._history_rows += max(0, inserted) + max(0, pruned.rowcount)
 
     def record_trail(self, entries: Sequence[Entry]) -> int:
         # The record ids kept beside the entries, in their transaction: an entry once only.
-        added = 0
         with self._transaction() as db:
             now = self.clock()
-            for entry in entries:
-                record_id = entry["cause"]["id"]
-                known = db.execute(
-                    "INSERT OR IGNORE INTO audit_trail VALUES (?, ?)", (record_id, now)
+            new = [
+                entry
+                for entry in entries
+                if db.execute(
+                    "INSERT OR IGNORE INTO audit_trail VALUES (?, ?)", (entry["cause"]["id"], now)
                 ).rowcount
-                if known == 1:
-                    at = entry_epoch(entry)
-                    db.execute(
-                        "INSERT INTO changes (at, key, type, entry) VALUES (?, ?, ?, ?)",
-                        (at, entry["key"], entry["type"], entry_json(entry)),
-                    )
-                    added += 1
+                == 1
+            ]
+            self._add_history(db, ((entry_epoch(e), e) for e in new), now)
             floor = now - self.history_days * DAY
-            pruned = db.execute("DELETE FROM changes WHERE at < ?", (floor,)).rowcount
             forgotten = db.execute("DELETE FROM audit_trail WHERE at < ?", (floor,)).rowcount
-            self._history_rows += 2 * added + max(0, pruned) + max(0, forgotten)
-        return added
+            self._history_rows += len(new) + max(0, forgotten)
+        return len(new)
 
     def apply(self, changes: ChangeSet, cause: Cause | None = None) -> None:
         # One write per kind of change, deletes first: `writes` counts them.
