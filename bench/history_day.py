@@ -20,8 +20,8 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from werkzeug.serving import make_server
 
-from common import keys
 from common.queueing import QUEUES
+from common.state import keys
 from sim.clock import Clock
 from sim.pagerduty import Account
 from sim.pagerduty.objects import iso

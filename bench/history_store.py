@@ -12,7 +12,7 @@ from typing import Any, cast
 import redis
 
 from bench.history_day import J1_ACCOUNT
-from common.keys import jupiterone_changes, jupiterone_prefix, text
+from common.state.keys import jupiterone_changes, jupiterone_prefix, text
 
 # -- what the history holds ------------------------------------------------------------------
 

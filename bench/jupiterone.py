@@ -43,8 +43,8 @@ from bench._common import (  # noqa: E402
     private_redis,
     procfile_command,
 )
+from common.clients.pagerduty import PagerDutyClient  # noqa: E402
 from common.config import Settings  # noqa: E402
-from common.pagerduty import PagerDutyClient  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
 from common.transform import service_key, user_key  # noqa: E402
 from sim.jupiterone import JupiterOneSim  # noqa: E402

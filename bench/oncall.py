@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from bench._common import RAISED_BUDGET, configure, private_redis  # noqa: E402
-from common import keys  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
+from common.state import keys  # noqa: E402
 from common.transform import USER_ONCALL_SERVICE, service_key, user_key  # noqa: E402
 from sim.clock import Clock  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402

@@ -4,7 +4,7 @@ A change history of ENTRIES entries over 30 days (by default 300,000: 10,000 a d
 account of 1,000 services with two hand-offs a day writes) is written straight into the
 store of each sink — the local SQLite file and the JupiterOne sink's Redis stream (a
 private redis-server) — then the period's evidence is read through the sink, as the
-report process does (common.report_inputs.read_period), and timed.
+report process does (common.report.inputs.read_period), and timed.
 
     .venv/bin/python -m bench.report_period [--entries N] [--services N] [--repeat N]
 
@@ -27,11 +27,11 @@ from typing import Any
 import redis
 
 from bench._common import private_redis
+from common.clients.jupiterone import JupiterOneClient
 from common.graph import Cause, Entity, Graph, Relationship
-from common.history import DAY, entry_json, make_entry
-from common.jupiterone import JupiterOneClient
-from common.report_inputs import read_period
+from common.report.inputs import read_period
 from common.sinks import GraphSink
+from common.sinks.history import DAY, entry_json, make_entry
 from common.sinks.jupiterone import JupiterOneRecord, JupiterOneSink
 from common.sinks.local import LocalSink
 

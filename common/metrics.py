@@ -29,8 +29,8 @@ import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from common.keys import metric as metric_key
-from common.keys import text_map
+from common.state.keys import metric as metric_key
+from common.state.keys import text_map
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import redis
 from croniter import croniter
 
 from common.config import Settings
-from common.keys import HANDOFFS, text
+from common.state.keys import HANDOFFS, text
 
 FULL_SYNC = "full sync"
 ONCALL_REFRESH = "on-call refresh"
@@ -45,7 +45,7 @@ def schedules(settings: Settings) -> list[Schedule]:
     """The clock's runs: the full sync on FULL_SYNC_CRON (UTC), the on-call safety refresh
     every ONCALL_REFRESH_MINUTES, the audit-records poll every AUDIT_POLL_SECONDS and the
     light refresh of users and teams every PEOPLE_REFRESH_MINUTES (each job works only
-    in its mode: common.people_state)."""
+    in its mode: common.state.freshness)."""
 
     def next_full_sync(after: datetime) -> datetime:
         due: datetime = croniter(settings.full_sync_cron, after).get_next(datetime)

@@ -11,7 +11,7 @@ import redis
 
 from common.graph import Cause, Entity, Graph, GraphIndex, PropertyValue, Relationship, diff
 from common.sinks.local import LocalSink
-from common.state import record_full_sync
+from common.state.full_sync import record_full_sync
 from worker.full_sync import FullSyncRun
 
 NOW = datetime(2030, 5, 6, 12, 0, tzinfo=UTC)

@@ -11,13 +11,13 @@ import pytest
 import redis
 from rq import Queue
 
-from common import keys
 from common.config import Settings
 from common.graph import Cause, ChangeSet
-from common.history import Query
-from common.people_state import AUDIT, people_status, read_mode
 from common.queueing import WEBHOOK_QUEUE
+from common.sinks.history import Query
 from common.sinks.local import LocalSink
+from common.state import keys
+from common.state.freshness import AUDIT, people_status, read_mode
 from common.transform import USER
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import redis
 
+from common.clients.jupiterone import JupiterOneClient
 from common.graph import Cause, ChangeSet, Entity
-from common.history import Query, audit_entry, iso, text_line
-from common.jupiterone import JupiterOneClient
 from common.sinks import GraphSink
+from common.sinks.history import Query, audit_entry, iso, text_line
 from common.sinks.jupiterone import JupiterOneSink
 from common.sinks.local import LocalSink
 from tests.cli import run_pdgraph

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from common.report import CHECKS
+from common.report.checks import CHECKS
 from common.sinks.local import LocalSink
-from common.state import NO_FULL_SYNC_YET, record_full_sync
+from common.state.full_sync import NO_FULL_SYNC_YET, record_full_sync
 from tests.cli import one_line_failure, run_pdgraph, said
 from tests.report_graphs import planted_local_graph, record_synced
 

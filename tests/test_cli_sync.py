@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from common.config import Settings
-from common.state import last_full_sync
+from common.state.full_sync import last_full_sync
 from common.transform import ENTITY_TYPES, USER, type_of_key
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import free_port

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from common.pagerduty import PagerDutyClient
-from common.pagerduty.snapshot import get_account
-from common.report import CHECKS, build_report
+from common.clients.pagerduty import PagerDutyClient
+from common.clients.pagerduty.snapshot import get_account
+from common.report.checks import CHECKS, build_report
 from common.transform import build_graph
 from common.transform.escalation import window_ms
 from sim.clock import Clock
@@ -41,7 +41,7 @@ MINUTES = 10
 
 def report_now(sim: PagerDutySim, now: float) -> dict[str, Any]:
     """The report of the graph a full sync would build now: the sync's read of the account
-    (common.pagerduty.snapshot) and its transform, at the simulator's time."""
+    (common.clients.pagerduty.snapshot) and its transform, at the simulator's time."""
     at = datetime.fromtimestamp(now, UTC)
     snapshot = get_account(PagerDutyClient(API_KEY, sim.url), now=at)
     graph = build_graph(

@@ -19,10 +19,10 @@ import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from common import keys
 from common.config import Settings
-from common.keys import FULL_SYNC_LOCK
-from common.state import last_full_sync
+from common.state import keys
+from common.state.full_sync import last_full_sync
+from common.state.keys import FULL_SYNC_LOCK
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import RedisServer
@@ -189,7 +189,7 @@ def test_a_service_locked_by_a_dead_attempt_defers_its_job_and_frees_the_worker(
     """An attempt that died holding a service's write lock (its release failed with Redis
     away) blocks nobody: the next job for that service is deferred, not kept waiting, the
     worker takes other work meanwhile, and the lease lapses within seconds."""
-    monkeypatch.setattr("common.locks.LEASE_SECONDS", 2)
+    monkeypatch.setattr("common.state.locks.LEASE_SECONDS", 2)
     monkeypatch.setattr("worker.ordering.WRITE_LOCK_WAIT", 0.2)
     locked, other = sorted(stack.sim.account.services)[:2]
     dead = stack.redis.lock(keys.service_refresh(locked, "write-lock"), timeout=2)

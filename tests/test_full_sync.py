@@ -8,11 +8,16 @@ from collections.abc import Callable
 import pytest
 import redis
 
+from common.clients.pagerduty import (
+    IncompleteListingError,
+    PagerDutyClient,
+    PagerDutyError,
+    RetryPolicy,
+)
 from common.config import Settings
 from common.graph import Entity, Graph, Relationship, diff
-from common.pagerduty import IncompleteListingError, PagerDutyClient, PagerDutyError, RetryPolicy
 from common.sinks.local import LocalSink
-from common.state import last_full_sync
+from common.state.full_sync import last_full_sync
 from common.transform import (
     SERVICE,
     SERVICE_USES_POLICY,

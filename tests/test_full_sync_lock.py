@@ -9,9 +9,9 @@ import pytest
 import redis
 
 import worker.full_sync as full_sync
+from common.clients.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
 from common.config import Settings
-from common.keys import FULL_SYNC_LOCK
-from common.pagerduty import PagerDutyClient, PagerDutyError, RetryPolicy
+from common.state.keys import FULL_SYNC_LOCK
 from sim.pagerduty import PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY

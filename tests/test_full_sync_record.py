@@ -9,14 +9,14 @@ import time
 import fakeredis
 import redis
 
-from common.keys import FULL_SYNC_HISTORY, FULL_SYNC_LOCK
 from common.sinks.local import LocalSink
-from common.state import (
+from common.state.full_sync import (
     begin_full_sync,
     last_full_sync,
     last_successful_full_sync,
     record_full_sync,
 )
+from common.state.keys import FULL_SYNC_HISTORY, FULL_SYNC_LOCK
 from sim.pagerduty import PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY

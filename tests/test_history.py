@@ -1,4 +1,4 @@
-"""The change history's pure part (common.history) and the local sink's history table."""
+"""The change history's pure part (common.sinks.history) and the local sink's history table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from common.graph import Cause, ChangeSet, Entity, Graph, Relationship, diff
-from common.history import (
+from common.sinks import SinkError
+from common.sinks.history import (
     DAY,
     ChangeJournal,
     Query,
@@ -19,7 +20,6 @@ from common.history import (
     parse_since,
     text_line,
 )
-from common.sinks import SinkError
 from common.sinks.local import LocalSink
 from sim.clock import Clock
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from common import keys
-from common.history import Query
+from common.sinks.history import Query
 from common.sinks.local import LocalSink
-from common.state import last_full_sync
+from common.state import keys
+from common.state.full_sync import last_full_sync
 from sim.pagerduty import Account
 from tests.stack import Stack
 from worker import jobs

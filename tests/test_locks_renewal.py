@@ -1,4 +1,4 @@
-"""Locks held across long waits (common.locks): a writer waiting on 429s longer than its
+"""Locks held across long waits (common.state.locks): a writer waiting on 429s longer than its
 lock's timeout keeps the lock, so writes land in read order; sequence numbers only move
 forward even when a lock is lost."""
 
@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import redis
 
-from common import keys, locks
+from common.clients.pagerduty import PagerDutyClient
 from common.graph import ChangeSet
-from common.pagerduty import PagerDutyClient
 from common.sinks.jupiterone import writebehind
 from common.sinks.jupiterone.writebehind import WriteBehindBuffer
+from common.state import keys, locks
 from sim.pagerduty import PagerDutySim
 from tests.conftest import API_KEY
 from tests.jupiterone.helpers import record_of, service_entity

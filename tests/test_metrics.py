@@ -11,7 +11,8 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from common import keys, metrics
+from common import metrics
+from common.state import keys
 from sim.pagerduty import Account
 from tests.conftest import API_KEY
 from tests.read_tokens import AUTHORIZATION, READ_TOKEN

@@ -10,8 +10,8 @@ import pytest
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from common import keys
 from common.queueing import WEBHOOK_QUEUE
+from common.state import keys
 from sim.clock import Clock
 from sim.pagerduty import Account
 from tests.expected import expected_export

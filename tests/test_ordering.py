@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import redis
 
-from common import keys
 from common.graph import ChangeSet
-from common.state import close_sync_window, open_sync_window
+from common.state import keys
+from common.state.full_sync import close_sync_window, open_sync_window
 from worker.ordering import begin_reads, write_latest
 
 
@@ -84,9 +84,9 @@ def test_queued_and_scheduled_jobs_outlive_the_clients_longest_wait(
 ) -> None:
     from rq import Queue
 
-    from common.http import RetryPolicy
-    from common.jupiterone import JupiterOneClient
-    from common.pagerduty import PagerDutyClient
+    from common.clients.http import RetryPolicy
+    from common.clients.jupiterone import JupiterOneClient
+    from common.clients.pagerduty import PagerDutyClient
     from common.queueing import JOB_TIMEOUT, WEBHOOK_QUEUE, JobName, enqueue_with_marker
 
     assert RetryPolicy().rate_limit_max_wait < JOB_TIMEOUT
@@ -114,7 +114,7 @@ def test_queued_and_scheduled_jobs_outlive_the_clients_longest_wait(
 def test_a_flush_job_outlives_its_lock_wait_patch_calls_and_poll(redis_client: redis.Redis) -> None:
     from rq import Queue
 
-    from common.http import RetryPolicy
+    from common.clients.http import RetryPolicy
     from common.queueing import WEBHOOK_QUEUE
     from common.sinks.jupiterone.writebehind import FLUSH_LOCK_WAIT
     from worker.flush import flush_scheduler

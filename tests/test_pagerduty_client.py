@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-import common.pagerduty.listings as listings
+import common.clients.pagerduty.listings as listings
 import sim.pagerduty.server as sim_server
-from common.config import Settings
-from common.pagerduty import (
+from common.clients.pagerduty import (
     IncompleteListingError,
     PagerDutyAuthError,
     PagerDutyClient,
@@ -18,7 +17,8 @@ from common.pagerduty import (
     RetryPolicy,
     client_from_settings,
 )
-from common.ratelimit import LocalRequestBudget
+from common.clients.ratelimit import LocalRequestBudget
+from common.config import Settings
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import free_port
 from tests.conftest import API_KEY

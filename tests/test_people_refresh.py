@@ -15,9 +15,9 @@ import redis
 from rq import Queue
 
 from common.config import Settings
-from common.people_state import AUDIT, REFRESH, people_status, read_mode, write_mode
 from common.queueing import SYNC_QUEUE, WEBHOOK_QUEUE
 from common.schedule import next_runs
+from common.state.freshness import AUDIT, REFRESH, people_status, read_mode, write_mode
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY

@@ -8,7 +8,7 @@ import fakeredis
 import pytest
 import redis
 
-from common.ratelimit import LocalRequestBudget, RedisRequestBudget
+from common.clients.ratelimit import LocalRequestBudget, RedisRequestBudget
 
 
 class SleepRecorder:

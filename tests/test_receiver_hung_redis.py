@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from common.state import connect_fail_fast
+from common.state.connection import connect_fail_fast
 from sim.redis_server import RedisServer
 from tests.stack import serve
 from tests.test_webhook_receiver import NEW, event_body, settings_for, sign

@@ -1,4 +1,4 @@
-"""The compliance report's checks (common/report.py) on hand-built graphs: each planted
+"""The compliance report's checks (common/report/checks.py) on hand-built graphs: each planted
 defect is found, nothing else is, in both graph models."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from common.graph import Graph
-from common.report import CHECKS, build_report
+from common.report.checks import CHECKS, build_report
 from tests.report_graphs import NOW, PROVENANCE, GraphBuilder, at, planted
 
 

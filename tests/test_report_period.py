@@ -1,4 +1,4 @@
-"""Evidence over a period (common/report_period.py, read through common/report_inputs.py):
+"""Evidence over a period (common/report/period.py, read through common/report/inputs.py):
 a simulated week written to real sinks at controlled times, then the period report."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 import redis
 
 from common.graph import Cause, Entity, Graph, Relationship, diff
-from common.history import audit_entry, iso
-from common.report import build_report
-from common.report_inputs import read_period
-from common.report_render import render
+from common.report.checks import build_report
+from common.report.inputs import read_period
+from common.report.render import render
 from common.sinks import GraphSink
+from common.sinks.history import audit_entry, iso
 from common.sinks.jupiterone import JupiterOneSink
 from common.sinks.local import LocalSink
 from sim.jupiterone import JupiterOneSim

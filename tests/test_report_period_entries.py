@@ -1,5 +1,5 @@
-"""Evidence over a period, on hand-made history entries (common/report_period.py, pure;
-common/report_inputs.py's reading of run records): the replay's rules one by one."""
+"""Evidence over a period, on hand-made history entries (common/report/period.py, pure;
+common/report/inputs.py's reading of run records): the replay's rules one by one."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 import redis
 
 from common.graph import Cause, Graph, Relationship
-from common.history import audit_entry, make_entry
-from common.report import build_report
-from common.report_inputs import initial_load_runs
-from common.report_period import parse_period, period_evidence
-from common.state import record_full_sync
+from common.report.checks import build_report
+from common.report.inputs import initial_load_runs
+from common.report.period import parse_period, period_evidence
+from common.sinks.history import audit_entry, make_entry
+from common.state.full_sync import record_full_sync
 from tests.report_graphs import NOW, GraphBuilder
 from tests.test_report_period import ACTOR, DAY, END, HOUR, PROVENANCE, audit_record, oncall, role
 

@@ -1,4 +1,4 @@
-"""A report's provenance, as Redis and the settings hold it (common/report_inputs.py)."""
+"""A report's provenance, as Redis and the settings hold it (common/report/inputs.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import redis
 
 from common.config import Settings
-from common.keys import FULL_SYNC_LOCK, LAST_WEBHOOK
-from common.people_state import record_run, write_mode
-from common.report_inputs import report_provenance
-from common.state import begin_full_sync, record_full_sync
+from common.report.inputs import report_provenance
+from common.state.freshness import record_run, write_mode
+from common.state.full_sync import begin_full_sync, record_full_sync
+from common.state.keys import FULL_SYNC_LOCK, LAST_WEBHOOK
 
 SYNCED = 1_903_687_200.0  # 2030-04-29T10:00:00Z
 

@@ -1,4 +1,4 @@
-"""The report as text, JSON and HTML (common/report_render.py)."""
+"""The report as text, JSON and HTML (common/report/render.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from common.report import CHECKS, build_report
-from common.report_render import render
+from common.report.checks import CHECKS, build_report
+from common.report.render import render
 from tests.report_graphs import NOW, GraphBuilder, planted
 
 PROVENANCE: dict[str, Any] = {

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from common.config import Settings
 from common.graph import Cause, ChangeSet, Entity
-from common.history import audit_entry, encode_cursor, iso
+from common.sinks.history import audit_entry, encode_cursor, iso
 from common.sinks.local import LocalSink
 from tests.read_tokens import READ_TOKEN, authorized
 from web.app import create_app

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from pydantic import SecretStr
 
 from common.config import Settings
-from common.report import CHECKS
-from common.state import NO_FULL_SYNC_YET
+from common.report.checks import CHECKS
+from common.state.full_sync import NO_FULL_SYNC_YET
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, make_j1_sink
 from tests.read_tokens import READ_TOKEN, authorized

@@ -12,7 +12,7 @@ from flask import Flask
 from common import metrics
 from common.config import Settings, load_settings
 from common.logs import configure_logging
-from common.state import connect_fail_fast
+from common.state.connection import connect_fail_fast
 from web.auth import pace_readers, require_read_tokens
 from web.changes import changes
 from web.health import health

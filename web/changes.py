@@ -11,8 +11,8 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 
-from common.history import Query, parse_limit, parse_since
 from common.sinks import SinkError
+from common.sinks.history import Query, parse_limit, parse_since
 from web.readers import ReadersBusy, changes_page
 from web.replies import busy, reply
 from web.state import web_state

@@ -38,9 +38,9 @@ from gevent import Timeout, monkey  # type: ignore[import-untyped]
 from gevent.threadpool import ThreadPool  # type: ignore[import-untyped]
 
 from common.config import Settings
-from common.history import Query
 from common.sinks import GraphSink, SinkError, make_sink
-from common.state import NO_FULL_SYNC_YET
+from common.sinks.history import Query
+from common.state.full_sync import NO_FULL_SYNC_YET
 from web.report_process import (
     NOT_SYNCED,
     REDIS_DOWN,

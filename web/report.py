@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, request
 
-from common.report_period import parse_period
+from common.report.period import parse_period
 from common.sinks import SinkError
 from web.readers import ReadersBusy
 from web.replies import busy, reply

@@ -24,11 +24,12 @@ import redis
 from pydantic import SecretStr
 
 from common.config import ConfigError, Settings, load_settings
-from common.report_html import render_html
-from common.report_inputs import report_of
-from common.report_period import parse_period
+from common.report.html import render_html
+from common.report.inputs import report_of
+from common.report.period import parse_period
 from common.sinks import SinkError, make_sink, missing_local_graph
-from common.state import connect, report_refusal
+from common.state.connection import connect
+from common.state.full_sync import report_refusal
 
 REPORT_NICENESS = 10
 UNREADABLE, REDIS_DOWN, BAD_CONFIGURATION, NOT_SYNCED = 3, 4, 2, 5

@@ -16,11 +16,11 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from common import metrics
 from common.config import Settings
-from common.people_state import MODES, people_status
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
-from common.state import (
+from common.state.freshness import MODES, people_status
+from common.state.full_sync import (
     ABANDONED,
     finished_at,
     last_full_sync,
@@ -34,7 +34,7 @@ from web.state import web_state
 
 status = Blueprint("status", __name__)
 
-# What the last full-sync attempt can say (common.state: abandoned = killed, lock lapsed).
+# What the last full-sync attempt can say (common.state.full_sync: abandoned = killed, lock lapsed).
 FULL_SYNC_OUTCOMES = ("running", "ok", "failed", "aborted", ABANDONED)
 
 

@@ -18,7 +18,6 @@ from flask import Blueprint, Response, request
 from rq import Queue
 
 from common import metrics
-from common.keys import LAST_WEBHOOK
 from common.queueing import (
     JobName,
     enqueue_unique,
@@ -26,6 +25,7 @@ from common.queueing import (
     register_queue,
 )
 from common.signals import InvalidEvent, WebhookSignal
+from common.state.keys import LAST_WEBHOOK
 from web.auth import public
 from web.replies import reply
 from web.signature import InvalidSignature, MalformedHeader, verify_signature

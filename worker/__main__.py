@@ -17,7 +17,7 @@ from rq import Queue
 from common.config import settings_or_exit
 from common.logs import configure_logging
 from common.queueing import QUEUES
-from common.state import connect
+from common.state.connection import connect
 from worker.rqworker import PdgraphWorker
 
 log = logging.getLogger("worker")

@@ -39,12 +39,12 @@ from typing import Any
 import redis
 
 from common import metrics
+from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
 from common.graph import Cause, ChangeSet
-from common.history import Entry, audit_actor, audit_entry, audit_method
-from common.keys import people, text_map
-from common.pagerduty import PagerDutyClient, PagerDutyObject
-from common.people_state import AUDIT, REFRESH, read_mode, write_mode
-from common.state import last_full_sync, sync_window_is_open
+from common.sinks.history import Entry, audit_actor, audit_entry, audit_method
+from common.state.freshness import AUDIT, REFRESH, read_mode, write_mode
+from common.state.full_sync import last_full_sync, sync_window_is_open
+from common.state.keys import people, text_map
 from common.transform import entity_type_of
 from worker.coalescing import request_service_refresh
 from worker.context import JobContext

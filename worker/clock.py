@@ -28,7 +28,7 @@ from common.config import Settings, settings_or_exit
 from common.logs import configure_logging
 from common.queueing import JobName, enqueue_unique, queue_for
 from common.schedule import AUDIT_POLL, FULL_SYNC, ONCALL_REFRESH, PEOPLE_REFRESH, schedules
-from common.state import connect
+from common.state.connection import connect
 
 log = logging.getLogger(__name__)
 

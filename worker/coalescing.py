@@ -10,9 +10,9 @@ import uuid
 
 import redis
 
-from common import keys
 from common.graph import Cause
 from common.queueing import JobName, enqueue_with_marker, job_id_for
+from common.state import keys
 
 REFRESH_MARKER_TTL = 600
 COALESCE_SECONDS = 0.5  # at most one re-read of a service per window, plus a trailing one

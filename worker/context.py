@@ -8,11 +8,11 @@ import os
 import redis
 
 from common import metrics
+from common.clients.pagerduty import PagerDutyClient, client_from_settings
 from common.config import Settings, load_settings
 from common.logs import configure_logging
-from common.pagerduty import PagerDutyClient, client_from_settings
 from common.sinks import GraphSink, make_sink
-from common.state import connect
+from common.state.connection import connect
 from worker.flush import flush_scheduler
 
 

@@ -18,24 +18,24 @@ from typing import Any
 
 import redis
 
-from common.config import Settings
-from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
-from common.keys import FULL_SYNC_LOCK
-from common.locks import held_locks, lease
-from common.pagerduty import (
+from common.clients.pagerduty import (
     PagerDutyClient,
     PagerDutyObject,
     ProgressCallback,
     client_from_settings,
 )
-from common.pagerduty.snapshot import get_account
+from common.clients.pagerduty.snapshot import get_account
+from common.config import Settings
+from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
 from common.sinks import GraphSink, make_sink
-from common.state import (
+from common.state.full_sync import (
     begin_full_sync,
     close_sync_window,
     open_sync_window,
     record_full_sync,
 )
+from common.state.keys import FULL_SYNC_LOCK
+from common.state.locks import held_locks, lease
 from common.transform import (
     SERVICE_ASSIGNED_TEAM,
     TEAM_ASSIGNED_SERVICE,
@@ -72,7 +72,7 @@ def full_sync_lock(redis_client: redis.Redis) -> Iterator[None]:
     """Exactly one full sync at a time, across clocks, workers and `pdgraph sync`.
 
     A lock with an owner token (redis-py's Lock: only its owner releases it) and an
-    expiry, renewed while the sync runs (common.locks) so a long sync keeps it and a
+    expiry, renewed while the sync runs (common.state.locks) so a long sync keeps it and a
     dead one loses it.
     """
     lock = lease(redis_client, FULL_SYNC_LOCK, seconds=LOCK_TTL_SECONDS)

@@ -23,14 +23,14 @@ from typing import Any
 
 import redis
 
-from common import keys
+from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
-from common.keys import HANDOFFS, SERVICE_POLICY
-from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.queueing import JobName, enqueue_with_marker, job_id_for
 from common.schedule import HANDOFF_SLACK
 from common.sinks import GraphSink
-from common.state import sync_window_is_open
+from common.state import keys
+from common.state.full_sync import sync_window_is_open
+from common.state.keys import HANDOFFS, SERVICE_POLICY
 from common.transform import (
     SEED,
     GraphModel,

@@ -14,15 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 import redis
 
-from common import keys
 from common.graph import ChangeSet
-from common.locks import HeldLocks, held_locks, lease
-from common.state import mark_touched_during_sync, sync_window_is_open
+from common.state import keys
+from common.state.full_sync import mark_touched_during_sync, sync_window_is_open
+from common.state.locks import HeldLocks, held_locks, lease
 from worker.coalescing import request_service_refresh
 
 log = logging.getLogger(__name__)
 
-# A service's write lock is a lease (common.locks: 15 s, renewed while held), so a holder
+# A service's write lock is a lease (common.state.locks: 15 s, renewed while held), so a holder
 # that died, or whose release failed with Redis away, frees it within seconds. A job that
 # finds it taken waits this long, then is deferred (worker.jobs), the worker free meanwhile.
 WRITE_LOCK_WAIT = 2.0

@@ -2,7 +2,7 @@
 and one run of it at a time.
 
 The clock queues a feed poll every AUDIT_POLL_SECONDS and a light refresh every
-PEOPLE_REFRESH_MINUTES; each job does its work only in its mode (common.people_state):
+PEOPLE_REFRESH_MINUTES; each job does its work only in its mode (common.state.freshness):
 the feed where PagerDuty serves `/audit/records`, else the light refresh. The first poll
 PagerDuty refuses switches to the light refresh (one log line, and a refresh at once);
 a poll tried again later (a day on, or after a full sync) that works switches back.
@@ -20,11 +20,11 @@ from typing import Any
 import redis
 
 from common import metrics
+from common.clients.pagerduty import AuditTrailUnavailable
 from common.graph import Cause
-from common.keys import people
-from common.locks import held_locks, lease
-from common.pagerduty import AuditTrailUnavailable
-from common.people_state import AUDIT, REFRESH, read_mode, record_run
+from common.state.freshness import AUDIT, REFRESH, read_mode, record_run
+from common.state.keys import people
+from common.state.locks import held_locks, lease
 from worker.audit_feed import PollRun, feed_due, poll_feed, switch_mode
 from worker.context import JobContext
 from worker.people_graph import refresh_moved_oncalls

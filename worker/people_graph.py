@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.clients.pagerduty import PagerDutyClient
+from common.clients.pagerduty.snapshot import coverage_window as read_window
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, Relationship, diff
-from common.pagerduty import PagerDutyClient
-from common.pagerduty.snapshot import coverage_window as read_window
 from common.sinks import GraphSink
 from common.transform import (
     ESCALATION_POLICY,

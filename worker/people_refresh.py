@@ -25,10 +25,10 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
+from common.clients.pagerduty.snapshot import coverage_window as read_window
+from common.clients.pagerduty.snapshot import read_schedules
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
-from common.pagerduty import PagerDutyClient, PagerDutyObject
-from common.pagerduty.snapshot import coverage_window as read_window
-from common.pagerduty.snapshot import read_schedules
 from common.sinks import GraphSink
 from common.transform import (
     ESCALATION_POLICY,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
 from common.graph import Cause, ChangeSet, Graph, diff
-from common.pagerduty import PagerDutyClient, PagerDutyObject
 from common.sinks import GraphSink
-from common.state import sync_window_is_open
+from common.state.full_sync import sync_window_is_open
 from common.transform import (
     SEED,
     GraphModel,

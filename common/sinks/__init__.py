@@ -10,7 +10,7 @@ import redis
 
 from common.config import ConfigError, Settings
 from common.graph import Cause, ChangeSet, Graph, GraphIndex
-from common.history import Query
+from common.sinks.history import Query
 
 # schedule_flush(marker_key, delay_seconds): queue one flush job `delay_seconds` from now
 # unless `marker_key` exists in Redis, setting the marker atomically with the job.
@@ -49,7 +49,7 @@ class GraphSink(Protocol):
         no more). ValueError for a cursor this sink did not give out."""
 
     def record_trail(self, entries: Sequence[dict[str, Any]]) -> int:
-        """Add PagerDuty audit records' entries (common.history.audit_entry) to the change
+        """Add PagerDuty audit records' entries (common.sinks.history.audit_entry) to the change
         history, each record once however often it is handed in; how many were new."""
 
     def read_graph(self) -> Graph:
@@ -108,9 +108,9 @@ def make_sink(
 
         return LocalSink(settings.local_graph_path, history_days=settings.history_days)
     from common import metrics
-    from common.jupiterone import JupiterOneBudgets, JupiterOneClient
+    from common.clients.jupiterone import JupiterOneBudgets, JupiterOneClient
     from common.sinks.jupiterone import JupiterOneSink
-    from common.state import connect
+    from common.state.connection import connect
 
     if settings.jupiterone_account_id is None or settings.jupiterone_api_key is None:
         raise ConfigError(

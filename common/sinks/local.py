@@ -21,7 +21,8 @@ from common.graph import (
     diff,
     fingerprint,
 )
-from common.history import (
+from common.sinks import SinkError
+from common.sinks.history import (
     DAY,
     ChangeJournal,
     Entry,
@@ -33,7 +34,6 @@ from common.history import (
     entry_json,
     touched_keys,
 )
-from common.sinks import SinkError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (

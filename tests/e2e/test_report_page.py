@@ -11,7 +11,7 @@ import redis
 from pydantic import SecretStr
 
 from common.config import Settings
-from common.report import CHECKS
+from common.report.checks import CHECKS
 from tests.e2e.test_status_page import CHROMIUM, FLAGS, visible_text
 from tests.read_tokens import READ_TOKEN
 from tests.report_graphs import planted_local_graph

@@ -6,10 +6,10 @@ from typing import Any
 
 import redis
 
+from common.clients.http import RetryPolicy
+from common.clients.jupiterone import JupiterOneClient
 from common.config import Settings
 from common.graph import ChangeSet, Entity, Graph, diff
-from common.http import RetryPolicy
-from common.jupiterone import JupiterOneClient
 from common.sinks.jupiterone import JupiterOneRecord, JupiterOneSink
 from sim.jupiterone import JupiterOneSim
 from worker.flush import flush_scheduler

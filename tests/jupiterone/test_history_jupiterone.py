@@ -9,10 +9,10 @@ import pytest
 import redis
 
 from common.graph import Cause, ChangeSet, Entity, Graph, Relationship
-from common.history import DAY, Query, encode_cursor
-from common.keys import jupiterone_changes
 from common.sinks import SinkError
+from common.sinks.history import DAY, Query, encode_cursor
 from common.sinks.jupiterone import JupiterOneSink
+from common.state.keys import jupiterone_changes
 from sim.clock import Clock
 from sim.jupiterone import JupiterOneSim
 from tests.jupiterone.helpers import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
+from common.clients.jupiterone import JupiterOneAuthError, JupiterOneClient, JupiterOneError
 from common.config import Settings
-from common.jupiterone import JupiterOneAuthError, JupiterOneClient, JupiterOneError
 from common.sinks import make_sink
 from common.sinks.jupiterone import JupiterOneSink
 from sim.jupiterone import JupiterOneSim

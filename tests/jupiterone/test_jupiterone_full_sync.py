@@ -11,12 +11,12 @@ import pytest
 import redis
 import requests
 
-from common import keys
+from common.clients.jupiterone import JupiterOneClient
+from common.clients.ratelimit import RedisRequestBudget
 from common.config import Settings
-from common.jupiterone import JupiterOneClient
-from common.ratelimit import RedisRequestBudget
 from common.sinks import SinkError
 from common.sinks.jupiterone import JupiterOneSink
+from common.state import keys
 from sim.clock import Clock
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import Account, PagerDutySim

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
+from common.clients.pagerduty import PagerDutyClient
 from common.config import Settings
 from common.graph import ChangeSet
-from common.pagerduty import PagerDutyClient
 from common.sinks import SinkError
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import PagerDutySim

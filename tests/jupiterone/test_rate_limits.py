@@ -12,16 +12,16 @@ from typing import Any
 import redis
 import requests
 
-from common import keys
-from common.jupiterone import (
+from common.clients.jupiterone import (
     QUERY_V1,
     JupiterOneBudgets,
     JupiterOneClient,
     JupiterOneLimits,
     j1ql_string,
 )
-from common.jupiterone_budget import graphql_charge
-from common.ratelimit import RedisRequestBudget
+from common.clients.jupiterone.budget import graphql_charge
+from common.clients.ratelimit import RedisRequestBudget
+from common.state import keys
 from sim.jupiterone import JupiterOneSim
 from sim.jupiterone.ratelimits import GraphQLLimits
 from tests.jupiterone.helpers import J1_ACCOUNT, J1_KEY, j1_client

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from common.history import (
+from common.sinks.history import (
     MAX_PAGE,
     SOURCES,
     Query,

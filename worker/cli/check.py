@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import click
 import redis
 
+from common.clients.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
 from common.config import ConfigError, Settings
-from common.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
-from common.people_state import CANNOT_KNOW
 from common.sinks import SinkError, make_sink, missing_local_graph
-from common.state import connect, last_full_sync, last_successful_full_sync
+from common.state.connection import connect
+from common.state.freshness import CANNOT_KNOW
+from common.state.full_sync import last_full_sync, last_successful_full_sync
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, settings_for_command
 
 

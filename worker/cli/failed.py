@@ -9,7 +9,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from common.queueing import QUEUES
-from common.state import connect
+from common.state.connection import connect
 from worker.cli.base import fail, settings_for_command
 
 

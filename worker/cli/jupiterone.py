@@ -7,10 +7,10 @@ import sys
 import click
 import redis
 
+from common.clients.jupiterone import JupiterOneBudgets, JupiterOneClient
 from common.config import ConfigError
-from common.jupiterone import JupiterOneBudgets, JupiterOneClient
 from common.sinks.jupiterone.probe import run_probe
-from common.state import connect
+from common.state.connection import connect
 from worker.cli.base import EXIT_FAILED, fail, fail_configuration, settings_for_command
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 import redis
 
-from common.report_inputs import report_of
-from common.report_period import parse_period
-from common.report_render import FORMATS, render
-from common.state import connect, report_refusal
+from common.report.inputs import report_of
+from common.report.period import parse_period
+from common.report.render import FORMATS, render
+from common.state.connection import connect
+from common.state.full_sync import report_refusal
 from worker.cli.base import EXIT_CONFIG, fail, reading_sink, settings_for_command
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from common.clients.pagerduty import PagerDutyError, client_from_settings
 from common.config import ConfigError
-from common.pagerduty import PagerDutyError, client_from_settings
 from common.signals import SUBSCRIBED_EVENTS
 from worker.cli.base import EXIT_CONFIG, fail, fail_configuration, settings_for_command
 

@@ -26,10 +26,10 @@ from typing import Any
 
 import redis
 
+from common.clients.jupiterone import JupiterOneClient
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
-from common.history import ChangeJournal, Entry, Query, touched_keys
-from common.jupiterone import JupiterOneClient
 from common.sinks import ScheduleFlush
+from common.sinks.history import ChangeJournal, Entry, Query, touched_keys
 from common.sinks.jupiterone.credentials import check_credentials
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.scopediff import DIFF_WINDOW_MAX, DIFF_WINDOW_MIN, ScopeDiffs

@@ -5,7 +5,7 @@ Decided by the errors' HTTP status and JupiterOne error code, never by their wor
 
 from __future__ import annotations
 
-from common.jupiterone import (
+from common.clients.jupiterone import (
     JupiterOneAuthError,
     JupiterOneClient,
     JupiterOneError,

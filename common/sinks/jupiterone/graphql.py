@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from common.clients.jupiterone import JupiterOneClient, j1ql_string
 from common.graph import Relationship
-from common.jupiterone import JupiterOneClient, j1ql_string
 
 CREATE_RELATIONSHIP = """mutation PdgraphCreate($relationshipKey: String!,
   $relationshipType: String!, $relationshipClass: String!, $fromEntityId: String!,

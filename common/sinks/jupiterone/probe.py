@@ -21,8 +21,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from common.clients.jupiterone import JupiterOneClient, JupiterOneError
 from common.graph import Entity, Graph, Relationship
-from common.jupiterone import JupiterOneClient, JupiterOneError
 from common.sinks import SinkError
 from common.sinks.jupiterone import graphql
 from common.sinks.jupiterone.syncjob import run_diff_job

@@ -23,7 +23,7 @@ from typing import Any, cast
 import redis
 
 from common.graph import Entity, Graph, GraphIndex, Relationship, fingerprint
-from common.history import (
+from common.sinks.history import (
     DAY,
     ChangeJournal,
     Entry,
@@ -34,7 +34,7 @@ from common.history import (
     entry_json,
     matches,
 )
-from common.keys import jupiterone_changes, jupiterone_prefix, text, text_map
+from common.state.keys import jupiterone_changes, jupiterone_prefix, text, text_map
 
 HISTORY_SCAN = 500  # stream entries read per XRANGE
 HISTORY_SCAN_BUDGET = 20_000  # entries one page may look through before handing a cursor back

@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from redis.lock import Lock
 
 from common.graph import Entity, Graph, Relationship
-from common.keys import text
-from common.locks import held_locks
 from common.sinks import ScheduleFlush, SinkError
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.writebehind import FLUSH_LOCK_WAIT, flush_lock
+from common.state.keys import text
+from common.state.locks import held_locks
 
 log = logging.getLogger(__name__)
 

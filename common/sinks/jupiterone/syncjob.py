@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from common.clients.jupiterone import JupiterOneClient, JupiterOneError
 from common.graph import Graph
-from common.jupiterone import JupiterOneClient, JupiterOneError
 from common.sinks import SinkError, SinkPartlyWritten
 
 log = logging.getLogger(__name__)

@@ -18,17 +18,17 @@ import redis
 from redis.lock import Lock
 
 from common.graph import Entity, fingerprint
-from common.history import Entry
-from common.keys import text, text_map
-from common.locks import LEASE_SECONDS, held_locks, lease
 from common.sinks import ScheduleFlush, SinkError
+from common.sinks.history import Entry
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.syncjob import PatchJob
+from common.state.keys import text, text_map
+from common.state.locks import LEASE_SECONDS, held_locks, lease
 
 log = logging.getLogger(__name__)
 
 PATCH_WINDOW = 0.5  # seconds a PATCH micro-batch (or the write-behind window) stays open
-# A lease (common.locks), renewed while a PATCH job is polled to FINISHED under it: a
+# A lease (common.state.locks), renewed while a PATCH job is polled to FINISHED under it: a
 # flush that died frees it within seconds.
 FLUSH_LOCK_TIMEOUT = LEASE_SECONDS
 FLUSH_LOCK_WAIT = 600  # then the flush job fails and is retried later

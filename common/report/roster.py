@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.report_model import ReportGraph, edge_levels, email_of, is_active, name_of
+from common.report.model import ReportGraph, edge_levels, email_of, is_active, name_of
 from common.transform import SERVICE
 
 

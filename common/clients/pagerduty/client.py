@@ -4,7 +4,7 @@ Better than the official client on the points pdgraph depends on (see
 shared/reference/pagerduty.md): `ratelimit-reset` honoured and shared between processes,
 5xx/408/connection errors retried with capped exponential backoff and jitter, 401/403
 failing at once, a timeout on every request, and listings past the 10,000 offset cap
-reached through filters instead of silently truncated (common.pagerduty.listings).
+reached through filters instead of silently truncated (common.clients.pagerduty.listings).
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ import redis
 import requests
 
 from common import metrics
-from common.config import Settings
-from common.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
-from common.pagerduty.errors import (
+from common.clients.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
+from common.clients.pagerduty.errors import (
     PagerDutyAuthError,
     PagerDutyError,
     PagerDutyNotFoundError,
     PagerDutyUnreachable,
 )
-from common.pagerduty.listings import (
+from common.clients.pagerduty.listings import (
     Listing,
     ListingReader,
     PagerDutyObject,
@@ -36,7 +35,8 @@ from common.pagerduty.listings import (
     oncall_identity,
     user_search_text,
 )
-from common.ratelimit import LocalRequestBudget, RedisRequestBudget, RequestBudget
+from common.clients.ratelimit import LocalRequestBudget, RedisRequestBudget, RequestBudget
+from common.config import Settings
 
 API_URL_VARIABLE = "PAGERDUTY_API_URL"
 

@@ -1,5 +1,5 @@
-"""How the compliance report names things, in every format (common/report_render.py:
-text and JSON; common/report_html.py: the page): people by name and address, actors,
+"""How the compliance report names things, in every format (common/report/render.py:
+text and JSON; common/report/html.py: the page): people by name and address, actors,
 how someone is on call, the provenance's rows."""
 
 from __future__ import annotations

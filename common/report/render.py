@@ -1,5 +1,5 @@
-"""The compliance report as text, JSON or a self-contained HTML page (common/report.py
-computes it; the page is common/report_html.py's). People are named with their e-mail
+"""The compliance report as text, JSON or a self-contained HTML page (common/report/checks.py
+computes it; the page is common/report/html.py's). People are named with their e-mail
 address wherever the report mentions them."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from common.report import CHECKS, findings_by_check
-from common.report_html import render_html
-from common.report_words import (
+from common.report.checks import CHECKS, findings_by_check
+from common.report.html import render_html
+from common.report.words import (
     PERIOD_LISTS,
     SUMMARY_ROWS,
     actor,

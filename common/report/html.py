@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from common.report import CHECKS, findings_by_check
-from common.report_words import (
+from common.report.checks import CHECKS, findings_by_check
+from common.report.words import (
     PERIOD_LISTS,
     SUMMARY_ROWS,
     actor,

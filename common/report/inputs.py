@@ -1,5 +1,5 @@
 """What an evidence report is built from besides the graph, read here so that
-common.report and common.report_period stay pure: the report's provenance (Redis and the
+common.report.checks and common.report.period stay pure: the report's provenance (Redis and the
 settings) and, for `--period`, the change history (the sink, page by page).
 
 `pdgraph report` and the web's report process (web/report_process.py) both call
@@ -17,19 +17,19 @@ import redis
 
 from common.config import Settings
 from common.graph import Graph
-from common.history import GRAPH, MAX_PAGE, Entry, Query, entry_epoch
-from common.keys import FULL_SYNC_HISTORY, text
-from common.people_state import REFRESH, people_status
-from common.report import build_report
-from common.report_model import iso_seconds
-from common.report_period import PERIOD_TYPES, period_evidence
+from common.report.checks import build_report
+from common.report.model import iso_seconds
+from common.report.period import PERIOD_TYPES, period_evidence
 from common.sinks import GraphSink
-from common.state import (
+from common.sinks.history import GRAPH, MAX_PAGE, Entry, Query, entry_epoch
+from common.state.freshness import REFRESH, people_status
+from common.state.full_sync import (
     finished_at,
     last_full_sync,
     last_successful_full_sync,
     last_webhook,
 )
+from common.state.keys import FULL_SYNC_HISTORY, text
 
 # people_state's mode → the report's name for it
 PEOPLE_FEED_MODES = {REFRESH: "light_refresh"}

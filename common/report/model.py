@@ -1,5 +1,5 @@
-"""The graph as the compliance report reads it (common/report.py's checks, the roster of
-common/report_roster.py): entities by type, and the edges they follow, keyed for lookup.
+"""The graph as the compliance report reads it (common/report/checks.py's checks, the roster of
+common/report/roster.py): entities by type, and the edges they follow, keyed for lookup.
 Both graph models are read: objects are told apart by `_type`, never by settings."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from common.pagerduty.client import PagerDutyClient
-from common.pagerduty.listings import PagerDutyObject, ProgressCallback
+from common.clients.pagerduty.client import PagerDutyClient
+from common.clients.pagerduty.listings import PagerDutyObject, ProgressCallback
 from common.transform import COVERAGE_DAYS
 
 # The listings a full sync reads, in the order its reports name them.

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from common.ratelimit import RequestBudget
+from common.clients.ratelimit import RequestBudget
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.graph import Graph
-from common.history import GRAPH, PAGERDUTY, Entry, entry_epoch, iso
-from common.report_model import iso_seconds
+from common.report.model import iso_seconds
+from common.sinks.history import GRAPH, PAGERDUTY, Entry, entry_epoch, iso
 from common.transform import (
     ADMIN_ROLES,
     ESCALATION_POLICY,

@@ -22,11 +22,11 @@ from typing import Any
 
 import requests
 
-from common.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
-from common.jupiterone_budget import Charge, ChargedBudget, first_number, graphql_charge
-from common.jupiterone_budget import JupiterOneBudgets as JupiterOneBudgets
-from common.jupiterone_budget import JupiterOneLimits as JupiterOneLimits
-from common.ratelimit import TokenBudget
+from common.clients.http import INTERACTIVE_RETRY, RetryingClient, RetryPolicy, json_body
+from common.clients.jupiterone.budget import Charge, ChargedBudget, first_number, graphql_charge
+from common.clients.jupiterone.budget import JupiterOneBudgets as JupiterOneBudgets
+from common.clients.jupiterone.budget import JupiterOneLimits as JupiterOneLimits
+from common.clients.ratelimit import TokenBudget
 
 log = logging.getLogger(__name__)
 

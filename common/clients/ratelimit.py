@@ -21,7 +21,7 @@ from typing import Protocol
 
 import redis
 
-from common import keys
+from common.state import keys
 
 # Both scripts: Redis' own clock (ms), so that processes on different hosts agree; and
 # adding `count` tokens of one score to a window (ZADD in chunks: Lua's unpack is bounded),

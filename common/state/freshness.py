@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from common.keys import people, text, text_map
+from common.state.keys import people, text, text_map
 
 AUDIT = "audit"  # the audit-records feed, polled every AUDIT_POLL_SECONDS
 REFRESH = "refresh"  # the light refresh every PEOPLE_REFRESH_MINUTES (feed refused)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import redis
 
-from common import keys
-from common.ratelimit import LocalRequestBudget, RedisRequestBudget, TokenBudget, Window
+from common.clients.ratelimit import LocalRequestBudget, RedisRequestBudget, TokenBudget, Window
+from common.state import keys
 
 
 @dataclass(frozen=True)

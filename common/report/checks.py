@@ -3,7 +3,7 @@
 A graph (what pdgraph holds, from either sink) and the time in, a report dict out; never
 PagerDuty itself. Both graph models are read: objects are told apart by `_type`, never by
 settings. What the report is as of (its provenance) and the period's evidence are read by
-common/report_inputs.py and handed in; rendering is common/report_render.py.
+common/report/inputs.py and handed in; rendering is common/report/render.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.graph import Entity, Graph
-from common.report_model import (
+from common.report.model import (
     ReportGraph,
     email_of,
     is_active,
@@ -21,7 +21,7 @@ from common.report_model import (
     name_of,
     oncall_levels,
 )
-from common.report_roster import roster
+from common.report.roster import roster
 from common.transform import ADMIN_ROLES, SCHEDULE, SERVICE, TEAM, USER
 from common.transform import ESCALATION_POLICY as POLICY
 
@@ -343,7 +343,7 @@ def build_report(
 ) -> dict[str, Any]:
     """The report (SPEC §3's JSON shape): provenance (None: not given) with the warnings
     it calls for, summary, roster, findings in CHECKS order (each check's ordered by their
-    keys), and the period's evidence (common.report_period; None: no period asked)."""
+    keys), and the period's evidence (common.report.period; None: no period asked)."""
     model = ReportGraph.read(graph)
     findings = [
         *services_without_policy(model),

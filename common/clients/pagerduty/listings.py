@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from common.pagerduty.errors import IncompleteListingError
+from common.clients.pagerduty.errors import IncompleteListingError
 
 log = logging.getLogger(__name__)
 
