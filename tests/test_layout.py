@@ -85,12 +85,12 @@ def _strings(path: Path) -> Iterator[str]:
             )
 
 
-def test_redis_keys_are_built_only_in_common_keys() -> None:
+def test_redis_keys_are_built_only_in_common_state_keys() -> None:
     key_like = re.compile(r"^pdgraph:[a-z]")
     elsewhere = [
         f"{_name(path)}: {text!r}"
         for path in _modules(*PRODUCT)
-        if path != ROOT / "common" / "keys.py"
+        if path != ROOT / "common" / "state" / "keys.py"
         for text in _strings(path)
         if key_like.match(text)
     ]
