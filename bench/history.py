@@ -12,7 +12,7 @@ move together, event by event, so a day takes a minute or two, not 24 hours:
   - on-call hand-offs as the schedules rotate (`--shift-hours`, given to the schedules in
     turn, each handing off at its own time of the week or day): the hand-off refreshes
     pdgraph schedules itself (worker/oncall.py), and the safety refresh;
-  - people changes through the audit-records feed (`poll_people` at the 30 s tick after
+  - people changes through the audit-records feed (`poll_feed_or_refresh` at the 30 s tick after
     each change; polls that find nothing write nothing, and are skipped), each record
     also kept as its own `source: pagerduty` entry, at the RATES below;
   - webhooks (receiver → RQ, run by a burst worker every `--drain-minutes`): service

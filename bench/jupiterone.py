@@ -45,8 +45,10 @@ from bench._common import (  # noqa: E402
 )
 from common.clients.pagerduty import PagerDutyClient  # noqa: E402
 from common.config import Settings  # noqa: E402
+from common.objects import Build  # noqa: E402
+from common.objects.service import service_key  # noqa: E402
+from common.objects.user import user_key  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
-from common.transform import service_key, user_key  # noqa: E402
 from sim.jupiterone import JupiterOneSim  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker import jobs, service_refresh  # noqa: E402
@@ -94,7 +96,7 @@ class Run:
 
     def refresh(self, sink: GraphSink, service_id: str) -> None:
         """A webhook job's refresh of the service (the flush job runs separately)."""
-        graph, _ = service_refresh.read_service_graph(self.client, sink, service_id, None)
+        graph, _ = service_refresh.read_service_graph(self.client, service_id, Build())
         service_refresh.write_service_graph(sink, service_id, graph)
 
     def refresh_each(self, sink: GraphSink, service_ids: list[str]) -> None:

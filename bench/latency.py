@@ -43,7 +43,7 @@ from bench._common import (  # noqa: E402
     procfile_line,
 )
 from common.config import Settings  # noqa: E402
-from common.transform import service_key  # noqa: E402
+from common.objects.service import service_key  # noqa: E402
 from sim.jupiterone import JupiterOneSim  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402

@@ -31,9 +31,11 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from bench._common import RAISED_BUDGET, configure, private_redis  # noqa: E402
+from common.objects.oncall import USER_ONCALL_SERVICE  # noqa: E402
+from common.objects.service import service_key  # noqa: E402
+from common.objects.user import user_key  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
 from common.state import keys  # noqa: E402
-from common.transform import USER_ONCALL_SERVICE, service_key, user_key  # noqa: E402
 from sim.clock import Clock  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker import jobs  # noqa: E402

@@ -37,13 +37,15 @@ import redis  # noqa: E402
 
 from bench._common import RAISED_BUDGET, configure, private_redis  # noqa: E402
 from common.graph import Relationship  # noqa: E402
+from common.objects.membership import TEAM_HAS_USER  # noqa: E402
+from common.objects.team import team_key  # noqa: E402
+from common.objects.user import user_key  # noqa: E402
 from common.sinks import GraphSink  # noqa: E402
-from common.transform import TEAM_HAS_USER, team_key, user_key  # noqa: E402
 from sim.clock import Clock  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker.context import JobContext  # noqa: E402
+from worker.freshness import light_refresh_due, poll_feed_or_refresh  # noqa: E402
 from worker.full_sync import run_full_sync  # noqa: E402
-from worker.people import poll_people, refresh_people_now  # noqa: E402
 
 API_KEY = "bench-api-key"
 BUDGET_PER_HOUR = 960 * 60
@@ -107,12 +109,14 @@ def run(strategy: str, args: argparse.Namespace, redis_url: str, db: int) -> dic
         context = JobContext(settings)
         sim.reset_requests()
         interval, job = {
-            "feed": (settings.audit_poll_seconds, lambda: poll_people(context)),
-            "refresh": (settings.people_refresh_minutes * 60, lambda: refresh_people_now(context)),
+            "feed": (settings.audit_poll_seconds, lambda: poll_feed_or_refresh(context)),
+            "refresh": (settings.people_refresh_minutes * 60, lambda: light_refresh_due(context)),
             "full-sync": (3600, lambda: run_full_sync(settings, redis_client=connection)),
         }[strategy]
         if strategy == "refresh":
-            poll_people(context)  # finds the feed refused (402): the light refresh from now on
+            poll_feed_or_refresh(
+                context
+            )  # finds the feed refused (402): the light refresh from now on
         latencies, pending = simulate(args, account, context, clock, start, interval, job)
         requests = sum(sim.request_counts().values())
         context.close()

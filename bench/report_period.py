@@ -18,6 +18,7 @@ import argparse
 import random
 import resource
 import sqlite3
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -26,14 +27,17 @@ from typing import Any
 
 import redis
 
-from bench._common import private_redis
-from common.clients.jupiterone import JupiterOneClient
-from common.graph import Cause, Entity, Graph, Relationship
-from common.report.inputs import read_period
-from common.sinks import GraphSink
-from common.sinks.history import DAY, entry_json, make_entry
-from common.sinks.jupiterone import JupiterOneRecord, JupiterOneSink
-from common.sinks.local import LocalSink
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._common import private_redis  # noqa: E402
+from common.clients.jupiterone import JupiterOneClient  # noqa: E402
+from common.graph import Cause, Entity, Graph, Relationship  # noqa: E402
+from common.report.inputs import read_period  # noqa: E402
+from common.sinks import GraphSink  # noqa: E402
+from common.sinks.history import DAY, entry_json, make_entry  # noqa: E402
+from common.sinks.jupiterone import JupiterOneRecord, JupiterOneSink  # noqa: E402
+from common.sinks.local import LocalSink  # noqa: E402
 
 NOW = datetime(2030, 5, 6, 12, 0, tzinfo=UTC)
 END = NOW.timestamp()

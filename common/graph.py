@@ -299,6 +299,10 @@ class ChangeSet:
             "relationships_deleted": len(self.delete_relationships),
         }
 
+    def keys(self) -> list[str]:
+        """The `_key` of every object it creates, updates or deletes."""
+        return [line[2:] for line in self.lines()]
+
     def lines(self) -> list[str]:
         """One `+`/`~`/`-` line per changed key, for `pdgraph sync --dry-run`."""
         return [

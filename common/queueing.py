@@ -46,7 +46,7 @@ class JobName(StrEnum):
     FULL_SYNC = "full_sync"
     REFRESH_ALL_ONCALLS = "refresh_all_oncalls"
     POLL_AUDIT_RECORDS = "poll_audit_records"
-    REFRESH_PEOPLE = "refresh_people"
+    LIGHT_REFRESH = "light_refresh"
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,8 @@ JOBS: dict[JobName, JobSpec] = {
     JobName.POLL_AUDIT_RECORDS: JobSpec(
         "worker.jobs.poll_audit_records", WEBHOOK_QUEUE, JOB_TIMEOUT, None, 600, 7 * _DAY
     ),
-    JobName.REFRESH_PEOPLE: JobSpec(
-        "worker.jobs.refresh_people", SYNC_QUEUE, _HOUR, None, _DAY, 7 * _DAY
+    JobName.LIGHT_REFRESH: JobSpec(
+        "worker.jobs.light_refresh", SYNC_QUEUE, _HOUR, None, _DAY, 7 * _DAY
     ),
 }
 

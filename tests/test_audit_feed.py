@@ -13,20 +13,20 @@ from rq import Queue
 
 from common.config import Settings
 from common.graph import Cause, ChangeSet
+from common.objects.user import USER
 from common.queueing import WEBHOOK_QUEUE
 from common.sinks.history import Query
 from common.sinks.local import LocalSink
 from common.state import keys
-from common.state.freshness import AUDIT, people_status, read_mode
-from common.transform import USER
+from common.state.freshness import AUDIT, freshness_status, read_mode
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from sim.pagerduty.audit import api_key_actor
 from tests.conftest import API_KEY
 from tests.expected import expected_export
 from worker.context import JobContext
+from worker.freshness import poll_feed_or_refresh
 from worker.full_sync import run_full_sync
-from worker.people import poll_people
 
 PEOPLE_TYPES = {"pagerduty_user", "pagerduty_team", "pagerduty_team_has_user"}
 
@@ -84,14 +84,14 @@ def test_every_user_team_and_membership_mutation_reaches_the_graph(
     account.delete_user(users[2])
     account.delete_team(teams[2])
     clock.now += 30
-    result = poll_people(context)
+    result = poll_feed_or_refresh(context)
     assert result["mode"] == AUDIT and result["outcome"] == "ok"
     graph = graph_people(context)
     assert graph == people_of(expected_export(account))
     keys_held = {e["_key"] for e in graph["entities"]}
     assert {f"user:{new_user}", f"team:{new_team}"} <= keys_held
     # a second poll reads the same records again (the overlap) and writes nothing
-    again = poll_people(context)
+    again = poll_feed_or_refresh(context)
     assert again["new_records"] == 0 and again["changes_applied"] == 0
 
 
@@ -106,7 +106,7 @@ def test_a_deleted_user_loses_every_edge_touching_it(
     assert sink.index_around(oncall.from_key).relationships  # ONCALL, HAS, ... edges
     account.delete_user(user_id)
     clock.now += 10
-    poll_people(context)
+    poll_feed_or_refresh(context)
     around = sink.index_around(oncall.from_key)
     assert around.entities == {} and around.relationships == {}
 
@@ -119,7 +119,7 @@ def test_records_for_one_object_cost_one_re_read(
         clock.now += 1
         account.update_user(user_id, job_title=f"title {i}")
     feed_sim.reset_requests()
-    result = poll_people(context)
+    result = poll_feed_or_refresh(context)
     assert (result["new_records"], result["objects"]) == (5, 1)
     assert feed_sim.request_counts()[f"/users/{user_id}"] == 1
     title = LocalSink(context.settings.local_graph_path).read_graph().entities[f"user:{user_id}"]
@@ -132,13 +132,13 @@ def test_late_and_duplicate_records_are_each_written_once(
     first, late = list(account.users)[:2]
     clock.now += 100
     account.update_user(first, name="First Change")
-    poll_people(context)
+    poll_feed_or_refresh(context)
     # A record PagerDuty shows only now, dated before the one the last poll ended on.
     clock.now -= 90
     account.update_user(late, name="Late Change")
     clock.now += 120
     feed_sim.reset_requests()
-    result = poll_people(context)
+    result = poll_feed_or_refresh(context)
     assert result["records"] == 2  # the overlap reads the first record again ...
     assert result["new_records"] == 1  # ... and skips it: written already
     counts = feed_sim.request_counts()
@@ -176,16 +176,16 @@ def test_a_poll_killed_mid_batch_loses_nothing_and_applies_each_change_once(
     real = LocalSink(context.settings.local_graph_path)
     context._sink = FailingSink(real, 4, applied)
     with pytest.raises(RuntimeError):
-        poll_people(context)
-    assert redis_client.get(keys.people("position")) is None  # not advanced
+        poll_feed_or_refresh(context)
+    assert redis_client.get(keys.freshness_key("position")) is None  # not advanced
     assert len(applied) == 3
     context._sink = FailingSink(real, 0, applied)
-    result = poll_people(context)
+    result = poll_feed_or_refresh(context)
     assert result["new_records"] == 3
     lines = [line for line, _ in applied]
     assert sorted(lines) == sorted({f"~ user:{u}" for u in users})  # each once
     assert graph_people(context) == people_of(expected_export(account))
-    assert float(redis_client.get(keys.people("position")) or 0) == clock.now
+    assert float(redis_client.get(keys.freshness_key("position")) or 0) == clock.now
     # ... and the change history has each rename once, caused by an audit record, and
     # each audit record once as PagerDuty recorded it, although the first poll read all six.
     history, _ = real.changes(Query(type_=USER), cursor=None, limit=1000)
@@ -203,7 +203,7 @@ def test_service_records_queue_the_webhook_paths_refresh(
     service_id = next(iter(account.services))
     account.update_service(service_id, name="Renamed by hand")
     clock.now += 5
-    poll_people(context)
+    poll_feed_or_refresh(context)
     queued = Queue(WEBHOOK_QUEUE, connection=redis_client).jobs
     assert [j.func_name for j in queued] == ["worker.jobs.refresh_service"]
     record = account.audit.records[-1]["id"]
@@ -217,8 +217,8 @@ def test_status_shows_the_feed_and_its_lag(
     context: JobContext, account: Account, redis_client: redis.Redis, clock: Clock
 ) -> None:
     account.update_user(next(iter(account.users)), name="Someone Else")
-    poll_people(context)
-    status = people_status(redis_client)
+    poll_feed_or_refresh(context)
+    status = freshness_status(redis_client)
     assert status["mode"] == AUDIT and status["reason"] is None
     assert status["last_poll"]["changes_applied"] == 1
     assert status["changes_applied"] == {AUDIT: 1}
@@ -238,7 +238,7 @@ def test_an_admin_grant_revoked_within_one_poll_is_kept_twice_with_who_did_it(
 ) -> None:
     target, granter = list(account.users)[:2]
     account.update_user(target, role="user")
-    poll_people(context)
+    poll_feed_or_refresh(context)
     sink = LocalSink(context.settings.local_graph_path)
     written, _ = sink.changes(Query(key=f"user:{target}"), cursor=None, limit=99)
     clock.now += 5
@@ -247,7 +247,7 @@ def test_an_admin_grant_revoked_within_one_poll_is_kept_twice_with_who_did_it(
         clock.now += 20
         account.update_user(target, role="user")  # undone before the next poll
     clock.now += 5
-    result = poll_people(context)
+    result = poll_feed_or_refresh(context)
     assert result["trail_entries"] == 2
     entries = trail(context, f"user:{target}")[-2:]
     assert [e["changes"]["role"] for e in entries] == [
@@ -280,7 +280,7 @@ def test_a_membership_added_and_removed_within_one_poll_is_kept_twice_by_an_api_
         clock.now += 3
         account.remove_member(team, user)
     clock.now += 5
-    poll_people(context)
+    poll_feed_or_refresh(context)
     entries = trail(context, f"team:{team}")
     assert len(entries) == 2
     added, removed = (e["changes"]["members"] for e in entries)

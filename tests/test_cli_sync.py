@@ -10,8 +10,9 @@ import pytest
 import redis
 
 from common.config import Settings
+from common.objects import ENTITY_TYPES, type_of_key
+from common.objects.user import USER
 from common.state.full_sync import last_full_sync
-from common.transform import ENTITY_TYPES, USER, type_of_key
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import free_port
 from tests.cli import one_line_failure, run_pdgraph, said

@@ -29,6 +29,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
 from common.graph import ChangeSet
+from common.objects import EDGE_TYPES, KINDS
 from common.sinks.local import LocalSink
 from sim.demo_changes import PeopleChanges, plant_findings
 from sim.pagerduty import Account
@@ -44,6 +45,7 @@ BUNDLE = "urn:jupiterone:data-model"
 MODELS = ["seed", "jupiterone"]
 SEED_ONLY_CLASSES = frozenset({"ONCALL"})  # SPEC §5: the seed's name, not in the data model
 SHOWN = 8  # violations shown in a failure message
+ENTITY_KINDS = [k for k in KINDS if k.entity_type]
 
 
 @cache
@@ -199,6 +201,14 @@ def test_missing_required_properties_are_named() -> None:
     assert "User.firstName ×1" in message and "User.shortLoginId ×1" in message
 
 
+def test_every_edge_type_of_the_registry_has_a_class_of_the_package() -> None:
+    """The jupiterone graph model's relationship classes are all the data model's; the
+    seed model's on-call class is the one exception (SPEC §5)."""
+    outside = {e.type: e.class_ for e in EDGE_TYPES if e.class_ not in relationship_classes()}
+    assert outside == {"pagerduty_user_oncall_service": "ONCALL"}
+    assert all(e.model != "jupiterone" for e in EDGE_TYPES if e.class_ in SEED_ONLY_CLASSES)
+
+
 def test_relationship_classes_come_from_the_package() -> None:
     classes = relationship_classes()
     assert {"HAS", "ASSIGNED", "USES", "MONITORS"} <= classes
@@ -267,9 +277,9 @@ def test_a_full_sync_export_passes_the_data_model(
     result = run_pdgraph("export", env=env)
     assert result.returncode == 0, result.stderr
     graph = json.loads(result.stdout)
-    # Every class of SPEC §5 is there, so every vendored class schema is exercised.
-    classes = {e["_class"] for e in graph["entities"]}
-    assert classes == {"User", "Team", "Service", "Ruleset", "Configuration"}
+    # Every kind of the registry is there, so every class schema it names is exercised.
+    assert {e["_class"] for e in graph["entities"]} == {k.entity_class for k in ENTITY_KINDS}
+    assert {e["_type"] for e in graph["entities"]} == {k.entity_type for k in ENTITY_KINDS}
     assert_conforms(graph, model, "full sync, pdgraph export")
 
 

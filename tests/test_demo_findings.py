@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from common.clients.pagerduty import PagerDutyClient
-from common.clients.pagerduty.snapshot import get_account
+from common.objects import build_graph
+from common.objects.account import read_account
 from common.report.checks import CHECKS, build_report
-from common.transform import build_graph
-from common.transform.escalation import window_ms
 from sim.clock import Clock
 from sim.demo import (
     AUDIT_POLL_SECONDS,
@@ -41,18 +40,10 @@ MINUTES = 10
 
 def report_now(sim: PagerDutySim, now: float) -> dict[str, Any]:
     """The report of the graph a full sync would build now: the sync's read of the account
-    (common.clients.pagerduty.snapshot) and its transform, at the simulator's time."""
+    (common.objects.account) and its transform, at the simulator's time."""
     at = datetime.fromtimestamp(now, UTC)
-    snapshot = get_account(PagerDutyClient(API_KEY, sim.url), now=at)
-    graph = build_graph(
-        snapshot.users,
-        snapshot.teams,
-        snapshot.services,
-        snapshot.oncalls,
-        policies=snapshot.escalation_policies,
-        schedules=snapshot.schedules,
-        window=window_ms(snapshot.window),
-    )
+    snapshot = read_account(PagerDutyClient(API_KEY, sim.url), now=at)
+    graph = build_graph(snapshot.consuming(), snapshot.build(None))
     return build_report(graph, at)
 
 

@@ -16,18 +16,12 @@ from common.clients.pagerduty import (
 )
 from common.config import Settings
 from common.graph import Entity, Graph, Relationship, diff
+from common.objects import type_of_key
+from common.objects.oncall import USER_ONCALL_SERVICE
+from common.objects.service import SERVICE, SERVICE_USES_POLICY, TEAM_ASSIGNED_SERVICE, service_key
+from common.objects.user import USER, user_key
 from common.sinks.local import LocalSink
 from common.state.full_sync import last_full_sync
-from common.transform import (
-    SERVICE,
-    SERVICE_USES_POLICY,
-    TEAM_ASSIGNED_SERVICE,
-    USER,
-    USER_ONCALL_SERVICE,
-    service_key,
-    type_of_key,
-    user_key,
-)
 from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from common.config import Settings
+from common.objects import type_of_key
 from common.sinks.local import LocalSink
-from common.transform import type_of_key
 from sim.pagerduty import Account, PagerDutySim
 from tests.expected import expected_export
 from tests.stack import Stack

@@ -102,7 +102,7 @@ def test_graph_keys_are_read_through_the_transform_helpers() -> None:
     matches = [
         f"{_name(path)}: {text!r}"
         for path in _modules(*PRODUCT)
-        if ROOT / "common" / "transform" not in path.parents
+        if ROOT / "common" / "objects" not in path.parents
         for text in _strings(path)
         if text in fragments
     ]
@@ -144,3 +144,75 @@ def test_common_names_no_job_of_the_worker() -> None:
         if text.startswith("worker.")
     ]
     assert named == []
+
+
+def _product_module(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_product_module_imports_itself_back() -> None:
+    """No import circle among common/, web/ and worker/ (imports inside functions and
+    under TYPE_CHECKING included): each layer is built from the ones below it."""
+    modules = {_product_module(p): p for p in _modules(*PRODUCT)}
+    edges = {
+        name: {m for m in _imported(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    for name, imported in edges.items():  # a package is imported with its __init__
+        for module in list(imported):
+            parent = module.rpartition(".")[0]
+            if parent in modules and parent != name and not name.startswith(parent + "."):
+                imported.add(parent)
+    circles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for module in sorted(edges[name]):
+            if state.get(module) == 1:
+                circles.append([*trail[trail.index(module) :], module])
+            elif module not in state:
+                visit(module, [*trail, module])
+        state[name] = 2
+
+    for name in sorted(modules):
+        if name not in state:
+            visit(name, [name])
+    assert circles == []
+
+
+def test_each_object_type_is_named_in_its_own_module_only() -> None:
+    """A `_type` pdgraph writes is spelled out once, in its kind's module
+    (common/objects/<kind>.py); every other module imports the name or asks the registry."""
+    from common.objects import GRAPH_TYPES
+
+    where: dict[str, set[str]] = {}
+    for path in _modules(*PRODUCT):
+        for text in _strings(path):
+            if text in GRAPH_TYPES:
+                where.setdefault(text, set()).add(_name(path))
+    elsewhere = {
+        type_: sorted(paths)
+        for type_, paths in where.items()
+        if len(paths) != 1 or not next(iter(paths)).startswith("common/objects/")
+    }
+    assert elsewhere == {}
+    assert set(where) == set(GRAPH_TYPES)
+
+
+def test_every_object_module_is_in_the_registry() -> None:
+    """Each module of common/objects/ that declares a kind is listed in KINDS (a new type
+    is its module and one line there)."""
+    import importlib
+
+    from common.objects import KINDS
+
+    declared = []
+    for path in sorted((ROOT / "common" / "objects").glob("*.py")):
+        module = importlib.import_module(_product_module(path))
+        kind = getattr(module, "KIND", None)
+        if kind is not None:
+            declared.append(kind)
+    assert sorted(k.name for k in declared) == sorted(k.name for k in KINDS)
+    assert len({k.write_order for k in KINDS}) == len(KINDS)

@@ -13,15 +13,17 @@ import pytest
 import redis
 
 from common.config import Settings
+from common.objects.escalation_policy import policy_key
+from common.objects.schedule import schedule_key
+from common.objects.user import user_key
 from common.sinks.local import LocalSink
-from common.transform import policy_key, schedule_key, user_key
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY
 from tests.expected import expected_export
 from worker.context import JobContext
+from worker.freshness import light_refresh_due, poll_feed_or_refresh
 from worker.full_sync import run_full_sync
-from worker.people import poll_people, refresh_people_now
 
 
 def make_context(sim: PagerDutySim, redis_url: str, graph_path: str) -> JobContext:
@@ -116,7 +118,7 @@ def test_every_policy_and_schedule_mutation_reaches_the_graph_through_the_feed(
     assert export(context) == expected_export(account)
     ids = edit_escalation(account, clock)
     sim.reset_requests()
-    result = poll_people(context)
+    result = poll_feed_or_refresh(context)
     assert result["mode"] == "audit" and result["outcome"] == "ok"
     assert export(context) == expected_export(account)
     counts = sim.request_counts()
@@ -128,11 +130,11 @@ def test_every_policy_and_schedule_mutation_reaches_the_graph_through_the_feed(
     assert schedule_key(ids["new_schedule"]) in keys
 
     retire(account, clock, ids)
-    poll_people(context)
+    poll_feed_or_refresh(context)
     assert export(context) == expected_export(account)
     keys = {e["_key"] for e in export(context)["entities"]}
     assert schedule_key(ids["new_schedule"]) not in keys
-    again = poll_people(context)  # the overlap reads the records again: nothing to write
+    again = poll_feed_or_refresh(context)  # the overlap reads the records again: nothing to write
     assert again["new_records"] == 0 and again["changes_applied"] == 0
 
 
@@ -150,7 +152,7 @@ def test_a_deleted_users_schedule_and_policy_edges_go_and_its_shifts_become_gaps
     )
     member = account.schedules[shared].rotation[0]
     clock.now += 10
-    poll_people(context)
+    poll_feed_or_refresh(context)
     sink = LocalSink(context.settings.local_graph_path)
     held = sink.index_around(user_key(solo)).relationships
     assert {
@@ -164,7 +166,7 @@ def test_a_deleted_users_schedule_and_policy_edges_go_and_its_shifts_become_gaps
     account.delete_user(solo)
     account.delete_user(member)
     clock.now += 10
-    poll_people(context)
+    poll_feed_or_refresh(context)
     for user_id in (solo, member):
         around = sink.index_around(user_key(user_id))
         assert around.entities == {} and around.relationships == {}
@@ -179,10 +181,10 @@ def test_the_light_refresh_keeps_policies_and_schedules_current(
 ) -> None:
     context, sim = pd
     account = sim.account
-    assert poll_people(context)["mode"] == "refresh"  # refused: the light refresh instead
+    assert poll_feed_or_refresh(context)["mode"] == "refresh"  # refused: the light refresh instead
     ids = edit_escalation(account, clock)
     sim.reset_requests()
-    run = refresh_people_now(context)
+    run = light_refresh_due(context)
     assert run["outcome"] == "ok" and run["oncall_policies"] >= 3
     assert export(context) == expected_export(account)
     listed = (account.users, account.teams, account.policies, account.schedules)
@@ -191,9 +193,9 @@ def test_the_light_refresh_keeps_policies_and_schedules_current(
     assert run["pagerduty_requests"] == 1 + pages + len(account.schedules)
     assert sim.request_counts()["/oncalls"] == 1
     retire(account, clock, ids)
-    assert refresh_people_now(context)["changes_applied"] > 0
+    assert light_refresh_due(context)["changes_applied"] > 0
     assert export(context) == expected_export(account)
-    assert refresh_people_now(context)["changes_applied"] == 0  # nothing changed since
+    assert light_refresh_due(context)["changes_applied"] == 0  # nothing changed since
 
 
 @pytest.mark.parametrize("pd", ["402"], indirect=True)
@@ -202,7 +204,7 @@ def test_the_light_refresh_stops_before_deleting_most_schedules(
 ) -> None:
     context, sim = pd
     account = sim.account
-    poll_people(context)
+    poll_feed_or_refresh(context)
     before = export(context)
     doomed = sorted(account.schedules)[: len(account.schedules) // 2 + 1]
     for policy in account.policies.values():  # PagerDuty: no policy may escalate to them
@@ -213,7 +215,7 @@ def test_the_light_refresh_stops_before_deleting_most_schedules(
         )
     for schedule_id in doomed:
         account.delete_schedule(schedule_id)
-    run = refresh_people_now(context)
+    run = light_refresh_due(context)
     assert run["outcome"] == "aborted" and "pagerduty_schedule " in run["error"]
     assert export(context) == before  # nothing written
 

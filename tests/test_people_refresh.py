@@ -17,7 +17,7 @@ from rq import Queue
 from common.config import Settings
 from common.queueing import SYNC_QUEUE, WEBHOOK_QUEUE
 from common.schedule import next_runs
-from common.state.freshness import AUDIT, REFRESH, people_status, read_mode, write_mode
+from common.state.freshness import AUDIT, REFRESH, freshness_status, read_mode, write_mode
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.conftest import API_KEY
@@ -26,8 +26,8 @@ from tests.test_audit_feed import graph_people, people_of
 from worker.cli.check import check_audit_records
 from worker.clock import enqueue_audit_poll, enqueue_people_refresh
 from worker.context import JobContext
+from worker.freshness import light_refresh_due, poll_feed_or_refresh
 from worker.full_sync import run_full_sync
-from worker.people import poll_people, refresh_people_now
 
 
 @pytest.fixture(params=["402", "403"])
@@ -69,19 +69,19 @@ def test_a_refused_feed_switches_to_the_light_refresh_which_converges(
     account = sim.account
     mutate(account, "one")
     with caplog.at_level(logging.WARNING):
-        result = poll_people(context)  # refused: says so, and refreshes at once
+        result = poll_feed_or_refresh(context)  # refused: says so, and refreshes at once
         assert result["mode"] == REFRESH and result["outcome"] == "ok"
         assert graph_people(context) == people_of(expected_export(account))
         mode = read_mode(redis_client) or {}
         assert mode["mode"] == REFRESH and sim.audit_records in mode["reason"]
         # later polls do not ask PagerDuty again, and say nothing
         sim.reset_requests()
-        assert poll_people(context)["mode"] == REFRESH
+        assert poll_feed_or_refresh(context)["mode"] == REFRESH
         assert sim.request_counts()["/audit/records"] == 0
     assert caplog.text.count("audit records unavailable") == 1
     mutate(account, "two")
     sim.reset_requests()
-    run = refresh_people_now(context)
+    run = light_refresh_due(context)
     assert run["outcome"] == "ok" and run["changes_applied"] > 0
     assert graph_people(context) == people_of(expected_export(account))
     listed = (account.users, account.teams, account.policies, account.schedules)
@@ -90,40 +90,40 @@ def test_a_refused_feed_switches_to_the_light_refresh_which_converges(
     assert run["pagerduty_requests"] == 1 + pages + len(account.schedules)
     oncalls = 1 if run["oncall_policies"] else 0  # the changed policies' on-calls
     assert sum(sim.request_counts().values()) == 1 + pages + len(account.schedules) + oncalls
-    status = people_status(redis_client)
+    status = freshness_status(redis_client)
     assert status["mode"] == REFRESH and status["last_refresh"]["run_id"] == run["run_id"]
     assert "who made each change" in status["cannot_know"]  # /status says what it lacks
-    assert refresh_people_now(context)["changes_applied"] == 0  # nothing changed since
+    assert light_refresh_due(context)["changes_applied"] == 0  # nothing changed since
 
 
 def test_the_light_refresh_stops_before_deleting_most_users(
     refused: tuple[JobContext, PagerDutySim], redis_client: redis.Redis
 ) -> None:
     context, sim = refused
-    poll_people(context)
+    poll_feed_or_refresh(context)
     before = graph_people(context)
     for user_id in list(sim.account.users)[:40]:
         sim.account.delete_user(user_id)
-    run = refresh_people_now(context)
+    run = light_refresh_due(context)
     assert run["outcome"] == "aborted" and "pagerduty_user" in run["error"]
     assert graph_people(context) == before  # nothing written
-    assert people_status(redis_client)["last_refresh"]["outcome"] == "aborted"
+    assert freshness_status(redis_client)["last_refresh"]["outcome"] == "aborted"
 
 
 def test_the_feed_is_tried_again_and_an_upgraded_plan_switches_back(
     refused: tuple[JobContext, PagerDutySim], redis_client: redis.Redis
 ) -> None:
     context, sim = refused
-    poll_people(context)
+    poll_feed_or_refresh(context)
     sim.audit_records = "ok"  # the plan was upgraded, or the key replaced
-    assert poll_people(context)["mode"] == REFRESH  # not tried again yet
+    assert poll_feed_or_refresh(context)["mode"] == REFRESH  # not tried again yet
     mode = read_mode(redis_client) or {}
     write_mode(redis_client, REFRESH, mode["reason"], checked_at=mode["checked_at"] - 86_400)
-    assert poll_people(context)["mode"] == AUDIT
+    assert poll_feed_or_refresh(context)["mode"] == AUDIT
     assert (read_mode(redis_client) or {})["mode"] == AUDIT
-    assert refresh_people_now(context)["skipped"]  # the feed covers users and teams now
+    assert light_refresh_due(context)["skipped"]  # the feed covers users and teams now
     sim.account.update_user(next(iter(sim.account.users)), name="Via The Feed")
-    assert poll_people(context)["changes_applied"] == 1
+    assert poll_feed_or_refresh(context)["changes_applied"] == 1
 
 
 def test_the_light_refresh_does_nothing_while_the_feed_works(
@@ -131,9 +131,9 @@ def test_the_light_refresh_does_nothing_while_the_feed_works(
 ) -> None:
     context = JobContext(settings)
     run_full_sync(settings, redis_client=redis_client)
-    assert poll_people(context)["mode"] == AUDIT
+    assert poll_feed_or_refresh(context)["mode"] == AUDIT
     sim.reset_requests()
-    assert refresh_people_now(context)["skipped"]
+    assert light_refresh_due(context)["skipped"]
     assert sum(sim.request_counts().values()) == 0
     context.close()
 
@@ -166,7 +166,7 @@ def test_the_clock_queues_each_poll_and_refresh_once(redis_client: redis.Redis) 
     assert enqueue_people_refresh(redis_client, tick) is True
     assert enqueue_people_refresh(redis_client, tick) is False
     job = Queue(SYNC_QUEUE, connection=redis_client).jobs[0]
-    assert job.func_name == "worker.jobs.refresh_people"
+    assert job.func_name == "worker.jobs.light_refresh"
 
 
 def test_next_runs_include_the_poll_and_the_light_refresh() -> None:

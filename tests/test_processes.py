@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from common.objects.service import service_key
 from common.sinks.local import LocalSink
-from common.transform import service_key
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import free_port
 from tests.cli import OWN_VARIABLES

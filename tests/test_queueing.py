@@ -87,7 +87,7 @@ def test_each_spec_keeps_its_queue_timeout_retries_and_ttls() -> None:
     assert FULL_SYNC_TIMEOUT == 4 * 3600
     assert row(JobName.REFRESH_ALL_ONCALLS) == (SYNC_QUEUE, 3600, None, DAY, 7 * DAY)
     assert row(JobName.POLL_AUDIT_RECORDS) == (WEBHOOK_QUEUE, JOB_TIMEOUT, None, 600, 7 * DAY)
-    assert row(JobName.REFRESH_PEOPLE) == (SYNC_QUEUE, 3600, None, DAY, 7 * DAY)
+    assert row(JobName.LIGHT_REFRESH) == (SYNC_QUEUE, 3600, None, DAY, 7 * DAY)
 
 
 def test_a_job_id_is_queued_once_and_the_queue_is_registered(redis_client: redis.Redis) -> None:

@@ -16,8 +16,8 @@ from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
 from worker.context import JobContext
+from worker.freshness import poll_feed_or_refresh
 from worker.full_sync import run_full_sync
-from worker.people import poll_people
 
 
 @pytest.fixture
@@ -47,13 +47,13 @@ def test_a_grant_revoked_within_one_poll_is_in_the_period_with_who_did_it(
 ) -> None:
     job, account, sim = context
     target, granter = [u for u, user in account.users.items() if user["role"] == "user"][:2]
-    poll_people(job)
+    poll_feed_or_refresh(job)
     with account.acting_as(account.user_actor(granter)):
         account.update_user(target, role="admin")
         clock.now += 20
         account.update_user(target, role="user")  # undone before the next poll
     clock.now += 5
-    assert poll_people(job)["trail_entries"] == 2
+    assert poll_feed_or_refresh(job)["trail_entries"] == 2
     env = {
         "PAGERDUTY_API_KEY": API_KEY,
         "PAGERDUTY_API_URL": sim.url,

@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 
-from common.transform import (
-    build_graph,
-    epoch_ms,
-    oncall_edges_for_service,
-    oncall_levels,
-    service_subgraph,
-    team_has_user_edges,
-    transform_service,
-    transform_team,
-    transform_user,
-)
+from common.objects import Build, build_graph
+from common.objects.base import epoch_ms
+from common.objects.membership import team_has_user_edges
+from common.objects.oncall import oncall_edges_for_service, oncall_levels
+from common.objects.service import service_graph, transform_service
+from common.objects.team import transform_team
+from common.objects.user import transform_user
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -211,7 +207,7 @@ def test_team_has_user_edge_per_team_of_the_user(user: dict[str, Any]) -> None:
 
 
 def test_assigned_and_uses_edges_of_the_service(service: dict[str, Any]) -> None:
-    _, edges = service_subgraph(service, {})
+    _, edges = service_graph(service, Build())
     assert [e.to_j1() for e in edges] == [
         {
             "_key": "team:PQ9K7I8|assigned|service:PIJ90N7",
@@ -235,8 +231,8 @@ def test_jupiterone_model_points_assigned_at_the_team_and_names_oncall_monitors(
 ) -> None:
     """graph-pagerduty 3.x's names (GRAPH_MODEL=jupiterone); the rest is the same."""
     levels = oncall_levels(oncalls)
-    _, seed = service_subgraph(service, levels)
-    _, j1 = service_subgraph(service, levels, model="jupiterone")
+    _, seed = service_graph(service, Build(levels=levels))
+    _, j1 = service_graph(service, Build(model="jupiterone", levels=levels))
     assert [e.key for e in j1 if e.class_ == "ASSIGNED"] == [
         "service:PIJ90N7|assigned|team:PQ9K7I8"
     ]
@@ -332,7 +328,9 @@ def test_build_graph_drops_edges_to_entities_not_in_the_graph(
     oncalls: list[dict[str, Any]],
 ) -> None:
     # team PT23IWX and user PAM4FGS are referenced but were not listed
-    graph = build_graph([user], [team], [service], oncalls)
+    graph = build_graph(
+        {"users": [user], "teams": [team], "services": [service], "oncalls": oncalls}, Build()
+    )
     assert sorted(graph.entities) == ["service:PIJ90N7", "team:PQ9K7I8", "user:PXPGF42"]
     assert sorted(graph.relationships) == [
         "team:PQ9K7I8|assigned|service:PIJ90N7",
@@ -345,5 +343,5 @@ def test_transforms_do_not_modify_their_input(
     user: dict[str, Any], service: dict[str, Any], oncalls: list[dict[str, Any]]
 ) -> None:
     before = copy.deepcopy((user, service, oncalls))
-    build_graph([user], [], [service], oncalls)
+    build_graph({"users": [user], "services": [service], "oncalls": oncalls}, Build())
     assert (user, service, oncalls) == before

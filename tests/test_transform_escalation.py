@@ -6,14 +6,9 @@ from typing import Any
 
 import pytest
 
-from common.transform import (
-    build_graph,
-    coverage_gaps,
-    policy_edges,
-    schedule_edges,
-    transform_escalation_policy,
-    transform_schedule,
-)
+from common.objects import Build, build_graph
+from common.objects.escalation_policy import policy_edges, transform_escalation_policy
+from common.objects.schedule import coverage_gaps, schedule_edges, transform_schedule
 
 DAY_MS = 24 * 3600 * 1000
 START = 1_800_000_000_000  # the window's start, epoch ms (2027-01-15T08:00:00Z)
@@ -179,9 +174,8 @@ def test_schedule_has_users_of_every_layer_and_its_teams() -> None:
 
 def test_build_graph_keeps_only_edges_between_entities_it_holds(policy: dict[str, Any]) -> None:
     user = {"id": "PUS0001", "name": "Ada Lovelace", "email": "ada@example.com", "teams": []}
-    graph = build_graph(
-        [user], [], [], [], policies=[policy], schedules=[schedule([])], window=None
-    )
+    listings = {"users": [user], "escalation_policies": [policy], "schedules": [schedule([])]}
+    graph = build_graph(listings, Build())
     assert sorted(graph.relationships) == [
         "escalation_policy:PEP0001|assigned|user:PUS0001",
         "escalation_policy:PEP0001|has|schedule:PSC0001",

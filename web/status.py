@@ -16,10 +16,11 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 
 from common import metrics
 from common.config import Settings
+from common.objects import ENTITY_TYPES
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
-from common.state.freshness import MODES, people_status
+from common.state.freshness import MODES, freshness_status
 from common.state.full_sync import (
     ABANDONED,
     finished_at,
@@ -27,7 +28,6 @@ from common.state.full_sync import (
     last_successful_full_sync,
     last_webhook,
 )
-from common.transform import ENTITY_TYPES
 from web.readers import ReadersBusy
 from web.replies import busy, reply
 from web.state import web_state
@@ -119,7 +119,7 @@ def collect_status(
         "last_full_sync": sync,  # the last attempt: running, ok, failed, aborted, abandoned
         "last_successful_full_sync": ok,
         "next_runs": next_scheduled_runs(connection, settings) if settings else {},
-        "people": people_status(connection),
+        "people": freshness_status(connection),
         "graph": {
             "entities": {t: n for t, n in counts.items() if t in ENTITY_TYPES},
             "relationships": {t: n for t, n in counts.items() if t not in ENTITY_TYPES},
@@ -140,7 +140,7 @@ def status_gauges(connection: redis.Redis, sink: GraphSink) -> Iterator[Metric]:
     sync = last_full_sync(connection)
     if sync is not None:
         yield from _full_sync_gauges(sync, last_successful_full_sync(connection))
-    yield from _people_gauges(people_status(connection))
+    yield from _freshness_gauges(freshness_status(connection))
     objects = GaugeMetricFamily(
         "pdgraph_graph_objects",
         "Entities and relationships in the graph by _type",
@@ -203,7 +203,7 @@ def _full_sync_gauges(sync: dict[str, Any], ok: dict[str, Any] | None) -> Iterat
     )
 
 
-def _people_gauges(people: dict[str, Any]) -> Iterator[Metric]:
+def _freshness_gauges(people: dict[str, Any]) -> Iterator[Metric]:
     """How users and teams are kept fresh: the mode, the last run of each, the lag."""
     yield _one_hot(
         "pdgraph_people_mode",

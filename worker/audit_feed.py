@@ -41,25 +41,18 @@ import redis
 from common import metrics
 from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
 from common.graph import Cause, ChangeSet
+from common.objects import KINDS, ObjectKind, kind_named
 from common.sinks.history import Entry, audit_actor, audit_entry, audit_method
 from common.state.freshness import AUDIT, REFRESH, read_mode, write_mode
 from common.state.full_sync import last_full_sync, sync_window_is_open
-from common.state.keys import people, text_map
-from common.transform import entity_type_of
+from common.state.keys import freshness_key, text_map
 from worker.coalescing import request_service_refresh
 from worker.context import JobContext
-from worker.people_graph import (
-    KINDS,
-    READERS,
-    followers,
-    oncall_policies,
-    refresh_moved_oncalls,
-    write_object,
-)
+from worker.object_refresh import refresh_moved_oncalls, refresh_object
 
 log = logging.getLogger(__name__)
 
-ROOT_RESOURCE_TYPES = ("users", "teams", "escalation_policies", "schedules", "services")
+ROOT_RESOURCE_TYPES = tuple(kind.listing for kind in KINDS if kind.audited)
 OVERLAP_SECONDS = 600  # records written up to 10 minutes late are still found
 RECHECK_SECONDS = 24 * 3600  # a refused feed is tried again once a day (or after a sync)
 MAX_BACK = 30 * 24 * 3600  # `since` at most this far back (PagerDuty: 31 days)
@@ -98,14 +91,21 @@ def record_cause(record: PagerDutyObject) -> Cause:
     return Cause("audit", str(record["id"]), audit_actor(record), audit_method(record))
 
 
+def root_object(record: PagerDutyObject) -> tuple[ObjectKind, str] | None:
+    """The kind and id of the record's root resource (None: no id, or not a kind the
+    feed reads)."""
+    root = record.get("root_resource") or {}
+    kind = kind_named(str(root.get("type") or "").removesuffix("_reference"))
+    if not root.get("id") or kind is None or not kind.audited or kind.entity_type is None:
+        return None
+    return kind, str(root["id"])
+
+
 def root_key(record: PagerDutyObject) -> tuple[str, str] | None:
     """The `_key` and `_type` of the entity the record's root resource is (None: not
     one the graph has)."""
-    root = record.get("root_resource") or {}
-    kind = str(root.get("type") or "").removesuffix("_reference")
-    key = f"{kind}:{root.get('id')}"
-    type_ = entity_type_of(key) if root.get("id") else None
-    return (key, type_) if type_ is not None else None
+    root = root_object(record)
+    return None if root is None else (root[0].key(root[1]), str(root[0].entity_type))
 
 
 def trail_entries(records: list[PagerDutyObject]) -> list[Entry]:
@@ -118,10 +118,8 @@ def trail_entries(records: list[PagerDutyObject]) -> list[Entry]:
     return entries
 
 
-# The order objects are written in: an edge goes only to an entity the graph holds, so
-# what an object's edges point at is written first (a team before the schedule assigned
-# to it, a schedule before the policy escalating to it, a policy before its services).
-WRITE_ORDER = {"team": 0, "user": 1, "schedule": 2, "escalation_policy": 3, "service": 4}
+# Objects are written in their kinds' write order (what an object's edges point at first).
+WRITE_ORDER = {kind.name: kind.write_order for kind in KINDS}
 
 
 def write_order(obj: ObjectChanges) -> tuple[int, float, str]:
@@ -133,18 +131,18 @@ def coalesce(records: list[PagerDutyObject]) -> list[ObjectChanges]:
     unknown type, or without an id, names none)."""
     by_object: dict[tuple[str, str], ObjectChanges] = {}
     for record in records:
-        root = record.get("root_resource") or {}
-        kind = str(root.get("type") or "").removesuffix("_reference")
-        if not root.get("id") or (kind not in KINDS and kind != "service"):
+        root = root_object(record)
+        if root is None:
             continue
-        changes = by_object.setdefault((kind, root["id"]), ObjectChanges(kind, root["id"]))
+        kind, object_id = root[0].name, root[1]
+        changes = by_object.setdefault((kind, object_id), ObjectChanges(kind, object_id))
         changes.records[record["id"]] = execution_epoch(record)
         changes.causes[record["id"]] = record_cause(record)
     return sorted(by_object.values(), key=write_order)
 
 
 def position(connection: redis.Redis) -> float | None:
-    raw = connection.get(people("position"))
+    raw = connection.get(freshness_key("position"))
     return float(raw) if raw else None
 
 
@@ -166,7 +164,7 @@ def read_new_records(
     else:
         raise RuntimeError(f"GET /audit/records: still paging after {MAX_PAGES} pages")
     ids = [str(r["id"]) for r in records]
-    scores = connection.zmscore(people("seen"), ids) if ids else []
+    scores = connection.zmscore(freshness_key("seen"), ids) if ids else []
     unseen = {i: r for i, r, s in zip(ids, records, scores, strict=True) if s is None}
     return list(unseen.values()), len(records)
 
@@ -174,8 +172,8 @@ def read_new_records(
 def take_rechecks(connection: redis.Redis) -> list[ObjectChanges]:
     """Objects written while a full sync ran, to be re-read now that none runs."""
     with connection.pipeline() as pipe:
-        pipe.hgetall(people("recheck"))
-        pipe.delete(people("recheck"))
+        pipe.hgetall(freshness_key("recheck"))
+        pipe.delete(freshness_key("recheck"))
         held, _ = pipe.execute()
     rechecks = []
     for ref, record_id in sorted(text_map(held).items()):
@@ -185,24 +183,17 @@ def take_rechecks(connection: redis.Redis) -> list[ObjectChanges]:
 
 
 def apply_object(context: JobContext, obj: ObjectChanges, policies: dict[str, Cause]) -> ChangeSet:
-    """Re-read one object and write what changed (a service: queue its refresh); a
-    deleted user's schedules and policies after it. Adds to `policies` (id → the record's
-    cause) those whose on-calls the change may have moved."""
-    cause = obj.cause
-    if obj.kind == "service":
+    """Re-read one object and write what changed (a kind with webhooks: queue the
+    webhook path's refresh). Adds to `policies` (id → the record's cause) those whose
+    on-calls the change may have moved."""
+    cause, kind = obj.cause, kind_named(obj.kind)
+    assert kind is not None  # coalesce keeps known kinds only
+    if kind.webhooks:
         request_service_refresh(context.connection, obj.id, cause)
         return ChangeSet()
-    client, sink, name = context.client, context.sink, context.settings.account_name
-    read = READERS[KINDS[obj.kind]](client, obj.id, name)
-    after = followers(sink, read)
-    written = [write_object(sink, read, cause)]
-    moved = oncall_policies(sink, read)
-    for type_, object_id in after:
-        follower = READERS[type_](client, object_id, name)
-        written.append(write_object(sink, follower, cause))
-        moved |= oncall_policies(sink, follower)
+    changes, moved = refresh_object(context, kind, obj.id, cause)
     policies.update(dict.fromkeys(moved, cause))
-    return ChangeSet.merge(written)
+    return changes
 
 
 @dataclass
@@ -226,7 +217,7 @@ class PollRun:
 
 
 def poll_feed(context: JobContext, run: PollRun) -> None:
-    """One poll (the caller holds the people lock); raises AuditTrailUnavailable."""
+    """One poll (the caller holds the freshness lock); raises AuditTrailUnavailable."""
     connection = context.connection
     window_open = sync_window_is_open(connection)
     records, run.records = read_new_records(context.client, connection)
@@ -245,9 +236,9 @@ def poll_feed(context: JobContext, run: PollRun) -> None:
         with connection.pipeline() as pipe:
             real = {r: at for r, at in obj.records.items() if at > 0}
             if real:
-                pipe.zadd(people("seen"), real)
+                pipe.zadd(freshness_key("seen"), real)
             if window_open:
-                pipe.hset(people("recheck"), f"{obj.kind}/{obj.id}", obj.newest)
+                pipe.hset(freshness_key("recheck"), f"{obj.kind}/{obj.id}", obj.newest)
             pipe.execute()
         if changes and obj.records:
             lag = written_at - max(obj.records.values())
@@ -272,8 +263,8 @@ def advance_position(connection: redis.Redis, records: list[PagerDutyObject]) ->
     if kept is not None and kept >= newest:
         return
     with connection.pipeline() as pipe:
-        pipe.set(people("position"), repr(newest))
-        pipe.zremrangebyscore(people("seen"), "-inf", newest - 2 * OVERLAP_SECONDS)
+        pipe.set(freshness_key("position"), repr(newest))
+        pipe.zremrangebyscore(freshness_key("seen"), "-inf", newest - 2 * OVERLAP_SECONDS)
         pipe.execute()
 
 

@@ -87,7 +87,7 @@ def enqueue_people_refresh(connection: redis.Redis, scheduled_for: datetime) -> 
     """Queue the light refresh of users and teams of this tick (it does nothing while the
     audit-records feed works)."""
     return _enqueue_tick(
-        connection, PEOPLE_REFRESH, JobName.REFRESH_PEOPLE, "people-refresh", scheduled_for
+        connection, PEOPLE_REFRESH, JobName.LIGHT_REFRESH, "people-refresh", scheduled_for
     )
 
 

@@ -14,19 +14,26 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 
 from common.clients.pagerduty import (
     PagerDutyClient,
-    PagerDutyObject,
     ProgressCallback,
     client_from_settings,
 )
-from common.clients.pagerduty.snapshot import get_account
 from common.config import Settings
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
+from common.objects import (
+    SEED_TYPES,
+    WEBHOOK_MAINTAINED_TYPES,
+    build_graph,
+    service_policies_of,
+    type_of_key,
+)
+from common.objects.account import read_account
+from common.objects.base import PagerDutyObject
 from common.sinks import GraphSink, make_sink
 from common.state.full_sync import (
     begin_full_sync,
@@ -36,17 +43,6 @@ from common.state.full_sync import (
 )
 from common.state.keys import FULL_SYNC_LOCK
 from common.state.locks import held_locks, lease
-from common.transform import (
-    SERVICE_ASSIGNED_TEAM,
-    TEAM_ASSIGNED_SERVICE,
-    USER_MONITORS_SERVICE,
-    USER_ONCALL_SERVICE,
-    WEBHOOK_MAINTAINED_TYPES,
-    build_graph,
-    service_policies_of,
-    type_of_key,
-    window_ms,
-)
 from worker.coalescing import request_service_refresh
 from worker.oncall import record_service_policies, schedule_handoffs
 
@@ -133,16 +129,12 @@ def incremental_drift(current: GraphIndex, changes: ChangeSet) -> int:
 # and by how many are left, not how many are deleted: that switch loses none of them, and
 # on-call edges, keyed by their user, are mostly replaced by a hand-off the sink has not
 # seen yet.
-_SAME_EDGES = {
-    USER_MONITORS_SERVICE: USER_ONCALL_SERVICE,
-    SERVICE_ASSIGNED_TEAM: TEAM_ASSIGNED_SERVICE,
-}
-_COUNTED_BY_WHAT_IS_LEFT = frozenset(_SAME_EDGES.values())
-_GROUP_NAMES = {seed: f"{seed}/{other}" for other, seed in _SAME_EDGES.items()}
+_COUNTED_BY_WHAT_IS_LEFT = frozenset(SEED_TYPES.values())
+_GROUP_NAMES = {seed: f"{seed}/{other}" for other, seed in SEED_TYPES.items()}
 
 
 def _count_types(keys: Iterable[str]) -> Counter[str]:
-    types = (_SAME_EDGES.get(t, t) for t in map(type_of_key, keys) if t is not None)
+    types = (SEED_TYPES.get(t, t) for t in map(type_of_key, keys) if t is not None)
     return Counter(types)
 
 
@@ -165,8 +157,11 @@ def mass_deletions_by_type(current: GraphIndex, changes: ChangeSet) -> list[str]
     return found
 
 
-def mass_delete_refusal(current: GraphIndex, changes: ChangeSet) -> str | None:
-    """Why the mass-delete guard stops this change set (None: it does not)."""
+def mass_delete_refusal(
+    current: GraphIndex, changes: ChangeSet, writer: str = "the sync"
+) -> str | None:
+    """Why the mass-delete guard stops this change set (None: it does not); `writer` is
+    who would have written it."""
     reasons = []
     if len(current) and changes.deletions * 2 > len(current):
         reasons.append(
@@ -178,9 +173,17 @@ def mass_delete_refusal(current: GraphIndex, changes: ChangeSet) -> str | None:
     if not reasons:
         return None
     return (
-        f"the sync would delete {'; and '.join(reasons)}; nothing was changed. If PagerDuty "
+        f"{writer} would delete {'; and '.join(reasons)}; nothing was changed. If PagerDuty "
         "really lost them, run `pdgraph sync --allow-mass-delete`"
     )
+
+
+def failed(run: Any, exc: Exception, *recorded: type[Exception]) -> NoReturn:
+    """Raise `exc` again, `run` recording it as its outcome unless it is of a `recorded`
+    type (that one set the run's outcome itself: the mass-delete guard)."""
+    if not isinstance(exc, recorded):
+        run.outcome, run.error = "failed", f"{type(exc).__name__}: {exc}"
+    raise exc
 
 
 def run_full_sync(
@@ -247,11 +250,8 @@ def _run_full_sync(
             record_service_policies(redis_client, service_policies_of(graph))
             schedule_handoffs(redis_client, oncalls)
             run.outcome = "ok"
-    except FullSyncAborted:
-        raise
     except Exception as exc:
-        run.outcome, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        raise
+        failed(run, exc, FullSyncAborted)
     finally:
         run.duration_s = round(time.monotonic() - started, 3)
         run.pagerduty_requests = client.requests_made
@@ -272,21 +272,13 @@ def _read_account(
 
     The raw listings are dropped on return, keeping the peak RSS down.
     """
-    snapshot = get_account(client, progress)
+    snapshot = read_account(client, progress=progress)
     run.read = snapshot.counts()
-    graph = build_graph(
-        snapshot.consume("users"),
-        snapshot.consume("teams"),
-        snapshot.consume("services"),
-        snapshot.oncalls,
-        settings.account_name,
-        policies=snapshot.consume("escalation_policies"),
-        schedules=snapshot.consume("schedules"),
-        window=window_ms(snapshot.window),
-        model=settings.graph_model,
-    )
+    oncalls = list(snapshot.listings["oncalls"])
+    build = snapshot.build(settings.account_name, settings.graph_model)
+    graph = build_graph(snapshot.consuming(), build)
     run.graph = graph.counts_by_type()
-    return graph, snapshot.oncalls
+    return graph, oncalls
 
 
 def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:

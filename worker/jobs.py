@@ -23,9 +23,9 @@ from worker.coalescing import (
     start_trailing_refresh,
 )
 from worker.context import job_context
+from worker.freshness import light_refresh_due, poll_feed_or_refresh
 from worker.full_sync import FullSyncAlreadyRunning, run_full_sync
 from worker.ordering import ServiceBusy
-from worker.people import poll_people, refresh_people_now
 from worker.service_refresh import refresh_service_graph
 
 log = logging.getLogger(__name__)
@@ -135,11 +135,16 @@ def full_sync(allow_mass_delete: bool = False) -> dict[str, Any]:
 def poll_audit_records() -> dict[str, Any]:
     """Users, teams, memberships, policies, schedules changed since the last poll
     (AUDIT_POLL_SECONDS): re-read each once, write what changed (worker.audit_feed)."""
-    return poll_people(job_context())
+    return poll_feed_or_refresh(job_context())
 
 
 @metrics.timed("people_refresh")
-def refresh_people() -> dict[str, Any]:
-    """The light refresh of users, teams and memberships (PEOPLE_REFRESH_MINUTES), where
-    PagerDuty refuses the audit-records feed (worker.people_refresh)."""
-    return refresh_people_now(job_context())
+def light_refresh() -> dict[str, Any]:
+    """The light refresh of users, teams, memberships, policies and schedules
+    (PEOPLE_REFRESH_MINUTES), where PagerDuty refuses the audit-records feed
+    (worker.light_refresh)."""
+    return light_refresh_due(job_context())
+
+
+# The job's name before it was `light_refresh`: a job a clock of that release queued runs.
+refresh_people = light_refresh

@@ -23,23 +23,19 @@ from typing import Any
 
 import redis
 
-from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
-from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
+from common.clients.pagerduty import PagerDutyClient
+from common.graph import Cause, ChangeSet, Graph
+from common.objects import ONCALL_TYPES
+from common.objects.base import SEED, GraphModel, OncallLevels, PagerDutyObject
+from common.objects.oncall import oncall_edges_for_service, oncall_levels
+from common.objects.service import service_key
 from common.queueing import JobName, enqueue_with_marker, job_id_for
 from common.schedule import HANDOFF_SLACK
 from common.sinks import GraphSink
+from common.sinks.scoped import scoped_changes
 from common.state import keys
 from common.state.full_sync import sync_window_is_open
 from common.state.keys import HANDOFFS, SERVICE_POLICY
-from common.transform import (
-    SEED,
-    GraphModel,
-    OncallLevels,
-    is_oncall_edge,
-    oncall_edges_for_service,
-    oncall_levels,
-    service_key,
-)
 from worker.context import JobContext
 from worker.ordering import begin_reads, write_latest
 
@@ -150,18 +146,11 @@ def oncall_changes(
     levels: OncallLevels,
     model: GraphModel = SEED,
 ) -> ChangeSet:
-    """What to write so the service's ONCALL edges are the ones `levels` says (only those)."""
-    key = service_key(service_id)
+    """What to write so the service's on-call edges are the ones `levels` says (only those;
+    none while the graph does not hold the service: its own refresh writes it whole)."""
     service = {"id": service_id, "escalation_policy": {"id": policy_id}}
-    edges = oncall_edges_for_service(service, levels, model)
-    present = sink.existing([key, *(e.from_key for e in edges)])
-    if key not in present:
-        return ChangeSet()  # not in the graph (yet): its own refresh writes it whole
-    around = sink.index_around(key)
-    held = GraphIndex(
-        relationships={k: v for k, v in around.relationships.items() if is_oncall_edge(k)}
-    )
-    return diff(held, Graph.of([], [e for e in edges if e.from_key in present]))
+    wanted = Graph.of([], oncall_edges_for_service(service, levels, model))
+    return scoped_changes(sink, wanted, service_key(service_id), ONCALL_TYPES)
 
 
 def read_oncalls(

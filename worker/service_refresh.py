@@ -8,20 +8,20 @@ by read (worker.ordering) so that an older read never overwrites a newer one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from common.clients.pagerduty import PagerDutyClient, PagerDutyObject
-from common.graph import Cause, ChangeSet, Graph, diff
+from common.clients.pagerduty import PagerDutyClient
+from common.graph import Cause, ChangeSet, Graph
+from common.objects import ONCALL_TYPES, Build
+from common.objects.base import PagerDutyObject
+from common.objects.oncall import oncall_levels
+from common.objects.service import KIND as SERVICE_KIND
+from common.objects.service import get_service, service_graph, service_key
 from common.sinks import GraphSink
+from common.sinks.scoped import write_scoped
 from common.state.full_sync import sync_window_is_open
-from common.transform import (
-    SEED,
-    GraphModel,
-    is_oncall_edge,
-    oncall_levels,
-    service_key,
-    service_subgraph,
-)
 from worker import oncall
 from worker.context import JobContext
 from worker.ordering import begin_reads, write_latest
@@ -29,39 +29,15 @@ from worker.ordering import begin_reads, write_latest
 log = logging.getLogger(__name__)
 
 
-def get_service(
-    client: PagerDutyClient, service_id: str
-) -> tuple[PagerDutyObject | None, list[PagerDutyObject]]:
-    """The service as PagerDuty has it now (None: deleted) and its policy's on-calls."""
-    service = client.get_service(service_id)
-    if service is None:
-        return None, []
-    policy_id = (service.get("escalation_policy") or {}).get("id")
-    oncalls = client.oncalls_for_policies([policy_id]) if policy_id else []
-    return service, oncalls
-
-
 def read_service_graph(
-    client: PagerDutyClient,
-    sink: GraphSink,
-    service_id: str,
-    account_name: str | None,
-    model: GraphModel = SEED,
-) -> tuple[Graph, list[PagerDutyObject]]:
+    client: PagerDutyClient, service_id: str, build: Build
+) -> tuple[Graph, Sequence[PagerDutyObject]]:
     """The service's entity and edges as PagerDuty has them now (empty: deleted), and the
-    on-calls of its policy (they say when its next hand-off is).
-
-    Edges go only to entities the graph holds: a team, user or policy the graph does not
-    hold yet gets its entity, and so its edges, from the audit feed or the next full sync.
-    """
+    on-calls of its policy (they say when its next hand-off is)."""
     service, oncalls = get_service(client, service_id)
     if service is None:
         return Graph(), []
-    entity, edges = service_subgraph(service, oncall_levels(oncalls), account_name, model)
-    others = {end for e in edges for end in (e.from_key, e.to_key) if end != entity.key}
-    present = sink.existing(others) | {entity.key}
-    kept = [e for e in edges if e.from_key in present and e.to_key in present]
-    return Graph.of([entity], kept), oncalls
+    return Graph.of(*service_graph(service, replace(build, levels=oncall_levels(oncalls)))), oncalls
 
 
 def write_service_graph(
@@ -72,21 +48,15 @@ def write_service_graph(
     keep_oncall: bool = False,
     cause: Cause | None = None,
 ) -> ChangeSet:
-    """Write only what differs between the sink and `graph` around the service.
+    """Write only what differs between the sink and `graph` of the service's scope (its
+    entity, team, policy and on-call edges; common.sinks.scoped: edges only to entities
+    the graph holds, a team, user or policy it does not hold yet joined by its own read).
 
-    `keep_oncall`: the ONCALL edges the sink holds come from a newer read than `graph`
+    `keep_oncall`: the on-call edges the sink holds come from a newer read than `graph`
     (an on-call refresh wrote them after this read): leave them as they are.
     """
-    held = sink.index_around(service_key(service_id))
-    if keep_oncall:
-        graph = Graph(
-            graph.entities,
-            {k: r for k, r in graph.relationships.items() if not is_oncall_edge(k)},
-        )
-        held.relationships = {k: v for k, v in held.relationships.items() if not is_oncall_edge(k)}
-    changes = diff(held, graph)
-    sink.apply(changes, cause)
-    return changes
+    scope = SERVICE_KIND.scope - ONCALL_TYPES if keep_oncall else SERVICE_KIND.scope
+    return write_scoped(sink, graph, service_key(service_id), scope, cause)
 
 
 def refresh_service_graph(
@@ -98,9 +68,8 @@ def refresh_service_graph(
     reads = begin_reads(connection, [service_id])
     window_at_read = sync_window_is_open(connection)
     settings = context.settings
-    graph, oncalls = read_service_graph(
-        context.client, sink, service_id, settings.account_name, settings.graph_model
-    )
+    build = Build(settings.account_name, settings.graph_model)
+    graph, oncalls = read_service_graph(context.client, service_id, build)
     written, changes = write_latest(
         connection,
         reads,

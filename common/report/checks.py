@@ -13,6 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.graph import Entity, Graph
+from common.objects.escalation_policy import ESCALATION_POLICY as POLICY
+from common.objects.schedule import SCHEDULE
+from common.objects.service import SERVICE
+from common.objects.team import TEAM
+from common.objects.user import ADMIN_ROLES, USER
 from common.report.model import (
     ReportGraph,
     email_of,
@@ -22,8 +27,6 @@ from common.report.model import (
     oncall_levels,
 )
 from common.report.roster import roster
-from common.transform import ADMIN_ROLES, SCHEDULE, SERVICE, TEAM, USER
-from common.transform import ESCALATION_POLICY as POLICY
 
 GAP_HORIZON = timedelta(days=7)
 URGENT_GAP = timedelta(hours=24)

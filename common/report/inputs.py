@@ -22,7 +22,7 @@ from common.report.model import iso_seconds
 from common.report.period import PERIOD_TYPES, period_evidence
 from common.sinks import GraphSink
 from common.sinks.history import GRAPH, MAX_PAGE, Entry, Query, entry_epoch
-from common.state.freshness import REFRESH, people_status
+from common.state.freshness import REFRESH, freshness_status
 from common.state.full_sync import (
     finished_at,
     last_full_sync,
@@ -53,7 +53,7 @@ def report_provenance(
     at `now`), the last webhook, sink, model."""
     ok = last_successful_full_sync(connection)
     last = last_full_sync(connection)
-    people = people_status(connection, now.timestamp() if now else None)
+    people = freshness_status(connection, now.timestamp() if now else None)
     webhook = last_webhook(connection)
     mode = people.get("mode")
     return {

@@ -10,16 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common.graph import Entity, Graph, Relationship
-from common.transform import (
+from common.objects.escalation_policy import (
     ESCALATION_POLICY,
-    ONCALL_TYPES,
     POLICY_ASSIGNED_USER,
     POLICY_HAS_SCHEDULE,
-    SCHEDULE_HAS_USER,
-    SERVICE,
-    SERVICE_USES_POLICY,
-    TEAM_HAS_USER,
 )
+from common.objects.membership import TEAM_HAS_USER
+from common.objects.oncall import ONCALL_TYPES
+from common.objects.schedule import SCHEDULE_HAS_USER
+from common.objects.service import SERVICE, SERVICE_USES_POLICY
 
 
 def iso_seconds(epoch: float) -> str:

@@ -19,16 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.graph import Graph
+from common.objects.escalation_policy import ESCALATION_POLICY
+from common.objects.oncall import ONCALL_TYPES
+from common.objects.schedule import SCHEDULE
+from common.objects.service import SERVICE
+from common.objects.user import ADMIN_ROLES, USER
 from common.report.model import iso_seconds
 from common.sinks.history import GRAPH, PAGERDUTY, Entry, entry_epoch, iso
-from common.transform import (
-    ADMIN_ROLES,
-    ESCALATION_POLICY,
-    ONCALL_TYPES,
-    SCHEDULE,
-    SERVICE,
-    USER,
-)
 
 MAX_PERIOD_DAYS = 3650  # CHANGE_HISTORY_DAYS' own bound: no history holds more
 # The types whose entries a period report reads (the sink is asked for each alone).

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.objects.service import SERVICE
 from common.report.model import ReportGraph, edge_levels, email_of, is_active, name_of
-from common.transform import SERVICE
 
 
 def _via(

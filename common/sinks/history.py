@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from common.graph import Cause, ChangeSet, Entity, Relationship
-from common.transform.model import GRAPH_TYPES
+from common.objects import GRAPH_TYPES
 
 Entry = dict[str, Any]
 J1Object = Mapping[str, Any]

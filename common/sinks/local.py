@@ -21,7 +21,7 @@ from common.graph import (
     diff,
     fingerprint,
 )
-from common.sinks import SinkError
+from common.sinks.base import SinkError
 from common.sinks.history import (
     DAY,
     ChangeJournal,

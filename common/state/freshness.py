@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from common.state.keys import people, text, text_map
+from common.state.keys import freshness_key, text, text_map
 
 AUDIT = "audit"  # the audit-records feed, polled every AUDIT_POLL_SECONDS
 REFRESH = "refresh"  # the light refresh every PEOPLE_REFRESH_MINUTES (feed refused)
@@ -25,7 +25,7 @@ CANNOT_KNOW = (
 
 def read_mode(connection: redis.Redis) -> dict[str, Any] | None:
     """`{"mode", "reason", "checked_at"}`, or None before the first poll found out."""
-    raw = connection.get(people("mode"))
+    raw = connection.get(freshness_key("mode"))
     return json.loads(text(raw)) if raw else None
 
 
@@ -33,30 +33,33 @@ def write_mode(
     connection: redis.Redis, mode: str, reason: str | None, checked_at: float | None = None
 ) -> None:
     record = {"mode": mode, "reason": reason, "checked_at": checked_at or time.time()}
-    connection.set(people("mode"), json.dumps(record, sort_keys=True))
+    connection.set(freshness_key("mode"), json.dumps(record, sort_keys=True))
 
 
 def record_run(connection: redis.Redis, mode: str, run: dict[str, Any]) -> None:
     """The run's record for /status, and the total of changes each mode has applied."""
     with connection.pipeline() as pipe:
-        pipe.hset(people("last"), mode, json.dumps(run, sort_keys=True))
-        pipe.hincrby(people("applied"), mode, int(run.get("changes_applied") or 0))
+        pipe.hset(freshness_key("last"), mode, json.dumps(run, sort_keys=True))
+        pipe.hincrby(freshness_key("applied"), mode, int(run.get("changes_applied") or 0))
         pipe.execute()
 
 
 def last_runs(connection: redis.Redis) -> dict[str, dict[str, Any]]:
     """Mode → the record of its last run."""
     return {
-        mode: json.loads(raw) for mode, raw in text_map(connection.hgetall(people("last"))).items()
+        mode: json.loads(raw)
+        for mode, raw in text_map(connection.hgetall(freshness_key("last"))).items()
     }
 
 
 def applied_totals(connection: redis.Redis) -> dict[str, int]:
     """Mode → changes (objects created, updated, deleted) applied since Redis was new."""
-    return {mode: int(n) for mode, n in text_map(connection.hgetall(people("applied"))).items()}
+    return {
+        mode: int(n) for mode, n in text_map(connection.hgetall(freshness_key("applied"))).items()
+    }
 
 
-def people_status(connection: redis.Redis, now: float | None = None) -> dict[str, Any]:
+def freshness_status(connection: redis.Redis, now: float | None = None) -> dict[str, Any]:
     """What /status shows: the mode and why, each mode's last run, and the lag: for the
     feed, from the newest change it wrote to its write; for the light refresh, the age of
     the last one (a change may wait that long)."""

@@ -46,12 +46,13 @@ def service_refresh(service_id: str, part: str | None = None) -> str:
 
 
 # -- users, teams and memberships: the audit-records feed and the light refresh ----------
-def people(part: str) -> str:
+def freshness_key(part: str) -> str:
     """`pdgraph:people:<part>`: `lock` (one feed poll or light refresh at a time), `mode`
     (JSON: audit or refresh, why, when checked), `position` (the feed's `since`), `seen`
     (sorted set: record ids written, by execution time), `recheck` (hash: objects written
     while a full sync ran → record id), `last` (hash: mode → JSON of its last run, for
-    /status), `applied` (hash: mode → changes written)."""
+    /status), `applied` (hash: mode → changes written). The keys keep the name they had
+    when the feed was called "people", so that an upgrade keeps the feed's position."""
     return f"pdgraph:people:{part}"
 
 

@@ -8,6 +8,7 @@ import redis
 from common.clients.pagerduty import PagerDutyClient
 from common.config import Settings
 from common.graph import ChangeSet
+from common.objects import Build
 from common.sinks import SinkError
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import PagerDutySim
@@ -107,7 +108,7 @@ def test_lost_redis_records_converge_or_wait_for_the_full_sync(
     pd = PagerDutyClient(API_KEY, sim.url)
 
     def refresh(service_id: str) -> None:  # a webhook job, and the flush job after it
-        graph, _ = service_refresh.read_service_graph(pd, sink, service_id, None)
+        graph, _ = service_refresh.read_service_graph(pd, service_id, Build())
         service_refresh.write_service_graph(sink, service_id, graph)
         sink.flush()
 

@@ -12,12 +12,11 @@ import redis
 
 from common import metrics
 from common.clients.pagerduty import PagerDutyError
-from common.clients.pagerduty.snapshot import LISTINGS
 from common.config import ConfigError, Settings
 from common.graph import ChangeSet
+from common.objects import ENTITY_TYPES, LISTINGS, type_of_key
 from common.sinks import SinkError, SinkPartlyWritten
 from common.state.connection import connect
-from common.transform import ENTITY_TYPES, type_of_key
 from worker.cli.base import EXIT_CONFIG, EXIT_FAILED, fail, settings_for_command
 from worker.full_sync import (
     FullSyncAborted,

@@ -28,7 +28,7 @@ import redis
 
 from common.clients.jupiterone import JupiterOneClient
 from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
-from common.sinks import ScheduleFlush
+from common.sinks.base import ScheduleFlush
 from common.sinks.history import ChangeJournal, Entry, Query, touched_keys
 from common.sinks.jupiterone.credentials import check_credentials
 from common.sinks.jupiterone.record import JupiterOneRecord

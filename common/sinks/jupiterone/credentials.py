@@ -11,7 +11,7 @@ from common.clients.jupiterone import (
     JupiterOneError,
     j1ql_string,
 )
-from common.sinks import SinkError
+from common.sinks.base import SinkError
 
 PROBE_JOB_ID = "pdgraph-check"  # no such job: JupiterOne's sync-job API answers NOT_FOUND
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from common.clients.jupiterone import JupiterOneClient, JupiterOneError
 from common.graph import Entity, Graph, Relationship
-from common.sinks import SinkError
+from common.sinks.base import SinkError
 from common.sinks.jupiterone import graphql
 from common.sinks.jupiterone.syncjob import run_diff_job
 

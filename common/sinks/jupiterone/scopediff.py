@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from redis.lock import Lock
 
 from common.graph import Entity, Graph, Relationship
-from common.sinks import ScheduleFlush, SinkError
+from common.sinks.base import ScheduleFlush, SinkError
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.writebehind import FLUSH_LOCK_WAIT, flush_lock
 from common.state.keys import text

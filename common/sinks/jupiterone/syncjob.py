@@ -14,7 +14,7 @@ from typing import Any
 
 from common.clients.jupiterone import JupiterOneClient, JupiterOneError
 from common.graph import Graph
-from common.sinks import SinkError, SinkPartlyWritten
+from common.sinks.base import SinkError, SinkPartlyWritten
 
 log = logging.getLogger(__name__)
 

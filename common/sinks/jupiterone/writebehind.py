@@ -18,7 +18,7 @@ import redis
 from redis.lock import Lock
 
 from common.graph import Entity, fingerprint
-from common.sinks import ScheduleFlush, SinkError
+from common.sinks.base import ScheduleFlush, SinkError
 from common.sinks.history import Entry
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.syncjob import PatchJob

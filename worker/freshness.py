@@ -23,21 +23,21 @@ from common import metrics
 from common.clients.pagerduty import AuditTrailUnavailable
 from common.graph import Cause
 from common.state.freshness import AUDIT, REFRESH, read_mode, record_run
-from common.state.keys import people
+from common.state.keys import freshness_key
 from common.state.locks import held_locks, lease
 from worker.audit_feed import PollRun, feed_due, poll_feed, switch_mode
 from worker.context import JobContext
-from worker.people_graph import refresh_moved_oncalls
-from worker.people_refresh import PeopleRefreshAborted, moved_policies, new_run, refresh_people
+from worker.light_refresh import LightRefreshAborted, light_refresh, new_run
+from worker.object_refresh import moved_policies, refresh_moved_oncalls
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def people_lock(connection: redis.Redis) -> Iterator[bool]:
+def freshness_lock(connection: redis.Redis) -> Iterator[bool]:
     """One feed poll or light refresh at a time, across clocks and workers; yields False
     (holding nothing) when another one runs."""
-    lock = lease(connection, people("lock"))  # renewed while held; a dead run's lapses
+    lock = lease(connection, freshness_key("lock"))  # renewed while held; a dead run's lapses
     with held_locks("people") as locks:
         yield locks.acquire(lock, blocking=False)
 
@@ -48,12 +48,12 @@ def _counted(mode: str, outcome: str, changes: int) -> None:
         metrics.count("pdgraph_people_changes_total", {"mode": mode}, changes)
 
 
-def poll_people(context: JobContext) -> dict[str, Any]:
+def poll_feed_or_refresh(context: JobContext) -> dict[str, Any]:
     """One feed poll, unless the feed is refused and not due to be tried again."""
     connection = context.connection
     if not feed_due(connection, time.time()):
         return {"mode": REFRESH, "skipped": "audit records unavailable; light refresh"}
-    with people_lock(connection) as acquired:
+    with freshness_lock(connection) as acquired:
         if not acquired:
             return {"skipped": "another poll or light refresh is running"}
         run = PollRun(started_at=time.time())
@@ -76,14 +76,14 @@ def poll_people(context: JobContext) -> dict[str, Any]:
     return {"mode": AUDIT, **run.as_dict()}
 
 
-def refresh_people_now(context: JobContext) -> dict[str, Any]:
+def light_refresh_due(context: JobContext) -> dict[str, Any]:
     """The periodic light refresh, in refresh mode only (the feed covers the rest)."""
     mode = read_mode(context.connection)
     if mode is None or mode["mode"] != REFRESH:
         return {
             "skipped": "the audit-records feed keeps users, teams, policies and schedules current"
         }
-    with people_lock(context.connection) as acquired:
+    with freshness_lock(context.connection) as acquired:
         if not acquired:
             return {"skipped": "another poll or light refresh is running"}
         return _refresh(context)
@@ -93,12 +93,12 @@ def _refresh(context: JobContext) -> dict[str, Any]:
     """A light refresh (the caller holds the people lock), recorded for /status."""
     run = new_run()
     try:
-        changes = refresh_people(context.client, context.sink, context.settings.account_name, run)
-        policies = moved_policies(context.sink, changes)
+        changes = light_refresh(context, run)
+        policies = moved_policies(context.sink, changes.keys())
         run.oncall_policies = len(policies)
         cause = Cause("refresh", run.run_id)
         run.changes_applied += refresh_moved_oncalls(context, policies, cause)
-    except PeopleRefreshAborted:
+    except LightRefreshAborted:
         pass  # recorded and logged: nothing written, the full sync decides
     finally:
         record_run(context.connection, REFRESH, run.as_dict())
