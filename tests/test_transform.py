@@ -13,7 +13,8 @@ from common.objects import Build, build_graph
 from common.objects.base import epoch_ms
 from common.objects.membership import team_has_user_edges
 from common.objects.oncall import oncall_edges_for_service, oncall_levels
-from common.objects.service import service_graph, transform_service
+from common.objects.service import KIND as SERVICE_KIND
+from common.objects.service import transform_service
 from common.objects.team import transform_team
 from common.objects.user import transform_user
 
@@ -207,7 +208,7 @@ def test_team_has_user_edge_per_team_of_the_user(user: dict[str, Any]) -> None:
 
 
 def test_assigned_and_uses_edges_of_the_service(service: dict[str, Any]) -> None:
-    _, edges = service_graph(service, Build())
+    _, edges = SERVICE_KIND.transform(service, Build())
     assert [e.to_j1() for e in edges] == [
         {
             "_key": "team:PQ9K7I8|assigned|service:PIJ90N7",
@@ -231,8 +232,8 @@ def test_jupiterone_model_points_assigned_at_the_team_and_names_oncall_monitors(
 ) -> None:
     """graph-pagerduty 3.x's names (GRAPH_MODEL=jupiterone); the rest is the same."""
     levels = oncall_levels(oncalls)
-    _, seed = service_graph(service, Build(levels=levels))
-    _, j1 = service_graph(service, Build(model="jupiterone", levels=levels))
+    _, seed = SERVICE_KIND.transform(service, Build(levels=levels))
+    _, j1 = SERVICE_KIND.transform(service, Build(model="jupiterone", levels=levels))
     assert [e.key for e in j1 if e.class_ == "ASSIGNED"] == [
         "service:PIJ90N7|assigned|team:PQ9K7I8"
     ]

@@ -18,7 +18,7 @@ from common.objects import ONCALL_TYPES, Build
 from common.objects.base import PagerDutyObject
 from common.objects.oncall import oncall_levels
 from common.objects.service import KIND as SERVICE_KIND
-from common.objects.service import get_service, service_graph, service_key
+from common.objects.service import get_service, service_key
 from common.sinks import GraphSink
 from common.sinks.scoped import write_scoped
 from common.state.full_sync import sync_window_is_open
@@ -37,7 +37,9 @@ def read_service_graph(
     service, oncalls = get_service(client, service_id)
     if service is None:
         return Graph(), []
-    return Graph.of(*service_graph(service, replace(build, levels=oncall_levels(oncalls)))), oncalls
+    return Graph.of(
+        *SERVICE_KIND.transform(service, replace(build, levels=oncall_levels(oncalls)))
+    ), oncalls
 
 
 def write_service_graph(

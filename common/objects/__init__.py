@@ -116,7 +116,7 @@ def build_graph(
     entities = []
     relationships: list[Relationship] = []
     for kind in kinds:
-        if kind.transform is None:
+        if kind.entity_type is None:
             continue
         for obj in listings.get(kind.listing, ()):
             made, edges = kind.transform(obj, build)

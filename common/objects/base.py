@@ -95,7 +95,8 @@ class AccountRead:
 
 
 Lister = Callable[["PagerDutyClient", AccountRead], Sequence[PagerDutyObject]]
-Transform = Callable[[PagerDutyObject, Build], ObjectGraph]
+Properties = Callable[[PagerDutyObject, Build], dict[str, PropertyValue]]
+Edges = Callable[[PagerDutyObject, Build], list[Relationship]]
 Reader = Callable[["PagerDutyClient", str, Build], "ObjectGraph | None"]
 Getter = Callable[["PagerDutyClient", str], "PagerDutyObject | None"]
 
@@ -115,9 +116,10 @@ class ObjectKind:
     # holds, so what an object's edges point at is written first.
     write_order: int
     list_all: Lister
-    transform: Transform | None  # None: the listing only informs the others' (`prepare`)
-    entity_type: str | None = None
+    entity_type: str | None = None  # None: the listing only informs the others' (`prepare`)
     entity_class: str | None = None
+    properties: Properties | None = None  # its entity's properties (SPEC §5)
+    relationships: Edges | None = None  # the edges one object makes
     edges: tuple[EdgeType, ...] = ()
     get_one: Getter | None = None  # read one object by id (None: deleted in PagerDuty)
     read_one: Reader | None = None  # or re-read it with more than `get_one` + `transform`
@@ -135,11 +137,27 @@ class ObjectKind:
     def key(self, object_id: str) -> str:
         return key_of(self.name, object_id)
 
+    def entity(self, obj: PagerDutyObject, build: Build) -> Entity:
+        """The object's entity."""
+        if self.entity_type is None or self.entity_class is None or self.properties is None:
+            raise TypeError(f"{self.name} objects have no entity")
+        return Entity(
+            key=self.key(obj["id"]),
+            type=self.entity_type,
+            class_=self.entity_class,
+            properties=self.properties(obj, build),
+        )
+
+    def transform(self, obj: PagerDutyObject, build: Build) -> ObjectGraph:
+        """The object's entity and the edges it makes (PagerDuty JSON → graph objects)."""
+        edges = self.relationships(obj, build) if self.relationships else []
+        return [self.entity(obj, build)], edges
+
     def reread(self, client: PagerDutyClient, object_id: str, build: Build) -> ObjectGraph | None:
         """One object as PagerDuty has it now, transformed (None: deleted)."""
         if self.read_one is not None:
             return self.read_one(client, object_id, build)
-        if self.get_one is None or self.transform is None:
+        if self.get_one is None:
             raise TypeError(f"{self.name} objects are not re-read one by one")
         obj = self.get_one(client, object_id)
         return None if obj is None else self.transform(obj, build)
@@ -174,16 +192,3 @@ def common_properties(obj: PagerDutyObject, account_name: str | None) -> dict[st
     if account_name:
         properties["tag.AccountName"] = account_name
     return properties
-
-
-def entity(
-    kind: ObjectKind, obj: PagerDutyObject, properties: Mapping[str, PropertyValue]
-) -> Entity:
-    """The kind's entity of `obj` with these properties."""
-    assert kind.entity_type and kind.entity_class
-    return Entity(
-        key=kind.key(obj["id"]),
-        type=kind.entity_type,
-        class_=kind.entity_class,
-        properties=dict(properties),
-    )

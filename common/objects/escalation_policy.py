@@ -17,11 +17,9 @@ from common.objects.base import (
     AccountRead,
     Build,
     EdgeType,
-    ObjectGraph,
     ObjectKind,
     PagerDutyObject,
     common_properties,
-    entity,
     key_of,
     without_nulls,
 )
@@ -46,12 +44,10 @@ def policy_key(policy_id: str) -> str:
     return key_of("escalation_policy", policy_id)
 
 
-def policy_properties(
-    policy: PagerDutyObject, account_name: str | None
-) -> dict[str, PropertyValue]:
+def policy_properties(policy: PagerDutyObject, build: Build) -> dict[str, PropertyValue]:
     rules = policy.get("escalation_rules") or []
     properties: dict[str, PropertyValue] = {
-        **common_properties(policy, account_name),
+        **common_properties(policy, build.account_name),
         "numLoops": policy.get("num_loops"),
         "onCallHandoffNotifications": policy.get("on_call_handoff_notifications"),
         "levels": len(rules),
@@ -96,14 +92,6 @@ def policy_edges(policy: PagerDutyObject) -> list[Relationship]:
     ]
 
 
-def transform_escalation_policy(policy: PagerDutyObject, account_name: str | None = None) -> Entity:
-    return entity(KIND, policy, policy_properties(policy, account_name))
-
-
-def policy_graph(policy: PagerDutyObject, build: Build) -> ObjectGraph:
-    return [transform_escalation_policy(policy, build.account_name)], policy_edges(policy)
-
-
 def list_policies(client: PagerDutyClient, read: AccountRead) -> Sequence[PagerDutyObject]:
     return client.list_escalation_policies(read.ids("teams"))
 
@@ -114,11 +102,16 @@ KIND = ObjectKind(
     stage=1,
     write_order=3,
     list_all=list_policies,
-    transform=policy_graph,
     entity_type=ESCALATION_POLICY,
     entity_class="Ruleset",
+    properties=policy_properties,
+    relationships=lambda policy, _: policy_edges(policy),
     edges=(HAS_SCHEDULE, ASSIGNED_USER, USES_POLICY, TEAM_HAS),
     get_one=lambda client, object_id: client.get_escalation_policy(object_id),
     audited=True,
     light_refresh=True,
 )
+
+
+def transform_escalation_policy(policy: PagerDutyObject, account_name: str | None = None) -> Entity:
+    return KIND.entity(policy, Build(account_name))

@@ -115,7 +115,6 @@ KIND = ObjectKind(
     stage=2,
     write_order=5,
     list_all=list_oncalls,
-    transform=None,
     edges=(ONCALL, MONITORS),
     prepare=with_levels,
 )

@@ -24,7 +24,6 @@ from common.objects.base import (
     PagerDutyObject,
     Window,
     common_properties,
-    entity,
     epoch_ms,
     key_of,
     without_nulls,
@@ -105,15 +104,14 @@ def schedule_user_ids(schedule: PagerDutyObject) -> list[str]:
     return list(ids)
 
 
-def schedule_properties(
-    schedule: PagerDutyObject, window: Window | None, account_name: str | None
-) -> dict[str, PropertyValue]:
-    """`window`: the 7 days the schedule's `final_schedule` was read for (None: not read)."""
+def schedule_properties(schedule: PagerDutyObject, build: Build) -> dict[str, PropertyValue]:
+    """With its coverage over `build.window`, the 7 days its `final_schedule` was read for
+    (None: not read)."""
     properties: dict[str, PropertyValue] = {
-        **common_properties(schedule, account_name),
+        **common_properties(schedule, build.account_name),
         "timeZone": schedule.get("time_zone"),
         "layers": len(schedule.get("schedule_layers") or []),
-        **(_coverage_properties(schedule, window) if window else {}),
+        **(_coverage_properties(schedule, build.window) if build.window else {}),
     }
     return without_nulls(properties)
 
@@ -127,18 +125,6 @@ def schedule_edges(schedule: PagerDutyObject) -> list[Relationship]:
         ),
         *(TEAM_HAS.between(key_of("team", t["id"]), key) for t in schedule.get("teams") or []),
     ]
-
-
-def transform_schedule(
-    schedule: PagerDutyObject, window: Window | None = None, account_name: str | None = None
-) -> Entity:
-    """`window`: the 7 days the schedule's `final_schedule` was read for (None: not read)."""
-    return entity(KIND, schedule, schedule_properties(schedule, window, account_name))
-
-
-def schedule_graph(schedule: PagerDutyObject, build: Build) -> ObjectGraph:
-    entity_ = transform_schedule(schedule, build.window, build.account_name)
-    return [entity_], schedule_edges(schedule)
 
 
 def read_schedules(
@@ -162,7 +148,7 @@ def read_schedule(client: PagerDutyClient, schedule_id: str, build: Build) -> Ob
     schedule = client.get_schedule(schedule_id, window)
     if schedule is None:
         return None
-    return schedule_graph(schedule, replace(build, window=window_ms(window)))
+    return KIND.transform(schedule, replace(build, window=window_ms(window)))
 
 
 KIND = ObjectKind(
@@ -171,11 +157,19 @@ KIND = ObjectKind(
     stage=1,
     write_order=2,
     list_all=list_schedules,
-    transform=schedule_graph,
     entity_type=SCHEDULE,
     entity_class="Configuration",
+    properties=schedule_properties,
+    relationships=lambda schedule, _: schedule_edges(schedule),
     edges=(HAS_USER, TEAM_HAS),
     read_one=read_schedule,
     audited=True,
     light_refresh=True,
 )
+
+
+def transform_schedule(
+    schedule: PagerDutyObject, window: Window | None = None, account_name: str | None = None
+) -> Entity:
+    """`window`: the 7 days the schedule's `final_schedule` was read for (None: not read)."""
+    return KIND.entity(schedule, Build(account_name, window=window))

@@ -19,11 +19,9 @@ from common.objects.base import (
     Build,
     EdgeType,
     GraphModel,
-    ObjectGraph,
     ObjectKind,
     PagerDutyObject,
     common_properties,
-    entity,
     epoch_ms,
     key_of,
     without_nulls,
@@ -76,13 +74,11 @@ def service_uses_policy_edges(service: PagerDutyObject) -> list[Relationship]:
     return [USES_POLICY.between(service_key(service["id"]), key_of("escalation_policy", policy_id))]
 
 
-def service_properties(
-    service: PagerDutyObject, account_name: str | None
-) -> dict[str, PropertyValue]:
+def service_properties(service: PagerDutyObject, build: Build) -> dict[str, PropertyValue]:
     status = service.get("status")
     policy = service.get("escalation_policy") or {}
     properties: dict[str, PropertyValue] = {
-        **common_properties(service, account_name),
+        **common_properties(service, build.account_name),
         "status": status,
         "active": status != "disabled",
         "category": ["software"],
@@ -98,13 +94,9 @@ def service_properties(
     return without_nulls(properties)
 
 
-def transform_service(service: PagerDutyObject, account_name: str | None = None) -> Entity:
-    return entity(KIND, service, service_properties(service, account_name))
-
-
-def service_graph(service: PagerDutyObject, build: Build) -> ObjectGraph:
-    """The service with its team, policy and on-call edges (the webhook path's unit)."""
-    return [transform_service(service, build.account_name)], [
+def service_edges(service: PagerDutyObject, build: Build) -> list[Relationship]:
+    """Its team, policy and on-call edges (the webhook path's unit, with the entity)."""
+    return [
         *assigned_edges_for_service(service, build.model),
         *service_uses_policy_edges(service),
         *oncall_edges_for_service(service, build.levels, build.model),
@@ -133,10 +125,15 @@ KIND = ObjectKind(
     stage=1,
     write_order=4,
     list_all=list_services,
-    transform=service_graph,
     entity_type=SERVICE,
     entity_class="Service",
+    properties=service_properties,
+    relationships=service_edges,
     edges=(TEAM_ASSIGNED, ASSIGNED_TEAM, USES_POLICY, ONCALL, MONITORS),
     audited=True,
     webhooks=True,
 )
+
+
+def transform_service(service: PagerDutyObject, account_name: str | None = None) -> Entity:
+    return KIND.entity(service, Build(account_name))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from common.graph import Entity
+from common.graph import Entity, PropertyValue
 from common.objects.base import (
     AccountRead,
     Build,
@@ -18,7 +18,6 @@ from common.objects.base import (
     ObjectKind,
     PagerDutyObject,
     common_properties,
-    entity,
     key_of,
     without_nulls,
 )
@@ -38,12 +37,8 @@ def list_teams(client: PagerDutyClient, _: AccountRead) -> Sequence[PagerDutyObj
     return client.list_teams() if "teams" in client.abilities() else []
 
 
-def transform_team(team: PagerDutyObject, account_name: str | None = None) -> Entity:
-    return entity(KIND, team, without_nulls(common_properties(team, account_name)))
-
-
-def team_graph(team: PagerDutyObject, build: Build) -> ObjectGraph:
-    return [transform_team(team, build.account_name)], []
+def team_properties(team: PagerDutyObject, build: Build) -> dict[str, PropertyValue]:
+    return without_nulls(common_properties(team, build.account_name))
 
 
 def read_team(client: PagerDutyClient, team_id: str, build: Build) -> ObjectGraph | None:
@@ -59,7 +54,7 @@ def read_team(client: PagerDutyClient, team_id: str, build: Build) -> ObjectGrap
         if (member.get("user") or {}).get("id")
         for edge in team_has_user_edges({"id": member["user"]["id"], "teams": [ref]})
     ]
-    return [transform_team(team, build.account_name)], edges
+    return [KIND.entity(team, build)], edges
 
 
 KIND = ObjectKind(
@@ -68,11 +63,15 @@ KIND = ObjectKind(
     stage=0,
     write_order=0,
     list_all=list_teams,
-    transform=team_graph,
     entity_type=TEAM,
     entity_class="Team",
+    properties=team_properties,
     edges=(HAS_USER,),
     read_one=read_team,
     audited=True,
     light_refresh=True,
 )
+
+
+def transform_team(team: PagerDutyObject, account_name: str | None = None) -> Entity:
+    return KIND.entity(team, Build(account_name))

@@ -14,11 +14,9 @@ from common.graph import Entity, PropertyValue
 from common.objects.base import (
     AccountRead,
     Build,
-    ObjectGraph,
     ObjectKind,
     PagerDutyObject,
     common_properties,
-    entity,
     key_of,
     without_nulls,
 )
@@ -51,13 +49,13 @@ def _email_parts(email: str | None) -> tuple[list[str] | None, list[str] | None]
     return [login], [domain.lower()]
 
 
-def user_properties(user: PagerDutyObject, account_name: str | None) -> dict[str, PropertyValue]:
+def user_properties(user: PagerDutyObject, build: Build) -> dict[str, PropertyValue]:
     role = user.get("role")
     email = user.get("email")
     first_name, last_name = _names(user)
     short_login, domain = _email_parts(email)
     properties: dict[str, PropertyValue] = {
-        **common_properties(user, account_name),
+        **common_properties(user, build.account_name),
         "email": [email] if email else None,
         "username": [email] if email else None,
         "shortLoginId": short_login,
@@ -77,15 +75,6 @@ def user_properties(user: PagerDutyObject, account_name: str | None) -> dict[str
     return without_nulls(properties, keep=_USER_NULLABLE)
 
 
-def transform_user(user: PagerDutyObject, account_name: str | None = None) -> Entity:
-    return entity(KIND, user, user_properties(user, account_name))
-
-
-def user_graph(user: PagerDutyObject, build: Build) -> ObjectGraph:
-    """The user and a HAS edge from each of its teams."""
-    return [transform_user(user, build.account_name)], team_has_user_edges(user)
-
-
 def list_users(client: PagerDutyClient, read: AccountRead) -> Sequence[PagerDutyObject]:
     return client.list_users(read.ids("teams"))
 
@@ -96,11 +85,16 @@ KIND = ObjectKind(
     stage=1,
     write_order=1,
     list_all=list_users,
-    transform=user_graph,
     entity_type=USER,
     entity_class="User",
+    properties=user_properties,
+    relationships=lambda user, _: team_has_user_edges(user),
     edges=(HAS_USER,),
     get_one=lambda client, object_id: client.get_user(object_id),
     audited=True,
     light_refresh=True,
 )
+
+
+def transform_user(user: PagerDutyObject, account_name: str | None = None) -> Entity:
+    return KIND.entity(user, Build(account_name))
