@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -43,25 +44,23 @@ def ada() -> Entity:
 
 
 def make_client(
-    redis_url: str, redis_client: redis.Redis, graph_path: str, tokens: list[str]
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, tokens: list[str]
 ) -> FlaskClient:
-    sink = LocalSink(graph_path)
-    sink.apply(ChangeSet(create_entities=[ada()]), Cause("webhook", "01AUTH"))
-    sink.close()
-    record_synced(redis_client)
-    settings = Settings(
-        redis_url=redis_url,
-        local_graph_path=graph_path,
+    settings = make_settings(
         account_name=ACCOUNT,
         pagerduty_webhook_secrets=[SecretStr(WEBHOOK_SECRET)],
         read_tokens=[SecretStr(t) for t in tokens],
     )
+    sink = LocalSink(settings.local_graph_path)
+    sink.apply(ChangeSet(create_entities=[ada()]), Cause("webhook", "01AUTH"))
+    sink.close()
+    record_synced(redis_client)
     return create_app(settings, redis_client).test_client()
 
 
 @pytest.fixture
-def client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
-    return make_client(redis_url, redis_client, graph_path, [READ_TOKEN])
+def client(make_settings: Callable[..., Settings], redis_client: redis.Redis) -> FlaskClient:
+    return make_client(make_settings, redis_client, [READ_TOKEN])
 
 
 def basic(password: str, user: str = "anyone") -> dict[str, str]:
@@ -130,12 +129,12 @@ def test_the_report_and_changes_show_the_graph_to_a_token_holder(client: FlaskCl
 
 
 def test_a_rotated_out_token_is_401_and_both_open_during_the_rotation(
-    redis_url: str, redis_client: redis.Redis, graph_path: str
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> None:
-    during = make_client(redis_url, redis_client, graph_path, [OLD_TOKEN, NEW_TOKEN])
+    during = make_client(make_settings, redis_client, [OLD_TOKEN, NEW_TOKEN])
     for token in (OLD_TOKEN, NEW_TOKEN):
         assert during.get("/status", headers=bearer(token)).status_code == 200
-    after = make_client(redis_url, redis_client, graph_path, [NEW_TOKEN])
+    after = make_client(make_settings, redis_client, [NEW_TOKEN])
     assert after.get("/status", headers=bearer(NEW_TOKEN)).status_code == 200
     for path in READ_ENDPOINTS:
         assert_closed(after, path, bearer(OLD_TOKEN))
@@ -143,9 +142,9 @@ def test_a_rotated_out_token_is_401_and_both_open_during_the_rotation(
 
 
 def test_without_read_tokens_the_read_endpoints_are_closed_and_status_says_how_to_open_them(
-    redis_url: str, redis_client: redis.Redis, graph_path: str
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> None:
-    closed = make_client(redis_url, redis_client, graph_path, [])
+    closed = make_client(make_settings, redis_client, [])
     for path in READ_ENDPOINTS:
         assert_closed(closed, path, bearer(READ_TOKEN))
     message = assert_closed(closed, "/status", {})
@@ -153,9 +152,9 @@ def test_without_read_tokens_the_read_endpoints_are_closed_and_status_says_how_t
 
 
 def test_health_checks_the_root_redirect_and_the_webhook_need_no_token(
-    redis_url: str, redis_client: redis.Redis, graph_path: str
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> None:
-    closed = make_client(redis_url, redis_client, graph_path, [])
+    closed = make_client(make_settings, redis_client, [])
     assert closed.get("/healthz").status_code == 200
     ready = closed.get("/readyz")
     assert ready.status_code == 200 and ready.get_json() == {"status": 200, "message": "ready"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -38,15 +39,15 @@ RECORD = {
 
 
 @pytest.fixture
-def client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
+def client(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, graph_path: str
+) -> FlaskClient:
     """The app on a local graph whose history holds 25 creates and one rename."""
     sink = LocalSink(graph_path)
     sink.apply(ChangeSet(create_entities=[service(n, f"svc {n}") for n in range(25)]))
     sink.apply(ChangeSet(update_entities=[service(3, "renamed")]), Cause("webhook", "01EVT"))
     sink.close()
-    settings = Settings(
-        redis_url=redis_url,
-        local_graph_path=graph_path,
+    settings = make_settings(
         pagerduty_webhook_secrets=[SecretStr("web-changes-secret")],
         read_tokens=[SecretStr(READ_TOKEN)],
     )

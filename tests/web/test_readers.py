@@ -4,7 +4,7 @@ own Redis connections and a bounded wait."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -26,19 +26,19 @@ from web.app import create_app
 SECRET = "readers-test-webhook-secret"
 
 
-def settings_for(redis_url: str, graph_path: str) -> Settings:
-    return Settings(
-        redis_url=redis_url,
-        local_graph_path=graph_path,
-        pagerduty_webhook_secrets=[SecretStr(SECRET)],
-        read_tokens=[SecretStr(READ_TOKEN)],
+@pytest.fixture
+def reader_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(
+        pagerduty_webhook_secrets=[SecretStr(SECRET)], read_tokens=[SecretStr(READ_TOKEN)]
     )
 
 
 @pytest.fixture
-def report_client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
+def report_client(
+    reader_settings: Settings, redis_client: redis.Redis, graph_path: str
+) -> FlaskClient:
     planted_local_graph(graph_path, redis_client)
-    return authorized(create_app(settings_for(redis_url, graph_path), redis_client).test_client())
+    return authorized(create_app(reader_settings, redis_client).test_client())
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_the_report_process_runs_at_a_lower_cpu_priority_and_takes_settings_on_s
 
 
 def test_a_changes_page_is_cut_at_its_byte_bound_and_the_cursor_goes_on_from_there(
-    redis_url: str,
+    reader_settings: Settings,
     redis_client: redis.Redis,
     graph_path: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -110,7 +110,7 @@ def test_a_changes_page_is_cut_at_its_byte_bound_and_the_cursor_goes_on_from_the
         Cause("webhook", "01BYTES"),
     )
     sink.close()
-    client = authorized(create_app(settings_for(redis_url, graph_path), redis_client).test_client())
+    client = authorized(create_app(reader_settings, redis_client).test_client())
     monkeypatch.setattr(readers, "MAX_CHANGES_BYTES", 4000)
     keys: list[str] = []
     url = "/changes?limit=1000"
@@ -128,7 +128,7 @@ def test_a_changes_page_is_cut_at_its_byte_bound_and_the_cursor_goes_on_from_the
 
 
 def test_readers_use_their_own_redis_connections_not_the_receiver_s(
-    own_redis: RedisServer, graph_path: str
+    own_redis: RedisServer, graph_path: str, reader_settings: Settings
 ) -> None:
     """With the receiver's connection pool exhausted (one connection, held), /status still
     answers from the readers' own, and a delivery is refused with a 503, not a hang."""
@@ -140,7 +140,8 @@ def test_readers_use_their_own_redis_connections_not_the_receiver_s(
     )
     held = receiver.connection_pool.get_connection()
     try:
-        client = create_app(settings_for(own_redis.url, graph_path), receiver).test_client()
+        settings = reader_settings.model_copy(update={"redis_url": own_redis.url})
+        client = create_app(settings, receiver).test_client()
         status = client.get("/status", headers=JSON_AUTHORIZED)
         assert status.status_code == 200, status.get_data(as_text=True)
         body = event_body(event_id="01POOLEXHAUSTED")

@@ -3,7 +3,7 @@ from either sink."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,12 +39,12 @@ def app_client(settings: Settings, redis_client: redis.Redis) -> FlaskClient:
 
 
 @pytest.fixture
-def local_client(redis_url: str, redis_client: redis.Redis, graph_path: str) -> FlaskClient:
+def local_client(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, graph_path: str
+) -> FlaskClient:
     """The app on a local graph holding the planted defects (a schedule gap in two days)."""
     planted_local_graph(graph_path, redis_client)
-    settings = Settings(
-        redis_url=redis_url,
-        local_graph_path=graph_path,
+    settings = make_settings(
         account_name="Acme & Co",
         pagerduty_webhook_secrets=[SecretStr(SECRET)],
     )
@@ -117,11 +117,9 @@ def test_a_bad_period_is_400_saying_what_a_period_is(local_client: FlaskClient, 
 
 @pytest.mark.parametrize("sink", ["local", "jupiterone"])
 def test_a_graph_no_full_sync_completed_is_503_saying_what_to_run_and_creates_nothing(
-    redis_url: str, redis_client: redis.Redis, graph_path: str, sink: str
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, graph_path: str, sink: str
 ) -> None:
-    settings = Settings(
-        redis_url=redis_url,
-        local_graph_path=graph_path,
+    settings = make_settings(
         graph_sink=sink,
         jupiterone_account_id=J1_ACCOUNT,
         jupiterone_api_key=SecretStr(J1_KEY),
@@ -136,13 +134,14 @@ def test_a_graph_no_full_sync_completed_is_503_saying_what_to_run_and_creates_no
 
 
 def test_an_unreadable_graph_is_503(
-    redis_url: str, redis_client: redis.Redis, tmp_path: pytest.TempPathFactory
+    make_settings: Callable[..., Settings],
+    redis_client: redis.Redis,
+    tmp_path: pytest.TempPathFactory,
 ) -> None:
     not_sqlite = tmp_path / "graph.sqlite3"  # type: ignore[operator]
     not_sqlite.write_text("this is not an SQLite file " * 100)
     record_synced(redis_client)
-    settings = Settings(
-        redis_url=redis_url,
+    settings = make_settings(
         local_graph_path=str(not_sqlite),
         pagerduty_webhook_secrets=[SecretStr(SECRET)],
     )
@@ -158,13 +157,12 @@ def j1() -> Iterator[JupiterOneSim]:
 
 
 def test_the_jupiterone_sink_s_graph_in_its_model_gives_the_same_findings(
-    j1: JupiterOneSim, redis_url: str, redis_client: redis.Redis
+    j1: JupiterOneSim, make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> None:
     sink = make_j1_sink(j1, redis_client)
     sink.replace_all(planted("jupiterone", datetime.now(UTC)))
     record_synced(redis_client)
-    settings = Settings(
-        redis_url=redis_url,
+    settings = make_settings(
         graph_sink="jupiterone",
         graph_model="jupiterone",
         jupiterone_account_id=J1_ACCOUNT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -47,13 +48,9 @@ def event_body(
     return json.dumps({"event": event}, ensure_ascii=False).encode()
 
 
-def settings_for(redis_url: str, secrets: str = NEW) -> Settings:
-    return Settings(redis_url=redis_url, pagerduty_webhook_secrets=secrets)  # type: ignore[arg-type]
-
-
 @pytest.fixture
-def client(redis_client: redis.Redis, redis_url: str) -> FlaskClient:
-    app = create_app(settings_for(redis_url, f"{OLD},{NEW}"), redis_client)
+def client(redis_client: redis.Redis, make_settings: Callable[..., Settings]) -> FlaskClient:
+    app = create_app(make_settings(pagerduty_webhook_secrets=f"{OLD},{NEW}"), redis_client)
     return app.test_client()
 
 
@@ -245,9 +242,9 @@ def test_the_queue_registration_round_trip_is_made_once(
     assert Queue(WEBHOOK_QUEUE, connection=redis_client).count == 3
 
 
-def test_redis_down_answers_503_and_never_2xx(redis_url: str) -> None:
+def test_redis_down_answers_503_and_never_2xx(make_settings: Callable[..., Settings]) -> None:
     dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
-    client = create_app(settings_for(redis_url), dead).test_client()
+    client = create_app(make_settings(pagerduty_webhook_secrets=NEW), dead).test_client()
     response = client.post(
         "/webhooks/pagerduty", data=PLAIN, headers={"X-PagerDuty-Signature": sign(PLAIN, NEW)}
     )
@@ -261,21 +258,23 @@ def test_health_endpoints(client: FlaskClient) -> None:
     assert client.get("/readyz").status_code == 200
 
 
-def test_web_process_needs_webhook_secrets(redis_url: str, redis_client: redis.Redis) -> None:
+def test_web_process_needs_webhook_secrets(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
+) -> None:
     from common.config import ConfigError
 
     with pytest.raises(ConfigError, match="PAGERDUTY_WEBHOOK_SECRETS"):
-        create_app(Settings(redis_url=redis_url), redis_client)
+        create_app(make_settings(), redis_client)
 
 
 def test_chunked_bodies_are_read_whole_and_capped(
-    redis_url: str, redis_client: redis.Redis
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> None:
     import requests
 
     from tests.stack import serve
 
-    server, base = serve(create_app(settings_for(redis_url), redis_client))
+    server, base = serve(create_app(make_settings(pagerduty_webhook_secrets=NEW), redis_client))
     url = f"{base}/webhooks/pagerduty"
 
     def post_chunked(body: bytes) -> int:

@@ -4,6 +4,7 @@ simulator sends events of the same shape, so sim and reality cannot drift apart 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ def test_every_fixture_is_one_event_of_its_file_name() -> None:
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_a_signed_fixture_is_accepted_and_queued(
-    event_type: str, redis_client: redis.Redis, redis_url: str
+    event_type: str, redis_client: redis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
-    settings = Settings(redis_url=redis_url, pagerduty_webhook_secrets=SECRET)  # type: ignore[arg-type]
+    settings = make_settings(pagerduty_webhook_secrets=SECRET)
     client = create_app(settings, redis_client).test_client()
     body = fixture_body(event_type)
     signature = "v1=" + sign(SECRET.encode(), body)

@@ -6,16 +6,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 import requests
 
+from common.config import Settings
 from common.state.connection import connect_fail_fast
 from sim.redis_server import RedisServer
 from tests.stack import serve
-from tests.web.test_webhooks import NEW, event_body, settings_for, sign
+from tests.web.test_webhooks import NEW, event_body, sign
 from web.app import create_app
 
 
@@ -42,10 +43,11 @@ def timed_get(url: str) -> tuple[int, float]:
 
 
 def test_a_stopped_redis_gets_503_within_2_s_and_recovery_after_sigcont(
-    stoppable_redis: tuple[str, int],
+    stoppable_redis: tuple[str, int], make_settings: Callable[..., Settings]
 ) -> None:
     url, pid = stoppable_redis
-    server, base = serve(create_app(settings_for(url), connect_fail_fast(url)))
+    settings = make_settings(redis_url=url, pagerduty_webhook_secrets=NEW)
+    server, base = serve(create_app(settings, connect_fail_fast(url)))
     hook = f"{base}/webhooks/pagerduty"
     try:
         assert timed_post(hook, event_body(event_id="01BEFORE"))[0] == 202

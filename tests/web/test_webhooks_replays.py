@@ -4,7 +4,7 @@ can lose a delivery."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,18 +14,19 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
 
+from common.config import Settings
 from common.queueing import WEBHOOK_QUEUE
 from tests.stack import serve
-from tests.web.test_webhooks import NEW, event_body, settings_for, sign
+from tests.web.test_webhooks import NEW, event_body, sign
 from web.app import create_app
 
 
 @pytest.fixture
-def receiver(redis_url: str) -> Iterator[str]:
+def receiver(redis_url: str, make_settings: Callable[..., Settings]) -> Iterator[str]:
     """The receiver over real sockets, on a client that never retries (a fault injected
     below is not hidden by redis-py's retries)."""
     client = redis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0))
-    server, base = serve(create_app(settings_for(redis_url), client))
+    server, base = serve(create_app(make_settings(pagerduty_webhook_secrets=NEW), client))
     yield f"{base}/webhooks/pagerduty"
     server.shutdown()
     server.server_close()

@@ -4,14 +4,13 @@ object, written as the diff (PagerDuty simulator over sockets, real Redis, SQLit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 from rq import Queue
 
-from common.config import Settings
 from common.graph import Cause, ChangeSet
 from common.queueing import WEBHOOK_QUEUE
 from common.sinks.history import Query
@@ -22,10 +21,8 @@ from common.transform import USER
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from sim.pagerduty.audit import api_key_actor
-from tests.conftest import API_KEY
 from tests.expected import expected_export
 from worker.context import JobContext
-from worker.full_sync import run_full_sync
 from worker.people import poll_people
 
 PEOPLE_TYPES = {"pagerduty_user", "pagerduty_team", "pagerduty_team_has_user"}
@@ -42,19 +39,8 @@ def feed_sim(make_sim: Callable[..., PagerDutySim], account: Account) -> PagerDu
 
 
 @pytest.fixture
-def context(
-    feed_sim: PagerDutySim, redis_url: str, graph_path: str, redis_client: redis.Redis
-) -> Iterator[JobContext]:
-    settings = Settings(
-        pagerduty_api_key=API_KEY,
-        pagerduty_api_url=feed_sim.url,
-        redis_url=redis_url,
-        local_graph_path=graph_path,
-    )
-    run_full_sync(settings, redis_client=redis_client)
-    context = JobContext(settings)
-    yield context
-    context.close()
+def context(feed_sim: PagerDutySim, make_job_context: Callable[..., JobContext]) -> JobContext:
+    return make_job_context(feed_sim)
 
 
 def people_of(export: dict[str, Any]) -> dict[str, Any]:

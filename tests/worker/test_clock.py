@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,9 +36,9 @@ def test_two_clocks_queue_one_sync_per_tick(redis_client: redis.Redis) -> None:
 
 
 def test_the_clock_queues_at_each_cron_time_and_stops_on_request(
-    redis_client: redis.Redis, redis_url: str
+    redis_client: redis.Redis, make_settings: Callable[..., Settings]
 ) -> None:
-    settings = Settings(redis_url=redis_url, full_sync_cron="0 3 * * *")
+    settings = make_settings(full_sync_cron="0 3 * * *")
     stop = threading.Event()
     fake_now = [datetime(2026, 11, 27, 2, 59, 30, tzinfo=UTC)]
     queue = Queue(SYNC_QUEUE, connection=redis_client)

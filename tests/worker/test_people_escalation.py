@@ -6,32 +6,18 @@ refuses the feed, the light refresh; the whole export then equals the oracle's
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 
-from common.config import Settings
 from common.sinks.local import LocalSink
 from common.transform import policy_key, schedule_key, user_key
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
-from tests.conftest import API_KEY
 from tests.expected import expected_export
 from worker.context import JobContext
-from worker.full_sync import run_full_sync
 from worker.people import poll_people, refresh_people_now
-
-
-def make_context(sim: PagerDutySim, redis_url: str, graph_path: str) -> JobContext:
-    settings = Settings(
-        pagerduty_api_key=API_KEY,
-        pagerduty_api_url=sim.url,
-        redis_url=redis_url,
-        local_graph_path=graph_path,
-    )
-    return JobContext(settings)
 
 
 @pytest.fixture(params=["ok"])
@@ -39,16 +25,11 @@ def pd(
     request: pytest.FixtureRequest,
     clock: Clock,
     make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    graph_path: str,
-    redis_client: redis.Redis,
-) -> Iterator[tuple[JobContext, PagerDutySim]]:
+    make_job_context: Callable[..., JobContext],
+) -> tuple[JobContext, PagerDutySim]:
     """A full sync of a 60-user account, then the feed ("ok") or its refusal (402/403)."""
     sim = make_sim(Account.generate(seed=5, users=60, clock=clock), audit_records=request.param)
-    context = make_context(sim, redis_url, graph_path)
-    run_full_sync(context.settings, redis_client=redis_client)
-    yield context, sim
-    context.close()
+    return make_job_context(sim), sim
 
 
 def export(context: JobContext) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -26,7 +26,6 @@ from tests.worker.test_audit_feed import graph_people, people_of
 from worker.cli.check import check_audit_records
 from worker.clock import enqueue_audit_poll, enqueue_people_refresh
 from worker.context import JobContext
-from worker.full_sync import run_full_sync
 from worker.people import poll_people, refresh_people_now
 
 
@@ -34,22 +33,11 @@ from worker.people import poll_people, refresh_people_now
 def refused(
     request: pytest.FixtureRequest,
     make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    graph_path: str,
-    redis_client: redis.Redis,
-) -> Iterator[tuple[JobContext, PagerDutySim]]:
+    make_job_context: Callable[..., JobContext],
+) -> tuple[JobContext, PagerDutySim]:
     account = Account.generate(seed=5, users=60, clock=Clock())
     sim = make_sim(account, audit_records=request.param)
-    settings = Settings(
-        pagerduty_api_key=API_KEY,
-        pagerduty_api_url=sim.url,
-        redis_url=redis_url,
-        local_graph_path=graph_path,
-    )
-    run_full_sync(settings, redis_client=redis_client)
-    context = JobContext(settings)
-    yield context, sim
-    context.close()
+    return make_job_context(sim), sim
 
 
 def mutate(account: Account, salt: str) -> None:
@@ -127,23 +115,20 @@ def test_the_feed_is_tried_again_and_an_upgraded_plan_switches_back(
 
 
 def test_the_light_refresh_does_nothing_while_the_feed_works(
-    settings: Settings, redis_client: redis.Redis, sim: PagerDutySim
+    job_context: JobContext, sim: PagerDutySim
 ) -> None:
-    context = JobContext(settings)
-    run_full_sync(settings, redis_client=redis_client)
-    assert poll_people(context)["mode"] == AUDIT
+    assert poll_people(job_context)["mode"] == AUDIT
     sim.reset_requests()
-    assert refresh_people_now(context)["skipped"]
+    assert refresh_people_now(job_context)["skipped"]
     assert sum(sim.request_counts().values()) == 0
-    context.close()
 
 
 @pytest.mark.parametrize("mode", ["ok", "402", "403"])
 def test_check_says_whether_the_feed_is_available(
-    make_sim: Callable[..., PagerDutySim], mode: str
+    make_sim: Callable[..., PagerDutySim], make_settings: Callable[..., Settings], mode: str
 ) -> None:
     sim = make_sim(audit_records=mode)
-    settings = Settings(pagerduty_api_key=API_KEY, pagerduty_api_url=sim.url)
+    settings = make_settings(sim)
     finding = check_audit_records(settings, None)
     assert finding.error is None
     if mode == "ok":

@@ -5,41 +5,27 @@ within one poll of the simulated account (the graph never shows it), then
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import redis
 
-from common.config import Settings
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from tests.cli import run_pdgraph
 from tests.conftest import API_KEY
 from worker.context import JobContext
-from worker.full_sync import run_full_sync
 from worker.people import poll_people
 
 
 @pytest.fixture
 def context(
     make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
-    graph_path: str,
-    redis_client: redis.Redis,
+    make_job_context: Callable[..., JobContext],
     clock: Clock,
-) -> Iterator[tuple[JobContext, Account, PagerDutySim]]:
+) -> tuple[JobContext, Account, PagerDutySim]:
     account = Account.generate(seed=5, users=30, clock=clock)
     sim = make_sim(account)
-    settings = Settings(
-        pagerduty_api_key=API_KEY,
-        pagerduty_api_url=sim.url,
-        redis_url=redis_url,
-        local_graph_path=graph_path,
-    )
-    run_full_sync(settings, redis_client=redis_client)
-    job = JobContext(settings)
-    yield job, account, sim
-    job.close()
+    return make_job_context(sim), account, sim
 
 
 def test_a_grant_revoked_within_one_poll_is_in_the_period_with_who_did_it(

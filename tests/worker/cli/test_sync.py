@@ -155,16 +155,12 @@ def recorded_progress(
 @pytest.mark.slow
 def test_progress_ends_on_the_summary_counts_past_the_offset_cap(
     make_sim: Callable[..., PagerDutySim],
-    redis_url: str,
+    make_settings: Callable[..., Settings],
     redis_client: redis.Redis,
-    graph_path: str,
 ) -> None:
     sim = make_sim(Account.generate(seed=11, users=10_600, teams=1_060, services=300))
-    settings = Settings(
-        pagerduty_api_key=API_KEY,
-        pagerduty_api_url=sim.url,
-        redis_url=redis_url,
-        local_graph_path=graph_path,
+    settings = make_settings(
+        sim,
         # > 960 requests (a read per schedule): the offset cap is under test, not the budget
         pagerduty_requests_per_minute=100_000,
     )
