@@ -1,4 +1,5 @@
-"""Shared fixtures: a private redis-server, fakeredis, the PagerDuty simulator, settings."""
+"""Shared fixtures: a private redis-server, fakeredis, the PagerDuty simulator, settings,
+a worker's job context."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from common.config import Settings
 from sim.clock import Clock
 from sim.pagerduty import Account, PagerDutySim
 from sim.redis_server import RedisServer
+from worker.context import JobContext
+from worker.full_sync import run_full_sync
 
 API_KEY = "test-pagerduty-key-0123456789"
 
@@ -82,13 +85,50 @@ def graph_path(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(sim: PagerDutySim, redis_url: str, graph_path: str) -> Settings:
-    return Settings(
-        pagerduty_api_key=API_KEY,
-        pagerduty_api_url=sim.url,
-        redis_url=redis_url,
-        local_graph_path=graph_path,
-    )
+def make_settings(redis_url: str, graph_path: str) -> Callable[..., Settings]:
+    """Settings on the test's stack: its Redis and its local graph, and the simulator `sim`
+    (its URL and API key) when one is given; keyword arguments set any other setting or
+    replace these, e.g. `make_settings(sim, graph_model="jupiterone")`."""
+
+    def _make(sim: PagerDutySim | None = None, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {"redis_url": redis_url, "local_graph_path": graph_path}
+        if sim is not None:
+            values |= {"pagerduty_api_key": API_KEY, "pagerduty_api_url": sim.url}
+        return Settings(**(values | overrides))
+
+    return _make
+
+
+@pytest.fixture
+def settings(sim: PagerDutySim, make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(sim)
+
+
+@pytest.fixture
+def make_job_context(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
+) -> Iterator[Callable[..., JobContext]]:
+    """What a worker's jobs get (worker.context.JobContext: settings, Redis, the sink, the
+    PagerDuty client) on the test's stack for the simulator `sim`, after a first full sync;
+    keyword arguments go to make_settings. Each is closed at the test's end."""
+    made: list[JobContext] = []
+
+    def _make(sim: PagerDutySim, **overrides: Any) -> JobContext:
+        settings = make_settings(sim, **overrides)
+        run_full_sync(settings, redis_client=redis_client)
+        context = JobContext(settings)
+        made.append(context)
+        return context
+
+    yield _make
+    for context in made:
+        context.close()
+
+
+@pytest.fixture
+def job_context(sim: PagerDutySim, make_job_context: Callable[..., JobContext]) -> JobContext:
+    """The job context of the default simulator `sim`, after a first full sync."""
+    return make_job_context(sim)
 
 
 @pytest.fixture

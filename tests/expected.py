@@ -1,6 +1,6 @@
 """The graph SPEC §5 expects for a simulated account, written from the simulator's state.
 
-Deliberately independent of common.transform: it is the oracle the pipeline (client →
+Deliberately independent of common.objects: it is the oracle the pipeline (client →
 transform → sink → export) is checked against, so it must not share code with it.
 """
 

@@ -3,7 +3,7 @@
 Deterministic accounts of any size from a seed (`account`, `generate`); the REST routes
 with PagerDuty's pagination, filters, rate limits and injectable faults (`server`), shaped
 as PagerDuty's published spec says (`views`: policies, schedules, members; checked by
-tests/test_sim_pagerduty_spec.py); the account's changes as signed v3 webhooks (`webhooks`) and as
+tests/sim/test_pagerduty_spec.py); the account's changes as signed v3 webhooks (`webhooks`) and as
 `GET /audit/records` (`audit`; `audit_records="402"|"403"` refuses it like PagerDuty), each
 record naming who made the change and how (`with account.acting_as(actor): ...`).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,12 +37,13 @@ PLANTED = {
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 def test_an_auditor_sees_the_summary_table_and_each_planted_finding(
-    redis_url: str, redis_client: redis.Redis, graph_path: str, tmp_path: Path
+    make_settings: Callable[..., Settings],
+    redis_client: redis.Redis,
+    graph_path: str,
+    tmp_path: Path,
 ) -> None:
     planted_local_graph(graph_path, redis_client)
-    settings = Settings(
-        redis_url=redis_url,
-        local_graph_path=graph_path,
+    settings = make_settings(
         account_name="Acme <Prod>",
         pagerduty_webhook_secrets=[SecretStr("e2e-report-secret")],
         read_tokens=[SecretStr(READ_TOKEN)],
