@@ -5,13 +5,17 @@ account, runs `pdgraph sync` twice in a subprocess (into an empty graph, then ag
 nothing changed), and prints:
 
 - requests made vs the minimum Σ⌈n/100⌉ over the six listings plus one read per schedule
-  (its final schedule over the next 7 days: coverage and gaps) (target: ≤ 3 above it;
-  past 10,000 objects a listing must be split by filters, which costs more);
+  (its final schedule over the next 7 days: coverage and gaps), plus the catalog's (its
+  listings, one dependencies read per business service, three reads per tag) (target:
+  ≤ 3 above it; past 10,000 objects a listing must be split by filters, which costs more);
 - wall time and peak RSS (targets: 10,000 users / 5,000 services in < 15 s and < 300 MB);
 - a baseline measured in the same run: a naive single-threaded pager (requests, follows
   `more`, no transform, no sink) reading the same listings, and the ratio sync / baseline.
 
-    .venv/bin/python bench/full_sync.py [--sizes 1000 10000 50000]
+    .venv/bin/python bench/full_sync.py [--sizes 1000 10000 50000] [--no-catalog]
+
+The accounts have the catalog (business services 1:8 of services, integrations on a
+third of the services, 4 tags, a maintenance window) unless `--no-catalog`.
 """
 
 from __future__ import annotations
@@ -120,9 +124,24 @@ def measure(account: Account, redis_url: str, graph: Path) -> Measured:
     return Measured(wall, rss, summary, made, wall2, rss2, made2, *naive)
 
 
-def bench(users: int, redis_url: str, workdir: Path) -> None:
+def catalog_requests(account: Account) -> int:
+    """The fewest requests the catalog costs: its listings (one page at least), each
+    business service's dependencies, what each tag is on (users, teams, policies)."""
+    catalog = account.catalog
+    vendors = 1 if any(i["vendor_id"] for i in catalog.integrations.values()) else 0
+    return (
+        max(1, math.ceil(len(catalog.business_services) / 100))
+        + len(catalog.business_services)
+        + max(1, math.ceil(len(catalog.tags) / 100))
+        + 3 * len(catalog.tags)
+        + 1  # the maintenance windows going on now
+        + vendors
+    )
+
+
+def bench(users: int, redis_url: str, workdir: Path, catalog: bool) -> None:
     t = time.perf_counter()
-    account = Account.generate(seed=42, users=users)
+    account = Account.generate(seed=42, users=users, catalog=catalog)
     gen = time.perf_counter() - t
     sizes = {
         "teams": len(account.teams),
@@ -134,6 +153,7 @@ def bench(users: int, redis_url: str, workdir: Path) -> None:
     }
     # one page per 100 of each listing, and one read of each schedule's coverage
     minimum = sum(math.ceil(n / 100) for n in sizes.values()) + sizes["schedules"]
+    minimum += catalog_requests(account)
     m = measure(account, redis_url, workdir / f"graph-{users}.sqlite3")
     complete = m.naive_objects >= sum(sizes.values())
     capped = "" if complete else " (capped at 10,000 per listing: incomplete)"
@@ -142,9 +162,15 @@ def bench(users: int, redis_url: str, workdir: Path) -> None:
         f"{sizes['escalation_policies']:,} policies, {sizes['schedules']:,} schedules, "
         f"{sizes['oncalls']:,} on-call entries (account generated in {gen:.1f}s)"
     )
+    c = account.catalog
+    print(
+        f"   catalog: {len(c.business_services)} business services, "
+        f"{len(c.integrations)} integrations, {len(c.tags)} tags, "
+        f"{len(c.maintenance_windows)} maintenance windows"
+    )
     print(f"   {m.summary}")
     print(
-        f"   requests: {m.requests} (minimum Σ⌈n/100⌉ + schedules = {minimum}, "
+        f"   requests: {m.requests} (minimum Σ⌈n/100⌉ + schedules + catalog = {minimum}, "
         f"+{m.requests - minimum}); "
         f"no-change resync: {m.resync_requests}"
     )
@@ -165,10 +191,15 @@ def bench(users: int, redis_url: str, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="pdgraph full-sync benchmark")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
+    parser.add_argument(
+        "--no-catalog",
+        action="store_true",
+        help="accounts without business services, integrations, tags or windows",
+    )
     args = parser.parse_args()
     with private_redis() as redis_url, tempfile.TemporaryDirectory() as tmp:
         for users in args.sizes:
-            bench(users, redis_url, Path(tmp))
+            bench(users, redis_url, Path(tmp), catalog=not args.no_catalog)
 
 
 if __name__ == "__main__":

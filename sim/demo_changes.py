@@ -70,6 +70,7 @@ def demo_account(
         services=users // 2,
         shift_seconds=shift_seconds,
         clock=clock,
+        catalog=True,
     )
     demo = plant_findings(account)
     account.audit.clear()
@@ -88,7 +89,10 @@ def plant_findings(account: Account) -> DemoAccount:
     - a single-level policy paging a user in no team (single_level_escalation_policy,
       oncall_user_without_team);
     - a disabled service (disabled_service) and an admin (admin_user), Grace Hopper, who
-      makes the demo's browser changes.
+      makes the demo's browser changes;
+    - the single-level policy's user has no notification rule left (oncall_user_unreachable);
+    - a business service depending on the disabled service (business_service_at_risk);
+    - a maintenance window on the night batch for a month (service_in_maintenance).
     """
     team_ids = sorted(account.teams)[:1]
     grace = account.add_user(
@@ -123,6 +127,13 @@ def plant_findings(account: Account) -> DemoAccount:
     }
     del account.policies[unlisted]  # the service names it; no listing shows it
     account.changed()
+    for rule in list(account.notification_rules_of(loner)):
+        account.remove_notification_rule(loner, rule)
+    checkout = account.add_business_service("Checkout", point_of_contact="payments@example.com")
+    account.add_dependency(("business_service", checkout), ("service", services["disabled"]))
+    now = account.clock()
+    account.add_maintenance_window([services["single"]], now, now + 30 * DAY, "migration")
+    services["checkout"] = checkout
     planted = {"grace": grace, "loner": loner, "legacy": legacy}
     return _planted(account, planted, {"legacy": legacy_policy, "single": single}, services)
 
@@ -151,9 +162,15 @@ def _planted(
             "oncall_user_without_team": [_user_key(loner)],
             "disabled_service": [service_key(services["disabled"])],
             "admin_user": [_user_key(grace)],
+            "oncall_user_unreachable": [_user_key(loner)],
+            "business_service_at_risk": [
+                f"business_service:{services['checkout']}",
+                service_key(services["disabled"]),
+            ],
+            "service_in_maintenance": [service_key(services["single"])],
         },
         users=frozenset({grace, loner}),
-        services=frozenset(services.values()),
+        services=frozenset(v for k, v in services.items() if k != "checkout"),
     )
 
 

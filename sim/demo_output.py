@@ -80,6 +80,9 @@ def print_planted(demo: DemoAccount) -> None:
         **{f"service:{i}": s["name"] for i, s in account.services.items()},
         **{f"escalation_policy:{i}": p.name for i, p in account.policies.items()},
         **{f"schedule:{i}": s.name for i, s in account.schedules.items()},
+        **{
+            f"business_service:{i}": b["name"] for i, b in account.catalog.business_services.items()
+        },
     }
     say("the report finds, among others, what the demo account has planted:")
     width = max(map(len, demo.findings))

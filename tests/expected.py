@@ -11,6 +11,7 @@ from typing import Any
 
 from sim.pagerduty import Account
 from sim.pagerduty.objects import TIME_ZONE
+from tests.expected_catalog import catalog, maintenance, reachability, tags
 
 
 def _ms(ts: str | None) -> int | None:
@@ -131,12 +132,16 @@ def expected_export(
         )
 
     for u in account.users.values():
-        entity("user", "User", u, **_user(u))
+        extra = {**reachability(account, u["id"]), **tags(account, "user", u["id"])}
+        entity("user", "User", u, **_user(u), **extra)
         team_edges("pagerduty_team_has_user", "HAS", u["team_ids"], f"user:{u['id']}")
     for t in account.teams.values():
-        entity("team", "Team", t)
+        entity("team", "Team", t, **tags(account, "team", t["id"]))
     _policies_and_schedules(account, entity, team_edges, relationships)
     _services(account, entity, relationships, model)
+    more_entities, more_edges = catalog(account, tag)
+    entities += more_entities
+    relationships += more_edges
     return {
         "entities": sorted(entities, key=lambda e: e["_key"]),
         "relationships": sorted(relationships, key=lambda r: r["_key"]),
@@ -156,6 +161,7 @@ def _policies_and_schedules(
             onCallHandoffNotifications=p.on_call_handoff_notifications,
             levels=len(p.levels),
             escalationDelays=[p.escalation_delay_minutes] * len(p.levels),
+            **tags(account, "escalation_policy", p.id),
         )
         team_edges("pagerduty_team_has_escalation_policy", "HAS", p.team_ids, key)
         lowest: dict[tuple[str, str], int] = {}
@@ -230,6 +236,7 @@ def _services(
             alertCreation=s["alert_creation"],
             autoResolveTimeout=s["auto_resolve_timeout"],
             acknowledgementTimeout=s["acknowledgement_timeout"],
+            **maintenance(account, sid),
         )
         for t in s["team_ids"]:
             if t in account.teams:

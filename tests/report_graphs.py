@@ -144,6 +144,36 @@ class GraphBuilder:
             self._edge("pagerduty_schedule_has_user", "HAS", key, user)
         return key
 
+    def reach(self, user: str, notified: bool, kinds: tuple[str, ...] = ("email",)) -> None:
+        """Whether PagerDuty can page the user (a high-urgency rule on a contact method)."""
+        self.update(user, notifiedOnHighUrgency=notified, contactMethodTypes=list(kinds))
+
+    def maintenance(self, service: str, start: int, end: int) -> None:
+        self.update(service, inMaintenance=True, maintenanceStartedOn=start, maintenanceEndsOn=end)
+
+    def business(self, bid: str, *uses: str) -> str:
+        """A business service depending on these services or business services."""
+        key = self._entity(
+            f"business_service:{bid}",
+            "pagerduty_business_service",
+            "Service",
+            category=["business"],
+            function=["other"],
+        )
+        for used in uses:
+            kind = "service" if used.startswith("service:") else "business_service"
+            self._edge(f"pagerduty_business_service_uses_{kind}", "USES", key, used)
+        return key
+
+    def update(self, key: str, **props: Any) -> None:
+        """Set properties of an entity already added."""
+        self.entities = [
+            e
+            if e.key != key
+            else Entity(key=key, type=e.type, class_=e.class_, properties={**e.properties, **props})
+            for e in self.entities
+        ]
+
     def graph(self) -> Graph:
         return Graph.of(self.entities, self.edges)
 
@@ -158,6 +188,7 @@ def planted(model: str = "seed", now: datetime = NOW) -> Graph:
     first = g.user("PUFIRST", "user", (team,), "Fay First", "fay@example.com")
     second = g.user("PUSECOND", "limited_user", (team,), "Sam Second", "sam@example.com")
     loner = g.user("PULONER", name="Lou Loner", email="lou@example.com")  # in no team
+    g.reach(loner, False)  # and no high-urgency notification rule: unreachable
     g.user("PUIDLE")  # in no team, but on call for nothing: not a finding
     two_levels = g.policy("PEPTWO1", 2)
     one_level = g.policy("PEPONE1", 1)
@@ -171,6 +202,8 @@ def planted(model: str = "seed", now: datetime = NOW) -> Graph:
     g.oncall(loner, half, 1, "PEPTWO1")
     g.service("PSOFF01", two_levels, status="disabled")  # nobody on call: disabled, not a gap
     single = g.service("PSSINGLE", one_level, team=team)
+    g.maintenance(single, at(-timedelta(hours=2), now), at(timedelta(hours=1), now))
+    g.business("PBAPP01", "service:PSOFF01")  # depends on the disabled service: at risk
     g.oncall(owner, single, 1, "PEPONE1")
     g.schedule("PSCHOK1", two_levels, (first,), finalScheduleCoverage=100)
     g.schedule(

@@ -22,10 +22,12 @@ import redis
 from common import metrics
 from common.clients.pagerduty import AuditTrailUnavailable
 from common.graph import Cause
+from common.objects import CATALOG_KINDS
 from common.state.freshness import AUDIT, REFRESH, read_mode, record_run
 from common.state.keys import freshness_key
 from common.state.locks import held_locks, lease
 from worker.audit_feed import PollRun, feed_due, poll_feed, switch_mode
+from worker.catalog import refresh_maintenance, refresh_tagged
 from worker.context import JobContext
 from worker.light_refresh import LightRefreshAborted, light_refresh, new_run
 from worker.object_refresh import moved_policies, refresh_moved_oncalls
@@ -77,16 +79,34 @@ def poll_feed_or_refresh(context: JobContext) -> dict[str, Any]:
 
 
 def light_refresh_due(context: JobContext) -> dict[str, Any]:
-    """The periodic light refresh, in refresh mode only (the feed covers the rest)."""
+    """The periodic refresh: the catalog (what changes with no webhook and no audit
+    record) in either mode, and the light refresh in refresh mode only (the feed covers
+    the rest)."""
     mode = read_mode(context.connection)
-    if mode is None or mode["mode"] != REFRESH:
-        return {
-            "skipped": "the audit-records feed keeps users, teams, policies and schedules current"
-        }
     with freshness_lock(context.connection) as acquired:
         if not acquired:
             return {"skipped": "another poll or light refresh is running"}
-        return _refresh(context)
+        catalog = _catalog(context)
+        if mode is None or mode["mode"] != REFRESH:
+            return {
+                "skipped": "the audit-records feed keeps users, teams, policies and"
+                " schedules current",
+                "catalog": catalog,
+            }
+        return {**_refresh(context), "catalog": catalog}
+
+
+def _catalog(context: JobContext) -> dict[str, Any]:
+    """The catalog refresh (worker.catalog; the caller holds the freshness lock)."""
+    run = new_run("catalog-refresh")
+    cause = Cause("refresh", run.run_id)
+    try:
+        light_refresh(context, run, CATALOG_KINDS)
+        run.changes_applied += refresh_tagged(context, cause)
+        run.changes_applied += refresh_maintenance(context, cause)
+    except LightRefreshAborted:
+        pass  # recorded and logged: nothing written, the full sync decides
+    return run.as_dict()
 
 
 def _refresh(context: JobContext) -> dict[str, Any]:

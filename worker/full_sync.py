@@ -43,6 +43,7 @@ from common.state.full_sync import (
 )
 from common.state.keys import FULL_SYNC_LOCK
 from common.state.locks import held_locks, lease
+from worker.catalog import remember_maintenance, remember_tags
 from worker.coalescing import request_service_refresh
 from worker.oncall import record_service_policies, schedule_handoffs
 
@@ -233,7 +234,7 @@ def _run_full_sync(
         begin_full_sync(redis_client, run.as_dict())
         open_sync_window(redis_client)
     try:
-        graph, oncalls = _read_account(settings, client, run, progress)
+        graph, read = _read_account(settings, client, run, progress)
         current = sink.index()
         changes = diff(current, graph)
         run.changes = changes.summary()
@@ -248,7 +249,9 @@ def _run_full_sync(
         else:
             sink.replace_all(graph, Cause("full_sync", run.id))
             record_service_policies(redis_client, service_policies_of(graph))
-            schedule_handoffs(redis_client, oncalls)
+            schedule_handoffs(redis_client, read["oncalls"])
+            remember_tags(redis_client, read["tags"])
+            remember_maintenance(redis_client, read["maintenance_windows"])
             run.outcome = "ok"
     except Exception as exc:
         failed(run, exc, FullSyncAborted)
@@ -267,18 +270,21 @@ def _read_account(
     client: PagerDutyClient,
     run: FullSyncRun,
     progress: ProgressCallback | None,
-) -> tuple[Graph, list[PagerDutyObject]]:
-    """The account's graph, and its on-calls (when each shift ends: the next hand-offs).
+) -> tuple[Graph, dict[str, list[PagerDutyObject]]]:
+    """The account's graph, and the listings kept past it: on-calls, tags, maintenance
+    windows.
 
     The raw listings are dropped on return, keeping the peak RSS down.
     """
     snapshot = read_account(client, progress=progress)
     run.read = snapshot.counts()
-    oncalls = list(snapshot.listings["oncalls"])
+    # Kept past the build: when each shift ends (the next hand-offs), and what the
+    # catalog refresh compares its next read with.
+    kept = {n: list(snapshot.listings[n]) for n in ("oncalls", "tags", "maintenance_windows")}
     build = snapshot.build(settings.account_name, settings.graph_model)
     graph = build_graph(snapshot.consuming(), build)
     run.graph = graph.counts_by_type()
-    return graph, oncalls
+    return graph, kept
 
 
 def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:

@@ -21,13 +21,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from common.graph import Cause, ChangeSet, diff
-from common.objects import LIGHT_REFRESH_KINDS, LIGHT_REFRESH_TYPES, build_graph
+from common.objects import LIGHT_REFRESH_KINDS, ObjectKind, build_graph
 from common.objects.account import read_account
 from common.sinks.scoped import in_scope, with_edges_of_deleted
+from worker.catalog import remember_tags
 from worker.context import JobContext
 from worker.full_sync import failed, mass_delete_refusal
 
@@ -57,22 +59,24 @@ class RefreshRun:
         return asdict(self)
 
 
-def new_run() -> RefreshRun:
+def new_run(name: str = "people-refresh") -> RefreshRun:
     started = time.time()
-    return RefreshRun(f"people-refresh-{int(started)}-{uuid.uuid4().hex[:8]}", started)
+    return RefreshRun(f"{name}-{int(started)}-{uuid.uuid4().hex[:8]}", started)
 
 
-def refresh_changes(context: JobContext, run: RefreshRun) -> ChangeSet:
+def refresh_changes(context: JobContext, run: RefreshRun, kinds: Sequence[ObjectKind]) -> ChangeSet:
     """Read the kinds, build their graph, and what turns the sink's into it; raises
     LightRefreshAborted (guard)."""
     settings, sink = context.settings, context.sink
-    snapshot = read_account(context.client, LIGHT_REFRESH_KINDS)
+    snapshot = read_account(context.client, kinds)
     run.read = snapshot.counts()
+    if "tags" in snapshot.listings:
+        remember_tags(context.connection, snapshot.listings["tags"])
     index = sink.index()
-    held = in_scope(index, LIGHT_REFRESH_TYPES)
+    held = in_scope(index, frozenset(t for k in kinds for t in k.scope))
     others = (k for k in index.entities if k not in held.entities)
     build = snapshot.build(settings.account_name, settings.graph_model)
-    graph = build_graph(snapshot.consuming(), build, LIGHT_REFRESH_KINDS, present=others)
+    graph = build_graph(snapshot.consuming(), build, kinds, present=others)
     changes = diff(held, graph)
     refusal = mass_delete_refusal(held, changes, "the light refresh")
     if refusal is not None:
@@ -81,13 +85,15 @@ def refresh_changes(context: JobContext, run: RefreshRun) -> ChangeSet:
     return with_edges_of_deleted(sink, changes)
 
 
-def light_refresh(context: JobContext, run: RefreshRun) -> ChangeSet:
-    """Read users, teams, policies and schedules, write what changed; raises
-    LightRefreshAborted (guard)."""
+def light_refresh(
+    context: JobContext, run: RefreshRun, kinds: Sequence[ObjectKind] = LIGHT_REFRESH_KINDS
+) -> ChangeSet:
+    """Read users, teams, policies and schedules (or these kinds), write what changed;
+    raises LightRefreshAborted (guard)."""
     client = context.client
     requests_before = client.requests_made
     try:
-        changes = refresh_changes(context, run)
+        changes = refresh_changes(context, run, kinds)
         if changes:
             context.sink.apply(changes, cause=Cause("refresh", run.run_id))
         run.changes, run.changes_applied, run.outcome = changes.summary(), changes.total, "ok"

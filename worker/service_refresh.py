@@ -16,6 +16,7 @@ from common.clients.pagerduty import PagerDutyClient
 from common.graph import Cause, ChangeSet, Graph
 from common.objects import ONCALL_TYPES, Build
 from common.objects.base import PagerDutyObject
+from common.objects.maintenance_window import ongoing_windows, with_windows
 from common.objects.oncall import oncall_levels
 from common.objects.service import KIND as SERVICE_KIND
 from common.objects.service import get_service, service_key
@@ -32,14 +33,15 @@ log = logging.getLogger(__name__)
 def read_service_graph(
     client: PagerDutyClient, service_id: str, build: Build
 ) -> tuple[Graph, Sequence[PagerDutyObject]]:
-    """The service's entity and edges as PagerDuty has them now (empty: deleted), and the
-    on-calls of its policy (they say when its next hand-off is)."""
+    """The service's entity and edges as PagerDuty has them now (empty: deleted; with the
+    maintenance window it is in), and the on-calls of its policy (they say when its next
+    hand-off is)."""
     service, oncalls = get_service(client, service_id)
     if service is None:
         return Graph(), []
-    return Graph.of(
-        *SERVICE_KIND.transform(service, replace(build, levels=oncall_levels(oncalls)))
-    ), oncalls
+    windows = ongoing_windows(client, [service_id])
+    build = with_windows(windows, replace(build, levels=oncall_levels(oncalls)))
+    return Graph.of(*SERVICE_KIND.transform(service, build)), oncalls
 
 
 def write_service_graph(

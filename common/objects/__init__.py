@@ -16,7 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from common.graph import Graph, Relationship
-from common.objects import escalation_policy, oncall, schedule, service, team, user
+from common.objects import (
+    business_service,
+    escalation_policy,
+    integration,
+    maintenance_window,
+    oncall,
+    schedule,
+    service,
+    tag,
+    team,
+    user,
+    vendor,
+)
 from common.objects.base import (
     Build,
     EdgeType,
@@ -40,6 +52,11 @@ KINDS: tuple[ObjectKind, ...] = (
     escalation_policy.KIND,
     schedule.KIND,
     oncall.KIND,
+    business_service.KIND,
+    integration.KIND,
+    vendor.KIND,
+    tag.KIND,
+    maintenance_window.KIND,
 )
 
 # The full sync's listings, in the order its reports name them.
@@ -58,6 +75,8 @@ WEBHOOK_MAINTAINED_TYPES = frozenset(t for k in KINDS if k.webhooks for t in k.s
 # What the light refresh reads and writes where the audit-records feed is refused.
 LIGHT_REFRESH_KINDS = tuple(k for k in KINDS if k.light_refresh)
 LIGHT_REFRESH_TYPES = frozenset(t for k in LIGHT_REFRESH_KINDS for t in k.scope)
+# What the catalog refresh reads whole (no webhook, no audit record) in either mode.
+CATALOG_KINDS = tuple(k for k in KINDS if k.unannounced)
 # The edges a source is re-read for when their target is deleted (PagerDuty edited it).
 FOLLOWS_DELETION = frozenset(e.type for e in EDGE_TYPES if e.follows_deletion)
 # An edge the jupiterone graph model names differently → its seed model `_type`.
@@ -116,7 +135,7 @@ def build_graph(
     entities = []
     relationships: list[Relationship] = []
     for kind in kinds:
-        if kind.entity_type is None:
+        if kind.entity_type is None and kind.relationships is None:
             continue
         for obj in listings.get(kind.listing, ()):
             made, edges = kind.transform(obj, build)

@@ -81,6 +81,9 @@ class Build:
     model: GraphModel = SEED
     window: Window | None = None  # the 7 days schedules' final schedules were read for
     levels: OncallLevels = field(default_factory=dict)  # who is on call, by policy
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # entity key → labels
+    # service id → (start, end) in epoch milliseconds of the maintenance window it is in now
+    maintenance: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class ObjectKind:
     audited: bool = False  # /audit/records names it: the feed re-reads it
     webhooks: bool = False  # its changes arrive as webhooks: the webhook path re-reads it
     light_refresh: bool = False  # no webhook: the light refresh reads it (feed refused)
+    # No webhook and no audit record: the catalog refresh reads it (worker.catalog).
+    unannounced: bool = False
 
     @property
     def scope(self) -> frozenset[str]:
@@ -151,7 +156,7 @@ class ObjectKind:
     def transform(self, obj: PagerDutyObject, build: Build) -> ObjectGraph:
         """The object's entity and the edges it makes (PagerDuty JSON → graph objects)."""
         edges = self.relationships(obj, build) if self.relationships else []
-        return [self.entity(obj, build)], edges
+        return ([self.entity(obj, build)] if self.entity_type else []), edges
 
     def reread(self, client: PagerDutyClient, object_id: str, build: Build) -> ObjectGraph | None:
         """One object as PagerDuty has it now, transformed (None: deleted)."""

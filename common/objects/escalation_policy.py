@@ -17,6 +17,7 @@ from common.objects.base import (
     AccountRead,
     Build,
     EdgeType,
+    ObjectGraph,
     ObjectKind,
     PagerDutyObject,
     common_properties,
@@ -24,6 +25,7 @@ from common.objects.base import (
     without_nulls,
 )
 from common.objects.service import USES_POLICY
+from common.objects.tag import object_tags, tag_properties
 
 if TYPE_CHECKING:
     from common.clients.pagerduty import PagerDutyClient
@@ -52,6 +54,7 @@ def policy_properties(policy: PagerDutyObject, build: Build) -> dict[str, Proper
         "onCallHandoffNotifications": policy.get("on_call_handoff_notifications"),
         "levels": len(rules),
         "escalationDelays": [int(r.get("escalation_delay_in_minutes") or 0) for r in rules],
+        **tag_properties(policy_key(policy["id"]), build),
     }
     return without_nulls(properties)
 
@@ -96,6 +99,14 @@ def list_policies(client: PagerDutyClient, read: AccountRead) -> Sequence[PagerD
     return client.list_escalation_policies(read.ids("teams"))
 
 
+def read_policy(client: PagerDutyClient, policy_id: str, build: Build) -> ObjectGraph | None:
+    """The policy (rules, services, teams) and its tags."""
+    policy = client.get_escalation_policy(policy_id)
+    if policy is None:
+        return None
+    return KIND.transform(policy, object_tags(client, "escalation_policy", policy_id, build))
+
+
 KIND = ObjectKind(
     name="escalation_policy",
     listing="escalation_policies",
@@ -107,7 +118,7 @@ KIND = ObjectKind(
     properties=policy_properties,
     relationships=lambda policy, _: policy_edges(policy),
     edges=(HAS_SCHEDULE, ASSIGNED_USER, USES_POLICY, TEAM_HAS),
-    get_one=lambda client, object_id: client.get_escalation_policy(object_id),
+    read_one=read_policy,
     audited=True,
     light_refresh=True,
 )

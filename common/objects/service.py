@@ -26,6 +26,7 @@ from common.objects.base import (
     key_of,
     without_nulls,
 )
+from common.objects.maintenance_window import maintenance_properties
 from common.objects.oncall import MONITORS, ONCALL, oncall_edges_for_service
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def service_properties(service: PagerDutyObject, build: Build) -> dict[str, Prop
         "alertCreation": service.get("alert_creation"),
         "autoResolveTimeout": service.get("auto_resolve_timeout"),
         "acknowledgementTimeout": service.get("acknowledgement_timeout"),
+        **maintenance_properties(service["id"], build),
     }
     return without_nulls(properties)
 

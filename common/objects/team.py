@@ -22,6 +22,7 @@ from common.objects.base import (
     without_nulls,
 )
 from common.objects.membership import HAS_USER, team_has_user_edges
+from common.objects.tag import object_tags, tag_properties
 
 if TYPE_CHECKING:
     from common.clients.pagerduty import PagerDutyClient
@@ -38,7 +39,11 @@ def list_teams(client: PagerDutyClient, _: AccountRead) -> Sequence[PagerDutyObj
 
 
 def team_properties(team: PagerDutyObject, build: Build) -> dict[str, PropertyValue]:
-    return without_nulls(common_properties(team, build.account_name))
+    properties = {
+        **common_properties(team, build.account_name),
+        **tag_properties(team_key(team["id"]), build),
+    }
+    return without_nulls(properties)
 
 
 def read_team(client: PagerDutyClient, team_id: str, build: Build) -> ObjectGraph | None:
@@ -54,7 +59,7 @@ def read_team(client: PagerDutyClient, team_id: str, build: Build) -> ObjectGrap
         if (member.get("user") or {}).get("id")
         for edge in team_has_user_edges({"id": member["user"]["id"], "teams": [ref]})
     ]
-    return [KIND.entity(team, build)], edges
+    return [KIND.entity(team, object_tags(client, "team", team_id, build))], edges
 
 
 KIND = ObjectKind(

@@ -14,6 +14,7 @@ from common.graph import Entity, PropertyValue
 from common.objects.base import (
     AccountRead,
     Build,
+    ObjectGraph,
     ObjectKind,
     PagerDutyObject,
     common_properties,
@@ -21,6 +22,7 @@ from common.objects.base import (
     without_nulls,
 )
 from common.objects.membership import HAS_USER, team_has_user_edges
+from common.objects.tag import object_tags, tag_properties
 
 if TYPE_CHECKING:
     from common.clients.pagerduty import PagerDutyClient
@@ -71,8 +73,35 @@ def user_properties(user: PagerDutyObject, build: Build) -> dict[str, PropertyVa
         "timeZone": user.get("time_zone"),
         "billed": user.get("billed"),
         "invitationSent": user.get("invitation_sent"),
+        **reachability(user),
+        **tag_properties(user_key(user["id"]), build),
     }
     return without_nulls(properties, keep=_USER_NULLABLE)
+
+
+def reachability(user: PagerDutyObject) -> dict[str, PropertyValue]:
+    """`contactMethodTypes` (sorted distinct kinds: email, phone, sms, push_notification)
+    and `notifiedOnHighUrgency`: a high-urgency notification rule on one of its contact
+    methods (PagerDuty pages a user on call through those; without one, into silence)."""
+    methods = [m for m in user.get("contact_methods") or [] if m.get("id")]
+    kinds = {
+        str(m.get("type") or "").removesuffix("_reference").removesuffix("_contact_method")
+        for m in methods
+    }
+    ids = {m["id"] for m in methods}
+    notified = any(
+        rule.get("urgency") == "high" and (rule.get("contact_method") or {}).get("id") in ids
+        for rule in user.get("notification_rules") or []
+    )
+    return {"contactMethodTypes": sorted(kinds - {""}), "notifiedOnHighUrgency": notified}
+
+
+def read_user(client: PagerDutyClient, user_id: str, build: Build) -> ObjectGraph | None:
+    """The user (with its contact methods and notification rules) and its tags."""
+    user = client.get_user(user_id)
+    if user is None:
+        return None
+    return KIND.transform(user, object_tags(client, "user", user_id, build))
 
 
 def list_users(client: PagerDutyClient, read: AccountRead) -> Sequence[PagerDutyObject]:
@@ -90,7 +119,7 @@ KIND = ObjectKind(
     properties=user_properties,
     relationships=lambda user, _: team_has_user_edges(user),
     edges=(HAS_USER,),
-    get_one=lambda client, object_id: client.get_user(object_id),
+    read_one=read_user,
     audited=True,
     light_refresh=True,
 )

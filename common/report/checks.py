@@ -8,23 +8,32 @@ common/report/inputs.py and handed in; rendering is common/report/render.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.graph import Entity, Graph
+from common.objects.business_service import BUSINESS_SERVICE
 from common.objects.escalation_policy import ESCALATION_POLICY as POLICY
+from common.objects.integration import SERVICE_INTEGRATION
 from common.objects.schedule import SCHEDULE
 from common.objects.service import SERVICE
 from common.objects.team import TEAM
 from common.objects.user import ADMIN_ROLES, USER
+from common.objects.vendor import VENDOR
 from common.report.model import (
     ReportGraph,
     email_of,
+    finding,
     is_active,
     iso_seconds,
     name_of,
     oncall_levels,
+)
+from common.report.reach import (
+    business_services_at_risk,
+    services_in_maintenance,
+    unreachable_oncall_users,
 )
 from common.report.roster import roster
 
@@ -62,19 +71,21 @@ CHECKS: dict[str, tuple[str, str]] = {
         "Users with admin or owner role",
         "Who holds account-wide administrative rights (for access review).",
     ),
+    "oncall_user_unreachable": (
+        "On-call users PagerDuty cannot reach",
+        "A user on call now for an active service has no high-urgency notification rule on"
+        " a contact method: a page reaches nobody.",
+    ),
+    "business_service_at_risk": (
+        "Business services depending on an unwatched service",
+        "A business service depends, directly or through others, on a disabled service or"
+        " one with nobody on call at level 1.",
+    ),
+    "service_in_maintenance": (
+        "Services in maintenance",
+        "A service in a maintenance window opens no incidents (medium past 7 days).",
+    ),
 }
-
-
-def _finding(
-    check: str, severity: str, keys: Iterable[str], message: str, **details: Any
-) -> dict[str, Any]:
-    return {
-        "check": check,
-        "severity": severity,
-        "keys": list(keys),
-        "message": message,
-        "details": details,
-    }
 
 
 def services_without_policy(model: ReportGraph) -> list[dict[str, Any]]:
@@ -89,7 +100,7 @@ def services_without_policy(model: ReportGraph) -> list[dict[str, Any]]:
             else "names no escalation policy"
         )
         findings.append(
-            _finding(
+            finding(
                 "service_without_escalation_policy",
                 "high",
                 [service.key],
@@ -114,7 +125,7 @@ def levels_without_oncall(model: ReportGraph) -> list[dict[str, Any]]:
             continue
         policy = model.graph.entities[policy_key]
         findings.append(
-            _finding(
+            finding(
                 "service_level_without_oncall",
                 "high" if 1 in missing else "medium",
                 [service.key, policy_key],
@@ -132,7 +143,7 @@ def levels_without_oncall(model: ReportGraph) -> list[dict[str, Any]]:
 
 def single_level_policies(model: ReportGraph) -> list[dict[str, Any]]:
     return [
-        _finding(
+        finding(
             "single_level_escalation_policy",
             "medium",
             [policy.key],
@@ -179,7 +190,7 @@ def schedule_gaps(model: ReportGraph, now: datetime) -> list[dict[str, Any]]:
         length = f" for {first['minutes']:g} minutes" if first["minutes"] is not None else ""
         more = f" ({len(gaps)} gaps in all)" if len(gaps) > 1 else ""
         findings.append(
-            _finding(
+            finding(
                 "schedule_coverage_gap",
                 "high" if first["startOn"] < urgent_ms else "medium",
                 [schedule.key],
@@ -205,7 +216,7 @@ def oncall_users_without_team(model: ReportGraph) -> list[dict[str, Any]]:
             continue
         services = sorted(services_of[user.key])
         findings.append(
-            _finding(
+            finding(
                 "oncall_user_without_team",
                 "low",
                 [user.key],
@@ -221,7 +232,7 @@ def oncall_users_without_team(model: ReportGraph) -> list[dict[str, Any]]:
 
 def disabled_services(model: ReportGraph) -> list[dict[str, Any]]:
     return [
-        _finding(
+        finding(
             "disabled_service",
             "medium",
             [service.key],
@@ -247,7 +258,7 @@ def admin_users(model: ReportGraph) -> list[dict[str, Any]]:
         for u in admins
     ]
     return [
-        _finding(
+        finding(
             "admin_user",
             "info",
             [u.key for u in admins],
@@ -331,6 +342,9 @@ def _summary(model: ReportGraph) -> dict[str, Any]:
         "users": len(model.of(USER)),
         "policies": len(model.of(POLICY)),
         "schedules": len(model.of(SCHEDULE)),
+        "businessServices": len(model.of(BUSINESS_SERVICE)),
+        "integrations": len(model.of(SERVICE_INTEGRATION)),
+        "vendors": len(model.of(VENDOR)),
         "coveredServices": len(covered),
         "coveredServicesPct": round(100 * len(covered) / len(active), 1) if active else None,
     }
@@ -356,6 +370,9 @@ def build_report(
         *oncall_users_without_team(model),
         *disabled_services(model),
         *admin_users(model),
+        *unreachable_oncall_users(model),
+        *business_services_at_risk(model),
+        *services_in_maintenance(model, now),
     ]
     order = list(CHECKS)
     findings.sort(key=lambda f: (order.index(f["check"]), f["keys"]))
@@ -375,6 +392,6 @@ def build_report(
 def findings_by_check(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every check (CHECKS order), with its findings (none: the check passed)."""
     grouped: dict[str, list[dict[str, Any]]] = {check: [] for check in CHECKS}
-    for finding in report["findings"]:
-        grouped.setdefault(finding["check"], []).append(finding)
+    for found in report["findings"]:
+        grouped.setdefault(found["check"], []).append(found)
     return grouped

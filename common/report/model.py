@@ -82,6 +82,19 @@ class ReportGraph:
         return sorted(s for s, p in self.policy_of.items() if p == policy_key)
 
 
+def finding(
+    check: str, severity: str, keys: Iterable[str], message: str, **details: Any
+) -> dict[str, Any]:
+    """One finding of a check (SPEC §3's shape)."""
+    return {
+        "check": check,
+        "severity": severity,
+        "keys": list(keys),
+        "message": message,
+        "details": details,
+    }
+
+
 def number(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
@@ -96,6 +109,13 @@ def email_of(entity: Entity) -> str | None:
     if isinstance(email, list):
         email = email[0] if email else None
     return str(email) if email else None
+
+
+def reachable(user: Entity) -> bool | None:
+    """Whether PagerDuty can page the user: a high-urgency notification rule on one of its
+    contact methods (None: the graph does not say, read before pdgraph kept it)."""
+    notified = user.properties.get("notifiedOnHighUrgency")
+    return notified if isinstance(notified, bool) else None
 
 
 def is_active(service: Entity) -> bool:

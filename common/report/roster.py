@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.objects.service import SERVICE
-from common.report.model import ReportGraph, edge_levels, email_of, is_active, name_of
+from common.report.model import ReportGraph, edge_levels, email_of, is_active, name_of, reachable
 
 
 def _via(
@@ -79,7 +79,7 @@ def roster(model: ReportGraph) -> list[dict[str, Any]]:
                         "email": email_of(user),
                         "via": via,
                         "assignment": assignment,
-                        "reachable": None,  # not known yet: contact methods are not read
+                        "reachable": reachable(user),
                     }
                 )
             oncall.sort(key=lambda person: (person["name"], person["key"]))

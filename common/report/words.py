@@ -14,6 +14,9 @@ SUMMARY_ROWS = (
     ("users", "Users"),
     ("policies", "Escalation policies"),
     ("schedules", "Schedules"),
+    ("businessServices", "Business services"),
+    ("integrations", "Service integrations"),
+    ("vendors", "Vendors"),
     ("coveredServices", "Covered services (active, ≥ 2 levels, someone on call)"),
     ("coveredServicesPct", "Covered services, % of active services"),
 )

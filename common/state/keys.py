@@ -46,6 +46,13 @@ def service_refresh(service_id: str, part: str | None = None) -> str:
 
 
 # -- users, teams and memberships: the audit-records feed and the light refresh ----------
+# JSON of what a full sync or the catalog refresh last read of the properties that change
+# with no webhook and no audit record: entity key → tag labels; service id → the span of
+# the maintenance window it is in.
+CATALOG_TAGS = "pdgraph:catalog:tags"
+CATALOG_MAINTENANCE = "pdgraph:catalog:maintenance"
+
+
 def freshness_key(part: str) -> str:
     """`pdgraph:people:<part>`: `lock` (one feed poll or light refresh at a time), `mode`
     (JSON: audit or refresh, why, when checked), `position` (the feed's `since`), `seen`

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.pagerduty.account_views import AccountViews
 from sim.pagerduty.audit import (
     Actor,
     AuditTrail,
@@ -18,22 +19,28 @@ from sim.pagerduty.audit import (
     members_changed,
     user_actor,
 )
+from sim.pagerduty.catalog import Catalog, CatalogEdits
+from sim.pagerduty.contacts import ContactEdits
 from sim.pagerduty.escalation import EscalationPolicy, Schedule, oncall_entries
 from sim.pagerduty.escalation_edits import EscalationEdits
 from sim.pagerduty.generate import populate
+from sim.pagerduty.generate_catalog import populate_catalog
 from sim.pagerduty.objects import base36, by_name, iso, links, ref
 
 
 @dataclass
-class Account(EscalationEdits):
+class Account(AccountViews, CatalogEdits, ContactEdits, EscalationEdits):
     """The state of a simulated PagerDuty account. Methods change it like the web UI would
-    (policies and schedules: sim/pagerduty/escalation_edits.py)."""
+    (policies and schedules: sim/pagerduty/escalation_edits.py; business services,
+    dependencies, integrations, tags, maintenance windows: catalog.py; users' contact
+    methods and notification rules: contacts.py)."""
 
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, EscalationPolicy] = field(default_factory=dict)
     schedules: dict[str, Schedule] = field(default_factory=dict)
+    catalog: Catalog = field(default_factory=Catalog)  # the rest (sim/pagerduty/catalog.py)
     clock: Callable[[], float] = time.time
     version: int = 0  # bumped by every change; keys the listing caches
     _next_id: int = 0
@@ -112,10 +119,14 @@ class Account(EscalationEdits):
         *,
         shift_seconds: int = 7 * 24 * 3600,
         clock: Callable[[], float] = time.time,
+        catalog: bool = False,
     ) -> Account:
-        """A deterministic account: teams and services default to 1:10 and 1:2 of users."""
+        """A deterministic account: teams and services default to 1:10 and 1:2 of users;
+        every user with its email as a contact method, notified of high-urgency incidents.
+        `catalog`: with business services, dependencies, integrations, tags, a maintenance
+        window and users not notified of high urgency (generate_catalog.populate_catalog)."""
         account = cls(clock=clock)
-        with account.audit.request():
+        with account.audit.paused():  # the generated objects predate any audit window
             populate(
                 account,
                 random.Random(seed),
@@ -124,7 +135,8 @@ class Account(EscalationEdits):
                 services=users // 2 if services is None else services,
                 shift_seconds=shift_seconds,
             )
-        account.audit.clear()  # the generated objects predate any audit window
+            if catalog:
+                populate_catalog(account, random.Random(seed))
         return account
 
     def add_team(self, name: str, description: str | None = None) -> str:
@@ -172,6 +184,12 @@ class Account(EscalationEdits):
             self.audit.record("user", uid, name, "create", fields=fields)
             for team_id in [t for t in self.users[uid]["team_ids"] if t in self.teams]:
                 self._record_members(team_id, uid, "added")
+        if email:
+            # What PagerDuty creates with a user (as generate does; recorded as the user's
+            # creation, not as changes of their own).
+            with self.audit.paused():
+                cm = self.add_contact_method(uid, "email_contact_method", email, "Default")
+                self.add_notification_rule(uid, cm, "high", 0)
         return uid
 
     def update_user(self, user_id: str, **changes: Any) -> None:
@@ -248,6 +266,7 @@ class Account(EscalationEdits):
     def delete_service(self, service_id: str) -> None:
         service = self.services.pop(service_id)
         data: dict[str, Any] = self.service_event_data(service)
+        self._forget("service", service_id)
         self.changed()
         self.audit.record("service", service_id, service["name"], "delete")
         self._announce("service.deleted", "service", data)
@@ -313,6 +332,7 @@ class Account(EscalationEdits):
             schedule.rotation = [u for u in schedule.rotation if u != user_id] or schedule.rotation
         for policy in self.policies.values():
             policy.levels = [[t for t in lvl if t != ("user", user_id)] for lvl in policy.levels]
+        self._forget("user", user_id)
         self.changed()
         self.audit.record("user", user_id, user["name"], "delete")
 
@@ -324,46 +344,11 @@ class Account(EscalationEdits):
             policy.team_ids = [t for t in policy.team_ids if t != team_id]
         for schedule in self.schedules.values():
             schedule.team_ids = [t for t in schedule.team_ids if t != team_id]
+        self._forget("team", team_id)
         self.changed()
         self.audit.record("team", team_id, team["name"], "delete")
 
-    # -- the API's view -------------------------------------------------------------
-
-    _links = staticmethod(links)  # tests/expected.py builds html_url with it
-
-    def _team_refs(self, team_ids: list[str]) -> list[dict[str, Any]]:
-        return [ref("team", t, self.teams[t]["name"]) for t in team_ids if t in self.teams]
-
-    def team_json(self, team: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **ref("team", team["id"], team["name"], reference=False),
-            "name": team["name"],
-            "description": team["description"],
-            "default_role": team["default_role"],
-        }
-
-    def user_json(self, user: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in user.items() if k != "team_ids"}
-        out["summary"] = user["name"]
-        out["avatar_url"] = f"https://avatars.example.test/{user['id']}.png"
-        out["teams"] = self._team_refs(user["team_ids"])
-        out.update(links("user", user["id"]))
-        return out
-
-    def service_json(self, service: dict[str, Any], include_teams: bool = False) -> dict[str, Any]:
-        out = {k: v for k, v in service.items() if k not in ("team_ids", "escalation_policy_id")}
-        out["summary"] = service["name"]
-        pid = service["escalation_policy_id"]
-        policy = self.policies.get(pid)
-        out["escalation_policy"] = ref("escalation_policy", pid, policy.name if policy else pid)
-        teams = [self.teams[t] for t in service["team_ids"] if t in self.teams]
-        out["teams"] = (
-            [{**self.team_json(t)} for t in teams]
-            if include_teams
-            else [ref("team", t["id"], t["name"]) for t in teams]
-        )
-        out.update(links("service", service["id"]))
-        return out
+    # -- the API's view (teams, users, services: account_views.py) -------------------
 
     def member_role(self, team_id: str, user_id: str) -> str:
         """A team member's role: as set, else managers for admins and owners, else responders."""

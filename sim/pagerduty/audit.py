@@ -159,6 +159,17 @@ class AuditTrail:
     _times: list[float] = field(default_factory=list)
     _request_id: str | None = None
     actor: Actor = ACCOUNT_OWNER  # who the next record names (acting_as)
+    _paused: bool = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Records are not written inside (a generated account's objects predate any
+        audit window: Account.generate writes none of them)."""
+        before, self._paused = self._paused, True
+        try:
+            yield
+        finally:
+            self._paused = before
 
     @contextmanager
     def acting_as(self, actor: Actor) -> Iterator[Actor]:
@@ -190,12 +201,17 @@ class AuditTrail:
         *,
         fields: list[dict[str, Any]] | None = None,
         references: list[dict[str, Any]] | None = None,
+        resource: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Append the record of `action` (create / update / delete) on one root resource."""
+        """Append the record of `action` (create / update / delete) on one root resource;
+        `resource`: the part of it that changed (`details.resource`: a user's contact method
+        or notification rule), else the root resource itself."""
+        if self._paused:
+            return {}
         now = self.clock()
         record_id = f"PAR{base36(len(self.records) + 1, 7)}"
-        resource = ref(kind, obj_id, summary)
-        details: dict[str, Any] = {"resource": resource}
+        root = ref(kind, obj_id, summary)
+        details: dict[str, Any] = {"resource": resource or root}
         if fields:
             details["fields"] = fields
         if references:
@@ -208,7 +224,7 @@ class AuditTrail:
                 "execution_context": {"request_id": request_id, "remote_address": "192.0.2.1"},
                 "actors": [self.actor.reference()],
                 "method": self.actor.method_json(),
-                "root_resource": resource,
+                "root_resource": root,
                 "action": action,
                 "details": details,
             }

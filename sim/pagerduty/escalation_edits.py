@@ -54,6 +54,8 @@ class EscalationEdits:
     audit: AuditTrail
     clock: Callable[[], float]
 
+    _forget: Callable[[str, str], None]
+
     def new_id(self, prefix: str) -> str:
         raise NotImplementedError
 
@@ -112,6 +114,7 @@ class EscalationEdits:
         if used:
             raise ValueError(f"escalation policy {policy_id} is used by services {used}")
         policy = self.policies.pop(policy_id)
+        self._forget("escalation_policy", policy_id)  # its tags (catalog.py)
         self.changed()
         self._record_edit("escalation_policy", policy, "delete", {}, [])
 

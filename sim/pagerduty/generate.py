@@ -119,7 +119,8 @@ def populate(
     services: int,
     shift_seconds: int,
 ) -> None:
-    """Fill an empty account: teams, users, schedules, policies, then services."""
+    """Fill an empty account: teams, users (each with the contact method and notification
+    rule PagerDuty gives a new user: Account.add_user), schedules, policies, then services."""
     _add_teams(account, rng, teams)
     _add_users(account, rng, users)
     n_schedules = max(1, users // 20) if users else 0

@@ -2,7 +2,11 @@
 
 Classic pagination with the 10,000 offset cap (400 past it); `team_ids[]`, `query`,
 `escalation_policy_ids[]` filters; `total=true`; `ratelimit-*` headers and 429s;
-injectable faults and a request log (sim._http).
+injectable faults and a request log (sim._http). `include[]` expands a service's
+`escalation_policy`, `teams` and `integrations` (the only place an integration's secret
+`integration_key` is served) and a user's `contact_methods` and `notification_rules`.
+The catalog's routes (business services, service dependencies, vendors, tags,
+maintenance windows) are sim/pagerduty/catalog_routes.py.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sim._http import SimServer, json_response
-from sim.pagerduty import audit, views
+from sim.pagerduty import audit, catalog_routes, views
 from sim.pagerduty.account import Account
+from sim.pagerduty.catalog_views import integration_json
 from sim.pagerduty.objects import parse_time
 from sim.pagerduty.webhooks import WebhookSender
 
@@ -118,6 +123,9 @@ class PagerDutySim(SimServer):
         if path == "/audit/records":
             return self._audit_records(request)
         parts = path.strip("/").split("/")
+        answer = catalog_routes.route(self, request, parts)
+        if answer is not None:
+            return answer
         if len(parts) == 1 and parts[0] in LISTINGS:
             items, render = self._listing(request, parts[0])
             return self._page(request, parts[0], items, render)
@@ -143,7 +151,7 @@ class PagerDutySim(SimServer):
             return items, a.team_json
         items = _filter_teams(items, args.getlist("team_ids[]"))
         if kind == "users":
-            return items, a.user_json
+            return items, lambda u: a.user_json(u, include)
         return items, lambda s: self._service_json(s, include)
 
     def _one(self, request: Request, kind: str, obj_id: str) -> Response:
@@ -162,7 +170,7 @@ class PagerDutySim(SimServer):
         elif kind == "services":
             body = {"service": self._service_json(a.services[obj_id], include)}
         elif kind == "users":
-            body = {"user": a.user_json(a.users[obj_id])}
+            body = {"user": a.user_json(a.users[obj_id], include)}
         else:
             body = {"team": a.team_json(a.teams[obj_id])}
         return json_response(body)
@@ -172,6 +180,9 @@ class PagerDutySim(SimServer):
         policy = self.account.policies.get(service["escalation_policy_id"])
         if "escalation_policies" in include and policy is not None:
             out["escalation_policy"] = views.policy_json(self.account, policy)
+        if "integrations" in include:  # the only place an integration_key is served
+            integrations = self.account.integrations_of(service["id"])
+            out["integrations"] = [integration_json(self.account, i) for i in integrations]
         return out
 
     def _window_arg(self, request: Request) -> tuple[float, float] | Response | None:

@@ -30,6 +30,9 @@ PLANTED = [
     ("oncall_user_without_team", ["user:PULONER"]),
     ("disabled_service", ["service:PSOFF01"]),
     ("admin_user", ["user:PUOWNER"]),
+    ("oncall_user_unreachable", ["user:PULONER"]),
+    ("business_service_at_risk", ["business_service:PBAPP01", "service:PSOFF01"]),
+    ("service_in_maintenance", ["service:PSSINGLE"]),
 ]
 
 

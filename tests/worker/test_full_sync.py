@@ -95,6 +95,13 @@ def test_sync_is_recorded_for_status(
                 for o in sim.account.oncalls_now()
             }
         ),
+        # the catalog (business services, integrations, vendors, tags, maintenance
+        # windows): none in the default account
+        "business_services": 0,
+        "integrations": 0,
+        "vendors": 0,
+        "tags": 0,
+        "maintenance_windows": 0,
     }
     account = sim.account
     every = (account.users, account.teams, account.services, account.policies, account.schedules)

@@ -171,7 +171,7 @@ def test_the_light_refresh_keeps_policies_and_schedules_current(
     listed = (account.users, account.teams, account.policies, account.schedules)
     pages = sum(math.ceil(len(objects) / 100) for objects in listed)
     # /abilities, Σ⌈n/100⌉ listing pages, one read per schedule (its coverage)
-    assert run["pagerduty_requests"] == 1 + pages + len(account.schedules)
+    assert run["pagerduty_requests"] == 1 + pages + len(account.schedules) + 1  # + /tags
     assert sim.request_counts()["/oncalls"] == 1
     retire(account, clock, ids)
     assert light_refresh_due(context)["changes_applied"] > 0

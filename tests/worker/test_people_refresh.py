@@ -75,9 +75,11 @@ def test_a_refused_feed_switches_to_the_light_refresh_which_converges(
     listed = (account.users, account.teams, account.policies, account.schedules)
     pages = sum(math.ceil(len(objects) / 100) for objects in listed)
     # /abilities, then Σ⌈n/100⌉, then one read per schedule (its coverage)
-    assert run["pagerduty_requests"] == 1 + pages + len(account.schedules)
+    assert run["pagerduty_requests"] == 1 + pages + len(account.schedules) + 1  # + /tags
     oncalls = 1 if run["oncall_policies"] else 0  # the changed policies' on-calls
-    assert sum(sim.request_counts().values()) == 1 + pages + len(account.schedules) + oncalls
+    catalog = 3  # the catalog refresh: /business_services, /tags, /maintenance_windows
+    every = 1 + pages + len(account.schedules) + 1 + oncalls + catalog
+    assert sum(sim.request_counts().values()) == every
     status = freshness_status(redis_client)
     assert status["mode"] == REFRESH and status["last_refresh"]["run_id"] == run["run_id"]
     assert "who made each change" in status["cannot_know"]  # /status says what it lacks
@@ -120,7 +122,9 @@ def test_the_light_refresh_does_nothing_while_the_feed_works(
     assert poll_feed_or_refresh(job_context)["mode"] == AUDIT
     sim.reset_requests()
     assert light_refresh_due(job_context)["skipped"]
-    assert sum(sim.request_counts().values()) == 0
+    # only the catalog, which no feed announces: business services, tags, windows
+    counts = sim.request_counts()
+    assert counts == {"/business_services": 1, "/tags": 1, "/maintenance_windows": 1}
 
 
 @pytest.mark.parametrize("mode", ["ok", "402", "403"])

@@ -62,6 +62,23 @@ AUDIT_REFUSALS = {
 }
 
 
+# A user's contact methods and notification rules (whether PagerDuty can reach them), a
+# service's teams and integrations, read with the object.
+USER_INCLUDES: Params = [("include[]", "contact_methods"), ("include[]", "notification_rules")]
+SERVICE_INCLUDES: Params = [("include[]", "teams"), ("include[]", "integrations")]
+
+
+def without_integration_keys(service: PagerDutyObject) -> PagerDutyObject:
+    """The service with its integrations' `integration_key` dropped as it is read: the key
+    lets anyone who has it open incidents, and pdgraph never keeps it anywhere."""
+    integrations = service.get("integrations")
+    if integrations:
+        service["integrations"] = [
+            {k: v for k, v in i.items() if k != "integration_key"} for i in integrations
+        ]
+    return service
+
+
 class AuditTrailUnavailable(PagerDutyError):
     """`GET /audit/records` refused: 402 (plan) or 403 (key's role); `status` says which."""
 
@@ -158,16 +175,16 @@ class PagerDutyClient(RetryingClient):
     def get_service(self, service_id: str) -> PagerDutyObject | None:
         """The service with its teams, or None when PagerDuty answers 404 (deleted)."""
         try:
-            body = self.get(f"/services/{service_id}", [("include[]", "teams")])
+            body = self.get(f"/services/{service_id}", SERVICE_INCLUDES)
         except PagerDutyNotFoundError:
             return None
-        service: PagerDutyObject = body["service"]
+        service: PagerDutyObject = without_integration_keys(body["service"])
         return service
 
     def get_user(self, user_id: str) -> PagerDutyObject | None:
         """The user with its team references, or None on 404 (deleted)."""
         try:
-            user: PagerDutyObject = self.get(f"/users/{user_id}")["user"]
+            user: PagerDutyObject = self.get(f"/users/{user_id}", USER_INCLUDES)["user"]
         except PagerDutyNotFoundError:
             return None
         return user
@@ -233,12 +250,15 @@ class PagerDutyClient(RetryingClient):
 
     def list_users(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
         """Every user. `team_ids` (all teams) lets a listing past 10,000 users be split."""
-        listing = Listing("/users", "users", [], object_id)
+        listing = Listing("/users", "users", USER_INCLUDES, object_id)
         return self.listings.everything(listing, team_ids=team_ids, search_text=user_search_text)
 
     def list_services(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
-        listing = Listing("/services", "services", [("include[]", "teams")], object_id)
-        return self.listings.everything(listing, team_ids=team_ids, search_text=name_search_text)
+        listing = Listing("/services", "services", SERVICE_INCLUDES, object_id)
+        services = self.listings.everything(
+            listing, team_ids=team_ids, search_text=name_search_text
+        )
+        return [without_integration_keys(s) for s in services]
 
     def list_escalation_policies(self, team_ids: Sequence[str] = ()) -> list[PagerDutyObject]:
         """Every policy with its rules (targets), services and teams."""

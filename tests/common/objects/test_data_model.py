@@ -260,7 +260,9 @@ def written(monkeypatch: pytest.MonkeyPatch) -> Written:
 
 def model_stack(make_stack: Callable[..., Stack], model: str, receiver: bool = False) -> Stack:
     return make_stack(
-        Account.generate(seed=11, users=80), receiver=receiver, env={"GRAPH_MODEL": model}
+        Account.generate(seed=11, users=80, catalog=True),
+        receiver=receiver,
+        env={"GRAPH_MODEL": model},
     )
 
 

@@ -71,6 +71,8 @@ def test_user_entity_has_exactly_the_spec_properties(user: dict[str, Any]) -> No
         "timeZone": "America/Lima",
         "billed": True,
         "invitationSent": False,
+        "contactMethodTypes": [],
+        "notifiedOnHighUrgency": False,
     }
 
 
@@ -131,6 +133,7 @@ def test_service_entity_has_exactly_the_spec_properties(service: dict[str, Any])
         "alertCreation": "create_alerts_and_incidents",
         "autoResolveTimeout": 14400,
         "acknowledgementTimeout": 600,
+        "inMaintenance": False,
     }
 
 

@@ -35,6 +35,9 @@ def test_each_planted_defect_is_found_and_nothing_else(model: str) -> None:
         ("oncall_user_without_team", "low", ["user:PULONER"]),
         ("disabled_service", "medium", ["service:PSOFF01"]),
         ("admin_user", "info", ["user:PUOWNER"]),
+        ("oncall_user_unreachable", "high", ["user:PULONER"]),
+        ("business_service_at_risk", "high", ["business_service:PBAPP01", "service:PSOFF01"]),
+        ("service_in_maintenance", "info", ["service:PSSINGLE"]),
     ]
     assert [f["check"] for f in report["findings"]] == list(CHECKS)
     assert report["generated_at"] == "2030-05-06T12:00:00Z"
@@ -53,6 +56,9 @@ def test_the_summary_counts_each_type_and_the_covered_services(model: str) -> No
         "users": 5,
         "policies": 2,
         "schedules": 2,
+        "businessServices": 1,
+        "integrations": 0,
+        "vendors": 0,
         "coveredServices": 2,
         "coveredServicesPct": 50.0,
     }
@@ -88,14 +94,21 @@ def test_an_empty_graph_has_no_findings_and_no_coverage_figure() -> None:
     assert report["provenance"] is None and report["period"] is None
 
 
-def person(key: str, name: str, email: str, via: str | None, assignment: str | None) -> Any:
+def person(
+    key: str,
+    name: str,
+    email: str,
+    via: str | None,
+    assignment: str | None,
+    reachable: bool | None = None,
+) -> Any:
     return {
         "key": key,
         "name": name,
         "email": email,
         "via": via,
         "assignment": assignment,
-        "reachable": None,
+        "reachable": reachable,
     }
 
 
@@ -104,7 +117,9 @@ def test_the_roster_names_who_is_on_call_at_each_level_of_each_active_service(mo
     roster = build_report(planted(model), NOW)["roster"]
     fay = person("user:PUFIRST", "Fay First", "fay@example.com", "schedule:PSCHOK1", "schedule")
     sam = person("user:PUSECOND", "Sam Second", "sam@example.com", None, "direct")
-    lou = person("user:PULONER", "Lou Loner", "lou@example.com", "schedule:PSCHGAP", "schedule")
+    lou = person(
+        "user:PULONER", "Lou Loner", "lou@example.com", "schedule:PSCHGAP", "schedule", False
+    )
     olive = person("user:PUOWNER", "Olive Owner", "olive@example.com", None, "direct")
     two = {"escalationPolicy": "escalation_policy:PEPTWO1"}
     assert roster == [

@@ -85,7 +85,7 @@ def test_text_has_the_summary_then_every_check_with_its_findings() -> None:
     text = render(build_report(planted(), NOW, "Acme"), "text")
     assert text.startswith("pdgraph compliance evidence report\naccount: Acme\n")
     assert "  Covered services, % of active services: 50.0\n" in text
-    assert "findings: 7\n" in text
+    assert "findings: 10\n" in text
     positions = [text.index(f"\n{check}: ") for check in CHECKS]
     assert positions == sorted(positions)
     assert "  [high] Service service:PSNOPOL names no escalation policy.\n" in text
@@ -105,7 +105,7 @@ def test_html_is_self_contained_summary_first_then_a_section_per_check() -> None
     assert parsed.scripts == 0
     assert all(link.startswith("#") for link in parsed.fetches), parsed.fetches
     assert parsed.ids == ["summary", "checks", "roster", *CHECKS]
-    assert page.count('<tr class="finding">') == 7
+    assert page.count('<tr class="finding">') == 10
     assert re.search(r"Covered services, % of active services</th><td class=\"n\">50.0<", page)
 
 

@@ -83,7 +83,7 @@ def test_text_is_the_default(env: dict[str, str]) -> None:
     result = run_pdgraph("report", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("pdgraph compliance evidence report\naccount: Acme\n")
-    assert "findings: 7\n" in result.stdout
+    assert "findings: 10\n" in result.stdout
     assert "    level 1: Olive Owner <olive@example.com> assigned directly\n" in result.stdout
     assert "keys: user:PUOWNER (Olive Owner <olive@example.com>)\n" in result.stdout
 
@@ -93,7 +93,7 @@ def test_out_writes_the_html_file_and_says_so(env: dict[str, str], tmp_path: Pat
     result = run_pdgraph("report", "--format", "html", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    assert said(result.stderr) == [f"pdgraph: report written to {out} (7 findings)"]
+    assert said(result.stderr) == [f"pdgraph: report written to {out} (10 findings)"]
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and '<table id="summary">' in page
 
