@@ -11,22 +11,11 @@ from typing import Any
 
 from sim.pagerduty import Account
 from sim.pagerduty.objects import TIME_ZONE
-from tests.expected_catalog import catalog, maintenance, reachability, tags
+from tests.expected_catalog import catalog, edge, maintenance, reachability, tags
 
 
 def _ms(ts: str | None) -> int | None:
     return None if ts is None else int(datetime.fromisoformat(ts).timestamp() * 1000)
-
-
-def _edge(type_: str, class_: str, from_key: str, to_key: str, **properties: Any) -> dict[str, Any]:
-    return {
-        "_key": f"{from_key}|{class_.lower()}|{to_key}",
-        "_type": type_,
-        "_class": class_,
-        "_fromEntityKey": from_key,
-        "_toEntityKey": to_key,
-        **properties,
-    }
 
 
 GraphModel = str  # "seed" | "jupiterone"
@@ -107,7 +96,7 @@ def expected_export(
         """An edge from each of the object's teams that still exists."""
         for t in team_ids:
             if t in account.teams:
-                relationships.append(_edge(type_, class_, f"team:{t}", to_key))
+                relationships.append(edge(type_, class_, f"team:{t}", to_key))
 
     def entity(kind: str, class_: str, obj: dict[str, Any], **props: Any) -> None:
         """What SPEC §5 gives every entity: key, type, class, id, names, description, link;
@@ -171,7 +160,7 @@ def _policies_and_schedules(
         for (kind, tid), level in lowest.items():
             if kind == "schedule" and tid in account.schedules:
                 relationships.append(
-                    _edge(
+                    edge(
                         "pagerduty_escalation_policy_has_schedule",
                         "HAS",
                         key,
@@ -181,7 +170,7 @@ def _policies_and_schedules(
                 )
             elif kind == "user" and tid in account.users:
                 relationships.append(
-                    _edge(
+                    edge(
                         "pagerduty_escalation_policy_assigned_user",
                         "ASSIGNED",
                         key,
@@ -202,9 +191,7 @@ def _policies_and_schedules(
         team_edges("pagerduty_team_has_schedule", "HAS", sc.team_ids, key)
         for uid in sorted(set(sc.rotation)):
             if uid in account.users:
-                relationships.append(
-                    _edge("pagerduty_schedule_has_user", "HAS", key, f"user:{uid}")
-                )
+                relationships.append(edge("pagerduty_schedule_has_user", "HAS", key, f"user:{uid}"))
 
 
 def _services(
@@ -253,10 +240,10 @@ def _services(
                     if model == "jupiterone"
                     else "pagerduty_team_assigned_service"
                 )
-                relationships.append(_edge(type_, "ASSIGNED", *ends))
+                relationships.append(edge(type_, "ASSIGNED", *ends))
         if pid in account.policies:
             relationships.append(
-                _edge(
+                edge(
                     "pagerduty_service_uses_escalation_policy",
                     "USES",
                     f"service:{sid}",
@@ -266,7 +253,7 @@ def _services(
         for uid, level in oncall_levels.get(pid, {}).items():
             if uid in account.users:
                 relationships.append(
-                    _edge(
+                    edge(
                         oncall_type,
                         oncall_class,
                         f"user:{uid}",

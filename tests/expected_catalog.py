@@ -17,13 +17,14 @@ def _ms(ts: str) -> int:
     return int(datetime.fromisoformat(ts).timestamp() * 1000)
 
 
-def _edge(type_: str, class_: str, from_key: str, to_key: str) -> dict[str, Any]:
+def edge(type_: str, class_: str, from_key: str, to_key: str, **properties: Any) -> dict[str, Any]:
     return {
         "_key": f"{from_key}|{class_.lower()}|{to_key}",
         "_type": type_,
         "_class": class_,
         "_fromEntityKey": from_key,
         "_toEntityKey": to_key,
+        **properties,
     }
 
 
@@ -82,12 +83,12 @@ def catalog(
         props |= {"function": ["other"], "pointOfContact": b["point_of_contact"], "teamId": team}
         entities.append(_entity(key, "pagerduty_business_service", "Service", props, tag))
         if team:
-            edges.append(_edge("pagerduty_team_has_business_service", "HAS", f"team:{team}", key))
+            edges.append(edge("pagerduty_team_has_business_service", "HAS", f"team:{team}", key))
     for dep in account.catalog.dependencies.values():
         (d_kind, d_id), (s_kind, s_id) = dep["dependent"], dep["supporting"]
         if d_kind == "business_service":
             edges.append(
-                _edge(
+                edge(
                     f"pagerduty_business_service_uses_{s_kind}",
                     "USES",
                     f"business_service:{d_id}",
@@ -103,12 +104,12 @@ def catalog(
         props |= {"vendorId": i["vendor_id"], "createdOn": _ms(i["created_at"])}
         entities.append(_entity(key, "pagerduty_service_integration", "Channel", props, tag))
         edges.append(
-            _edge("pagerduty_service_has_integration", "HAS", f"service:{service['id']}", key)
+            edge("pagerduty_service_has_integration", "HAS", f"service:{service['id']}", key)
         )
         if i["vendor_id"]:
             used.add(i["vendor_id"])
             edges.append(
-                _edge(
+                edge(
                     "pagerduty_vendor_provides_service_integration",
                     "PROVIDES",
                     f"vendor:{i['vendor_id']}",
