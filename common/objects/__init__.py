@@ -74,7 +74,6 @@ _EVENT_LESS = frozenset(e.type for e in EDGE_TYPES if e.event_less)
 WEBHOOK_MAINTAINED_TYPES = frozenset(t for k in KINDS if k.webhooks for t in k.scope) - _EVENT_LESS
 # What the light refresh reads and writes where the audit-records feed is refused.
 LIGHT_REFRESH_KINDS = tuple(k for k in KINDS if k.light_refresh)
-LIGHT_REFRESH_TYPES = frozenset(t for k in LIGHT_REFRESH_KINDS for t in k.scope)
 # What the catalog refresh reads whole (no webhook, no audit record) in either mode.
 CATALOG_KINDS = tuple(k for k in KINDS if k.unannounced)
 # The edges a source is re-read for when their target is deleted (PagerDuty edited it).
@@ -110,11 +109,6 @@ def type_of_key(key: str) -> str | None:
     ends = (parts[0].partition(":")[0], parts[1], parts[2].partition(":")[0])
     edge = _EDGE_BY_ENDS.get(ends)
     return edge.type if edge and entity_type_of(parts[0]) and entity_type_of(parts[2]) else None
-
-
-def is_oncall_edge(key: str) -> bool:
-    """Whether `key` is the `_key` of an on-call edge (ONCALL or, jupiterone model, MONITORS)."""
-    return type_of_key(key) in ONCALL_TYPES
 
 
 def build_graph(
@@ -174,7 +168,6 @@ __all__ = [
     "ends_of",
     "entity_type_of",
     "id_of",
-    "is_oncall_edge",
     "kind_named",
     "kind_of_key",
     "service_policies_of",

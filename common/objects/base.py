@@ -101,7 +101,6 @@ Lister = Callable[["PagerDutyClient", AccountRead], Sequence[PagerDutyObject]]
 Properties = Callable[[PagerDutyObject, Build], dict[str, PropertyValue]]
 Edges = Callable[[PagerDutyObject, Build], list[Relationship]]
 Reader = Callable[["PagerDutyClient", str, Build], "ObjectGraph | None"]
-Getter = Callable[["PagerDutyClient", str], "PagerDutyObject | None"]
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,7 @@ class ObjectKind:
     properties: Properties | None = None  # its entity's properties (SPEC §5)
     relationships: Edges | None = None  # the edges one object makes
     edges: tuple[EdgeType, ...] = ()
-    get_one: Getter | None = None  # read one object by id (None: deleted in PagerDuty)
-    read_one: Reader | None = None  # or re-read it with more than `get_one` + `transform`
+    read_one: Reader | None = None  # re-read one object by id (None: deleted in PagerDuty)
     prepare: Callable[[Sequence[PagerDutyObject], Build], Build] | None = None
     audited: bool = False  # /audit/records names it: the feed re-reads it
     webhooks: bool = False  # its changes arrive as webhooks: the webhook path re-reads it
@@ -160,12 +158,9 @@ class ObjectKind:
 
     def reread(self, client: PagerDutyClient, object_id: str, build: Build) -> ObjectGraph | None:
         """One object as PagerDuty has it now, transformed (None: deleted)."""
-        if self.read_one is not None:
-            return self.read_one(client, object_id, build)
-        if self.get_one is None:
+        if self.read_one is None:
             raise TypeError(f"{self.name} objects are not re-read one by one")
-        obj = self.get_one(client, object_id)
-        return None if obj is None else self.transform(obj, build)
+        return self.read_one(client, object_id, build)
 
 
 # -- what the transforms share ---------------------------------------------------------------
