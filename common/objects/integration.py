@@ -41,7 +41,8 @@ def list_integrations(_: PagerDutyClient, read: AccountRead) -> Sequence[PagerDu
         {**integration, "service": {"id": service["id"]}}
         for service in read.listings.get("services", ())
         for integration in service.get("integrations") or []
-        if integration.get("id") and integration.get("type") != "integration_reference"
+        # a reference (`<type>_reference`: read without the include) is not the integration
+        if integration.get("id") and not str(integration.get("type")).endswith("_reference")
     ]
 
 

@@ -103,6 +103,15 @@ def test_integrations_come_with_their_service_and_vendor_and_never_their_key() -
     ]
 
 
+def test_integration_references_make_no_integration() -> None:
+    """A service read without `include[]=integrations` names them by reference only."""
+    ref = {"id": "PIN0001", "type": "generic_events_api_inbound_integration_reference"}
+    listings: dict[str, Any] = {"services": [{"id": "PSV0001", "integrations": [ref]}]}
+    integration_kind = kind_named("integration")
+    assert integration_kind is not None
+    assert integration_kind.list_all(None, _read(listings)) == []  # type: ignore[arg-type]
+
+
 def _read(listings: dict[str, Any]) -> Any:
     from common.objects.base import AccountRead
 
