@@ -43,7 +43,7 @@ from common.state.full_sync import (
 )
 from common.state.keys import FULL_SYNC_LOCK
 from common.state.locks import held_locks, lease
-from worker.catalog import remember_maintenance, remember_tags
+from worker.catalog import remember
 from worker.coalescing import request_service_refresh
 from worker.oncall import record_service_policies, schedule_handoffs
 
@@ -250,8 +250,7 @@ def _run_full_sync(
             sink.replace_all(graph, Cause("full_sync", run.id))
             record_service_policies(redis_client, service_policies_of(graph))
             schedule_handoffs(redis_client, read["oncalls"])
-            remember_tags(redis_client, read["tags"])
-            remember_maintenance(redis_client, read["maintenance_windows"])
+            remember(redis_client, read)
             run.outcome = "ok"
     except Exception as exc:
         failed(run, exc, FullSyncAborted)

@@ -29,7 +29,7 @@ from common.graph import Cause, ChangeSet, diff
 from common.objects import LIGHT_REFRESH_KINDS, ObjectKind, build_graph
 from common.objects.account import read_account
 from common.sinks.scoped import in_scope, with_edges_of_deleted
-from worker.catalog import remember_tags
+from worker.catalog import remember
 from worker.context import JobContext
 from worker.full_sync import failed, mass_delete_refusal
 
@@ -70,8 +70,7 @@ def refresh_changes(context: JobContext, run: RefreshRun, kinds: Sequence[Object
     settings, sink = context.settings, context.sink
     snapshot = read_account(context.client, kinds)
     run.read = snapshot.counts()
-    if "tags" in snapshot.listings:
-        remember_tags(context.connection, snapshot.listings["tags"])
+    remember(context.connection, snapshot.listings)  # the tags it writes
     index = sink.index()
     held = in_scope(index, frozenset(t for k in kinds for t in k.scope))
     others = (k for k in index.entities if k not in held.entities)

@@ -33,8 +33,12 @@ def _pages(client: PagerDutyClient, path: str, key: str) -> Sequence[PagerDutyOb
 
 
 def list_tags(client: PagerDutyClient, _: AccountRead) -> Sequence[PagerDutyObject]:
+    return read_tags(client)
+
+
+def read_tags(client: PagerDutyClient) -> Sequence[PagerDutyObject]:
     """Every tag with the keys of the users, teams and policies it is on."""
-    tags = []
+    tags: list[PagerDutyObject] = []
     for tag in client.listings.all_pages(Listing("/tags", "tags", [], object_id)):
         keys = [
             key_of(kind, str(obj["id"]))
