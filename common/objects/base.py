@@ -12,10 +12,11 @@ PagerDuty reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from common.graph import Entity, PropertyValue, Relationship
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from common.clients.pagerduty import PagerDutyClient
 
 PagerDutyObject = Mapping[str, Any]
+T = TypeVar("T")
+R = TypeVar("R")
 GraphModel = Literal["seed", "jupiterone"]
 SEED: GraphModel = "seed"
 Window = tuple[int, int]  # [start, end) in epoch milliseconds
@@ -161,6 +164,12 @@ class ObjectKind:
         if self.read_one is None:
             raise TypeError(f"{self.name} objects are not re-read one by one")
         return self.read_one(client, object_id, build)
+
+
+def read_each(client: PagerDutyClient, read: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`read` of each item (one request each), in order, on the client's page workers."""
+    with ThreadPoolExecutor(max_workers=max(1, client.page_workers)) as pool:
+        return list(pool.map(read, items))
 
 
 # -- what the transforms share ---------------------------------------------------------------

@@ -10,7 +10,6 @@ send no webhook and no audit record: the full sync reads them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from common.clients.pagerduty.errors import PagerDutyNotFoundError
@@ -24,6 +23,7 @@ from common.objects.base import (
     PagerDutyObject,
     common_properties,
     key_of,
+    read_each,
     without_nulls,
 )
 
@@ -61,8 +61,7 @@ def list_business_services(client: PagerDutyClient, _: AccountRead) -> Sequence[
     listed = client.listings.all_pages(
         Listing("/business_services", "business_services", [], object_id)
     )
-    with ThreadPoolExecutor(max_workers=max(1, client.page_workers)) as pool:
-        found = list(pool.map(lambda b: dependencies(client, b["id"]), listed))
+    found = read_each(client, lambda b: dependencies(client, b["id"]), listed)
     return [{**b, "dependencies": deps} for b, deps in zip(listed, found, strict=True)]
 
 

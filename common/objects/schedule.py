@@ -9,7 +9,6 @@ schedule): the share of that window someone is on call, and each gap (start, min
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from common.objects.base import (
     common_properties,
     epoch_ms,
     key_of,
+    read_each,
     without_nulls,
 )
 
@@ -132,8 +132,7 @@ def read_schedules(
 ) -> list[PagerDutyObject]:
     """Each schedule with its layers and final schedule over `window` (one request each);
     a schedule deleted between the listing and its read is left out."""
-    with ThreadPoolExecutor(max_workers=max(1, client.page_workers)) as pool:
-        read = list(pool.map(lambda sid: client.get_schedule(sid, window), schedule_ids))
+    read = read_each(client, lambda sid: client.get_schedule(sid, window), schedule_ids)
     return [s for s in read if s is not None]
 
 
