@@ -47,6 +47,7 @@ class JobName(StrEnum):
     REFRESH_ALL_ONCALLS = "refresh_all_oncalls"
     POLL_AUDIT_RECORDS = "poll_audit_records"
     LIGHT_REFRESH = "light_refresh"
+    READ_DEPENDENCIES = "read_dependencies"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ JOBS: dict[JobName, JobSpec] = {
     ),
     JobName.LIGHT_REFRESH: JobSpec(
         "worker.jobs.light_refresh", SYNC_QUEUE, _HOUR, None, _DAY, 7 * _DAY
+    ),
+    # Every minute: kept an hour, not a day (1,440 records a day otherwise).
+    JobName.READ_DEPENDENCIES: JobSpec(
+        "worker.jobs.read_dependencies", SYNC_QUEUE, JOB_TIMEOUT, None, _HOUR, 7 * _DAY
     ),
 }
 

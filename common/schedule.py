@@ -22,12 +22,13 @@ FULL_SYNC = "full sync"
 ONCALL_REFRESH = "on-call refresh"
 AUDIT_POLL = "audit-records poll"
 PEOPLE_REFRESH = "people light refresh"
+DEPENDENCY_READS = "dependency reads"
 HANDOFF_SLACK = 5  # seconds after a shift ends before its on-calls are read again
 
 
 @dataclass(frozen=True)
 class Schedule:
-    what: str  # FULL_SYNC, ONCALL_REFRESH, AUDIT_POLL or PEOPLE_REFRESH
+    what: str  # FULL_SYNC, ONCALL_REFRESH, AUDIT_POLL, PEOPLE_REFRESH or DEPENDENCY_READS
     next_after: Callable[[datetime], datetime]
 
 
@@ -45,7 +46,7 @@ def schedules(settings: Settings) -> list[Schedule]:
     """The clock's runs: the full sync on FULL_SYNC_CRON (UTC), the on-call safety refresh
     every ONCALL_REFRESH_MINUTES, the audit-records poll every AUDIT_POLL_SECONDS and the
     light refresh of users and teams every PEOPLE_REFRESH_MINUTES (each job works only
-    in its mode: common.state.freshness)."""
+    in its mode: common.state.freshness), and the dependency pass every minute."""
 
     def next_full_sync(after: datetime) -> datetime:
         due: datetime = croniter(settings.full_sync_cron, after).get_next(datetime)
@@ -56,6 +57,7 @@ def schedules(settings: Settings) -> list[Schedule]:
         Schedule(ONCALL_REFRESH, every(settings.oncall_refresh_minutes * 60)),
         Schedule(AUDIT_POLL, every(settings.audit_poll_seconds)),
         Schedule(PEOPLE_REFRESH, every(settings.people_refresh_minutes * 60)),
+        Schedule(DEPENDENCY_READS, every(60)),
     ]
 
 

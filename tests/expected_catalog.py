@@ -86,15 +86,11 @@ def catalog(
             edges.append(edge("pagerduty_team_has_business_service", "HAS", f"team:{team}", key))
     for dep in account.catalog.dependencies.values():
         (d_kind, d_id), (s_kind, s_id) = dep["dependent"], dep["supporting"]
-        if d_kind == "business_service":
-            edges.append(
-                edge(
-                    f"pagerduty_business_service_uses_{s_kind}",
-                    "USES",
-                    f"business_service:{d_id}",
-                    f"{s_kind}:{s_id}",
-                )
+        edges.append(
+            edge(
+                f"pagerduty_{d_kind}_uses_{s_kind}", "USES", f"{d_kind}:{d_id}", f"{s_kind}:{s_id}"
             )
+        )
     used: set[str] = set()
     for i in account.catalog.integrations.values():
         key, service = f"integration:{i['id']}", account.services[i["service_id"]]

@@ -74,6 +74,18 @@ class Stack:
     def full_sync(self) -> None:
         run_full_sync(self.settings, redis_client=self.redis)
 
+    def read_dependencies(self) -> dict[str, Any]:
+        """The dependency pass, every service and business service (`pdgraph dependencies
+        --all`; the clock's runs read them over the first minutes)."""
+        from worker.context import JobContext
+        from worker.dependencies import read_dependencies
+
+        context = JobContext(self.settings)
+        try:
+            return read_dependencies(context, everything=True)
+        finally:
+            context.close()
+
     def queues(self) -> list[Queue]:
         return [Queue(name, connection=self.redis) for name in QUEUES]
 

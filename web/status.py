@@ -20,6 +20,7 @@ from common.objects import ENTITY_TYPES
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
+from common.state.dependencies import dependency_status
 from common.state.freshness import MODES, freshness_status
 from common.state.full_sync import (
     ABANDONED,
@@ -120,6 +121,7 @@ def collect_status(
         "last_successful_full_sync": ok,
         "next_runs": next_scheduled_runs(connection, settings) if settings else {},
         "people": freshness_status(connection),
+        "dependencies": dependency_status(connection),
         "graph": {
             "entities": {t: n for t, n in counts.items() if t in ENTITY_TYPES},
             "relationships": {t: n for t, n in counts.items() if t not in ENTITY_TYPES},

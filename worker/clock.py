@@ -1,7 +1,8 @@
 """The Procfile's `clock` process: queues the full sync on FULL_SYNC_CRON (UTC), the
 on-call safety refresh every ONCALL_REFRESH_MINUTES, the audit-records poll every
-AUDIT_POLL_SECONDS and the light refresh of users, teams, memberships, policies and
-schedules every PEOPLE_REFRESH_MINUTES (where the audit feed is unavailable).
+AUDIT_POLL_SECONDS, the light refresh of users, teams, memberships, policies and
+schedules every PEOPLE_REFRESH_MINUTES (where the audit feed is unavailable; the catalog
+refresh runs with it in either mode) and the dependency pass every minute.
 
 Each run's job id is derived from the tick it is scheduled for (its minute; the audit
 poll's second), and RQ's unique enqueue (common.queueing.enqueue_unique) refuses a
@@ -27,7 +28,14 @@ import redis
 from common.config import Settings, settings_or_exit
 from common.logs import configure_logging
 from common.queueing import JobName, enqueue_unique, queue_for
-from common.schedule import AUDIT_POLL, FULL_SYNC, ONCALL_REFRESH, PEOPLE_REFRESH, schedules
+from common.schedule import (
+    AUDIT_POLL,
+    DEPENDENCY_READS,
+    FULL_SYNC,
+    ONCALL_REFRESH,
+    PEOPLE_REFRESH,
+    schedules,
+)
 from common.state.connection import connect
 
 log = logging.getLogger(__name__)
@@ -91,12 +99,20 @@ def enqueue_people_refresh(connection: redis.Redis, scheduled_for: datetime) -> 
     )
 
 
+def enqueue_dependency_reads(connection: redis.Redis, scheduled_for: datetime) -> bool:
+    """Queue the dependency pass's run of this minute (worker.dependencies)."""
+    return _enqueue_tick(
+        connection, DEPENDENCY_READS, JobName.READ_DEPENDENCIES, "dependency-reads", scheduled_for
+    )
+
+
 # What queues each of the schedules (common.schedule) when it is due.
 ENQUEUE: dict[str, Callable[[redis.Redis, datetime], bool]] = {
     FULL_SYNC: enqueue_full_sync,
     ONCALL_REFRESH: enqueue_oncall_refresh,
     AUDIT_POLL: enqueue_audit_poll,
     PEOPLE_REFRESH: enqueue_people_refresh,
+    DEPENDENCY_READS: enqueue_dependency_reads,
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
@@ -35,6 +35,7 @@ from common.objects import (
 from common.objects.account import read_account
 from common.objects.base import PagerDutyObject
 from common.sinks import GraphSink, make_sink
+from common.state import dependencies as dependencies_state
 from common.state.full_sync import (
     begin_full_sync,
     close_sync_window,
@@ -45,6 +46,7 @@ from common.state.keys import FULL_SYNC_LOCK
 from common.state.locks import held_locks, lease
 from worker.catalog import remember
 from worker.coalescing import request_service_refresh
+from worker.dependencies import carry_over, enlist_graph
 from worker.oncall import record_service_policies, schedule_handoffs
 
 log = logging.getLogger(__name__)
@@ -234,8 +236,12 @@ def _run_full_sync(
         begin_full_sync(redis_client, run.as_dict())
         open_sync_window(redis_client)
     try:
-        graph, read = _read_account(settings, client, run, progress)
+        kept = {"service_dependencies": dependencies_state.kept_reads(redis_client)}
+        graph, read = _read_account(settings, client, run, progress, kept)
         current = sink.index()
+        # Dependencies the pass has not read since Redis lost its reads: as the sink has them.
+        if carry_over(graph, current, {str(r["id"]) for r in kept["service_dependencies"]}):
+            run.graph = graph.counts_by_type()
         changes = diff(current, graph)
         run.changes = changes.summary()
         run.drift = incremental_drift(current, changes)
@@ -251,6 +257,7 @@ def _run_full_sync(
             record_service_policies(redis_client, service_policies_of(graph))
             schedule_handoffs(redis_client, read["oncalls"])
             remember(redis_client, read)
+            enlist_graph(redis_client, graph)
             run.outcome = "ok"
     except Exception as exc:
         failed(run, exc, FullSyncAborted)
@@ -269,21 +276,23 @@ def _read_account(
     client: PagerDutyClient,
     run: FullSyncRun,
     progress: ProgressCallback | None,
+    kept: Mapping[str, Sequence[PagerDutyObject]],
 ) -> tuple[Graph, dict[str, list[PagerDutyObject]]]:
-    """The account's graph, and the listings kept past it: on-calls, tags, maintenance
-    windows.
+    """The account's graph (with `kept`: the dependency pass's reads), and the listings
+    kept past it: on-calls, tags, maintenance windows.
 
     The raw listings are dropped on return, keeping the peak RSS down.
     """
-    snapshot = read_account(client, progress=progress)
+    snapshot = read_account(client, progress=progress, kept=kept)
     run.read = snapshot.counts()
     # Kept past the build: when each shift ends (the next hand-offs), and what the
     # catalog refresh compares its next read with.
-    kept = {n: list(snapshot.listings[n]) for n in ("oncalls", "tags", "maintenance_windows")}
+    names = ("oncalls", "tags", "maintenance_windows")
+    past_build = {n: list(snapshot.listings[n]) for n in names}
     build = snapshot.build(settings.account_name, settings.graph_model)
     graph = build_graph(snapshot.consuming(), build)
     run.graph = graph.counts_by_type()
-    return graph, kept
+    return graph, past_build
 
 
 def _record_run(redis_client: redis.Redis, run: FullSyncRun) -> None:

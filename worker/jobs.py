@@ -16,7 +16,7 @@ from rq import Retry
 from common import metrics
 from common.graph import Cause
 from common.signals import WebhookSignal
-from worker import oncall
+from worker import dependencies, oncall
 from worker.coalescing import (
     claim_refresh_window,
     request_service_refresh,
@@ -144,6 +144,13 @@ def light_refresh() -> dict[str, Any]:
     (PEOPLE_REFRESH_MINUTES), where PagerDuty refuses the audit-records feed
     (worker.light_refresh)."""
     return light_refresh_due(job_context())
+
+
+@metrics.timed("dependency_pass")
+def read_dependencies() -> dict[str, Any]:
+    """The dependency pass's run of this minute: the services and business services whose
+    dependencies are due, read and written (worker.dependencies)."""
+    return dependencies.read_dependencies(job_context())
 
 
 # The job's name before it was `light_refresh`: a job a clock of that release queued runs.

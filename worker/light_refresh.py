@@ -31,6 +31,7 @@ from common.objects.account import read_account
 from common.sinks.scoped import in_scope, with_edges_of_deleted
 from worker.catalog import remember
 from worker.context import JobContext
+from worker.dependencies import note_dependents
 from worker.full_sync import failed, mass_delete_refusal
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def light_refresh(
         changes = refresh_changes(context, run, kinds)
         if changes:
             context.sink.apply(changes, cause=Cause("refresh", run.run_id))
+            note_dependents(context.connection, changes)
         run.changes, run.changes_applied, run.outcome = changes.summary(), changes.total, "ok"
         return changes
     except Exception as exc:

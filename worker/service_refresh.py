@@ -25,6 +25,7 @@ from common.sinks.scoped import write_scoped
 from common.state.full_sync import sync_window_is_open
 from worker import oncall
 from worker.context import JobContext
+from worker.dependencies import note_dependents
 from worker.ordering import begin_reads, write_latest
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def refresh_service_graph(
     )
     if not written:
         return {"superseded": True}
+    note_dependents(connection, changes)
     entity = graph.entities.get(service_key(service_id))
     policy_id = entity.properties.get("escalationPolicyId") if entity else None
     oncall.record_service_policy(connection, service_id, str(policy_id) if policy_id else None)

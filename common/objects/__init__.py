@@ -24,6 +24,7 @@ from common.objects import (
     oncall,
     schedule,
     service,
+    service_dependency,
     tag,
     team,
     user,
@@ -57,6 +58,7 @@ KINDS: tuple[ObjectKind, ...] = (
     vendor.KIND,
     tag.KIND,
     maintenance_window.KIND,
+    service_dependency.KIND,
 )
 
 # The full sync's listings, in the order its reports name them.

@@ -8,7 +8,7 @@ then the on-calls of the services' policies (stage 2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,17 +53,19 @@ def read_account(
     kinds: Sequence[ObjectKind] = KINDS,
     progress: ProgressCallback | None = None,
     now: datetime | None = None,
+    kept: Mapping[str, Sequence[PagerDutyObject]] | None = None,
 ) -> AccountSnapshot:
     """Every listing of these kinds. Any failure raises: nothing partial.
 
     `progress` gets each listing's final count, `(name, n, n)`, once it is read: past the
     10,000 offset cap a listing is read in parts whose own reports are not the listing's,
-    and the last word must be the count the run reports.
+    and the last word must be the count the run reports. `kept`: what a background pass
+    read before, for the kinds that take it rather than read (`AccountRead.kept`).
     """
     window = coverage_window(now)
     listings: dict[str, list[PagerDutyObject]] = {}
     for _, stage in groupby(sorted(kinds, key=lambda k: k.stage), key=lambda k: k.stage):
-        read = AccountRead(window, dict(listings))
+        read = AccountRead(window, dict(listings), kept or {})
         batch = list(stage)
         with ThreadPoolExecutor(max_workers=len(batch)) as pool:
             futures = [(k.listing, pool.submit(k.list_all, client, read)) for k in batch]

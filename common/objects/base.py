@@ -95,6 +95,9 @@ class AccountRead:
 
     window: tuple[str, str]  # (since, until) of the schedules' coverage, ISO 8601 UTC
     listings: Mapping[str, Sequence[PagerDutyObject]]
+    # Listings a background pass read before, handed in by the caller (the full sync:
+    # the service dependencies, common/objects/service_dependency.py).
+    kept: Mapping[str, Sequence[PagerDutyObject]] = field(default_factory=dict)
 
     def ids(self, listing: str) -> list[str]:
         return [str(o["id"]) for o in self.listings.get(listing, ())]

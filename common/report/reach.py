@@ -8,12 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from common.graph import Entity
-from common.objects.business_service import (
-    BUSINESS_SERVICE,
-    BUSINESS_USES_BUSINESS,
-    BUSINESS_USES_SERVICE,
-)
+from common.objects.business_service import BUSINESS_SERVICE
 from common.objects.service import SERVICE
+from common.objects.service_dependency import DEPENDENCY_TYPES
 from common.report.model import (
     ReportGraph,
     email_of,
@@ -26,7 +23,6 @@ from common.report.model import (
 )
 
 LONG_MAINTENANCE_DAYS = 7
-DEPENDS = frozenset({BUSINESS_USES_SERVICE, BUSINESS_USES_BUSINESS})
 
 
 def unreachable_oncall_users(model: ReportGraph) -> list[dict[str, Any]]:
@@ -74,7 +70,7 @@ def _depends_on(model: ReportGraph, start: str) -> list[str]:
     """Every entity `start` depends on, directly or through others (each once)."""
     uses: dict[str, list[str]] = {}
     for edge in model.graph.relationships.values():
-        if edge.type in DEPENDS:
+        if edge.type in DEPENDENCY_TYPES:
             uses.setdefault(edge.from_key, []).append(edge.to_key)
     seen, todo = {start}, [start]
     while todo:

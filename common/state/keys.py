@@ -51,6 +51,17 @@ def service_refresh(service_id: str, part: str | None = None) -> str:
 # the maintenance window it is in.
 CATALOG_TAGS = "pdgraph:catalog:tags"
 CATALOG_MAINTENANCE = "pdgraph:catalog:maintenance"
+# The dependency pass (worker/dependencies.py): hash of dependent key → JSON list of the
+# keys it depended on when last read; sorted set of dependent key → when it was last read
+# (0: never).
+CATALOG_DEPENDENCIES = "pdgraph:catalog:dependencies"
+CATALOG_DEPENDENTS = "pdgraph:catalog:dependents"
+
+
+def dependency_pass_key(part: str) -> str:
+    """`pdgraph:catalog:dependency-pass:<part>`: `lock` (one run at a time), `last` (JSON of
+    the last run), `listed` (set while the dependents asked of the sink are recent)."""
+    return f"pdgraph:catalog:dependency-pass:{part}"
 
 
 def freshness_key(part: str) -> str:

@@ -18,6 +18,7 @@ import pytest
 from common.clients.pagerduty import PagerDutyClient
 from common.objects import build_graph
 from common.objects.account import read_account
+from common.objects.service_dependency import read_dependents
 from common.report.checks import CHECKS, build_report
 from sim.clock import Clock
 from sim.demo import (
@@ -39,10 +40,16 @@ MINUTES = 10
 
 
 def report_now(sim: PagerDutySim, now: float) -> dict[str, Any]:
-    """The report of the graph a full sync would build now: the sync's read of the account
-    (common.objects.account) and its transform, at the simulator's time."""
+    """The report of the graph a full sync would build now, once the dependency pass read
+    every dependency: the sync's read of the account (common.objects.account) and its
+    transform, at the simulator's time."""
     at = datetime.fromtimestamp(now, UTC)
-    snapshot = read_account(PagerDutyClient(API_KEY, sim.url), now=at)
+    client = PagerDutyClient(API_KEY, sim.url)
+    snapshot = read_account(client, now=at)
+    # and what the dependency pass has read of every service and business service
+    dependents = [f"service:{s['id']}" for s in snapshot.listings["services"]]
+    dependents += [f"business_service:{b['id']}" for b in snapshot.listings["business_services"]]
+    snapshot.listings["service_dependencies"] = read_dependents(client, dependents)
     graph = build_graph(snapshot.consuming(), snapshot.build(None))
     return build_report(graph, at)
 
@@ -178,9 +185,13 @@ def test_the_printed_cli_line_runs_the_report_against_the_demo(
     assert exported["PAGERDUTY_API_KEY"] == sim.api_key  # the simulator's key: meant to print
     assert all(exported[name] == env[name] for name in exported)
     assert "webhook-secret-" not in line and "read-token-" not in line
-    # Pasted into a shell, it is all the CLI needs: sync, then the report finds the planted.
+    # Pasted into a shell, it is all the CLI needs: sync, the dependencies (the demo's
+    # clock reads them in its first minutes), then the report finds the planted.
     synced = run_pdgraph("sync", env=exported)
     assert synced.returncode == 0, synced.stderr
+    read = run_pdgraph("dependencies", "--all", env=exported)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.startswith("dependencies: read "), read.stdout
     result = run_pdgraph("report", "--format", "json", env=exported)
     assert result.returncode == 0, result.stderr
     found = planted_found(json.loads(result.stdout), demo)

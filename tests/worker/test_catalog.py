@@ -36,8 +36,12 @@ def test_a_full_sync_of_every_new_type_equals_the_expected_graph(
 ) -> None:
     account = catalog_account(clock)
     stack = make_stack(account, receiver=False, env={"GRAPH_MODEL": model})
+    assert stack.read_dependencies()["outcome"] == "ok"
     exported = stack.export()
     assert exported == expected_export(account, model=model)
+    assert "pagerduty_service_uses_service" in {r["_type"] for r in exported["relationships"]}
+    stack.full_sync()  # it builds the dependencies from the pass's reads: nothing changes
+    assert stack.export() == exported
     types = {e["_type"] for e in exported["entities"]}
     assert {"pagerduty_business_service", "pagerduty_service_integration"} <= types
     assert "pagerduty_vendor" in types
@@ -52,6 +56,7 @@ def test_the_catalog_refresh_keeps_business_services_tags_and_windows_current(
 ) -> None:
     account = catalog_account(clock)
     stack = make_stack(account, receiver=False)
+    stack.read_dependencies()
     users, services = sorted(account.users), sorted(account.services)
     business = sorted(account.catalog.business_services)
     clock.now += 60
@@ -65,6 +70,7 @@ def test_the_catalog_refresh_keeps_business_services_tags_and_windows_current(
     result = jobs.light_refresh()  # the feed has not been refused: the catalog only
     stack.drain()  # the service refreshes the window asked for
     assert result["catalog"]["outcome"] == "ok", result
+    stack.read_dependencies()  # the new business service's, first
     assert stack.export() == expected_export(account)
 
 
@@ -73,6 +79,7 @@ def test_a_contact_method_change_reaches_the_graph_through_the_feed_and_the_repo
 ) -> None:
     account = catalog_account(clock)
     stack = make_stack(account, receiver=False)
+    stack.read_dependencies()
     oncall = sorted({o["user"]["id"] for o in account.oncalls_now() if o["escalation_level"] == 1})
     user = next(u for u in oncall if account.notification_rules_of(u))
     clock.now += 30

@@ -10,6 +10,7 @@ import click
 
 from worker.cli.changes import changes
 from worker.cli.check import check
+from worker.cli.dependencies import dependencies
 from worker.cli.export import export
 from worker.cli.failed import failed
 from worker.cli.jupiterone import jupiterone
@@ -27,7 +28,7 @@ def cli() -> None:
     """
 
 
-for command in (sync, export, check, webhooks, failed, report, changes, jupiterone):
+for command in (sync, dependencies, export, check, webhooks, failed, report, changes, jupiterone):
     cli.add_command(command)
 
 

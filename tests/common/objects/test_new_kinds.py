@@ -9,6 +9,7 @@ from typing import Any
 from common.clients.pagerduty.client import without_integration_keys
 from common.objects import KINDS, Build, build_graph, kind_named
 from common.objects.maintenance_window import maintenance_properties, with_windows
+from common.objects.service_dependency import supporting_of
 from common.objects.tag import with_tags
 from common.objects.user import reachability
 
@@ -21,27 +22,28 @@ BUSINESS = {
     "point_of_contact": "payments@example.com",
     "html_url": "https://acme.pagerduty.com/business_services/PBS0001",
     "team": {"id": "PTM0001", "type": "team_reference"},
-    "dependencies": [
-        {
-            "id": "D1",
-            "type": "service_dependency",
-            "dependent_service": {"id": "PBS0001", "type": "business_service_reference"},
-            "supporting_service": {"id": "PSV0001", "type": "technical_service_reference"},
-        },
-        {
-            "id": "D2",
-            "type": "service_dependency",
-            "dependent_service": {"id": "PBS0001", "type": "business_service_reference"},
-            "supporting_service": {"id": "PBS0002", "type": "business_service_reference"},
-        },
-        {  # it supports another: that one's edge, not this one's
-            "id": "D3",
-            "type": "service_dependency",
-            "dependent_service": {"id": "PBS0003", "type": "business_service_reference"},
-            "supporting_service": {"id": "PBS0001", "type": "business_service_reference"},
-        },
-    ],
 }
+# GET /service_dependencies/business_services/PBS0001 → relationships
+DEPENDENCIES = [
+    {
+        "id": "D1",
+        "type": "service_dependency",
+        "dependent_service": {"id": "PBS0001", "type": "business_service_reference"},
+        "supporting_service": {"id": "PSV0001", "type": "technical_service_reference"},
+    },
+    {
+        "id": "D2",
+        "type": "service_dependency",
+        "dependent_service": {"id": "PBS0001", "type": "business_service_reference"},
+        "supporting_service": {"id": "PBS0002", "type": "business_service_reference"},
+    },
+    {  # it supports another: that one's edge, not this one's
+        "id": "D3",
+        "type": "service_dependency",
+        "dependent_service": {"id": "PBS0003", "type": "business_service_reference"},
+        "supporting_service": {"id": "PBS0001", "type": "business_service_reference"},
+    },
+]
 INTEGRATION = {
     "id": "PIN0001",
     "type": "generic_events_api_inbound_integration",
@@ -53,7 +55,7 @@ INTEGRATION = {
 }
 
 
-def test_a_business_service_with_its_team_and_what_it_depends_on() -> None:
+def test_a_business_service_with_its_team() -> None:
     kind = kind_named("business_service")
     assert kind is not None
     [entity], edges = kind.transform(BUSINESS, Build())
@@ -67,6 +69,18 @@ def test_a_business_service_with_its_team_and_what_it_depends_on() -> None:
     assert entity.properties["pointOfContact"] == "payments@example.com"
     assert entity.properties["teamId"] == "PTM0001"
     assert sorted((e.type, e.key) for e in edges) == [
+        ("pagerduty_team_has_business_service", "team:PTM0001|has|business_service:PBS0001"),
+    ]
+
+
+def test_what_a_business_service_depends_on_is_its_own_side_of_pagerdutys_answer() -> None:
+    """PagerDuty answers with the dependencies on either side; D3 is PBS0003's edge."""
+    supporting = supporting_of("business_service:PBS0001", DEPENDENCIES)
+    assert supporting == ["business_service:PBS0002", "service:PSV0001"]
+    kind = kind_named("service_dependency")
+    assert kind is not None and kind.entity_type is None
+    _, edges = kind.transform({"id": "business_service:PBS0001", "supporting": supporting}, Build())
+    assert sorted((e.type, e.key) for e in edges) == [
         (
             "pagerduty_business_service_uses_business_service",
             "business_service:PBS0001|uses|business_service:PBS0002",
@@ -75,8 +89,44 @@ def test_a_business_service_with_its_team_and_what_it_depends_on() -> None:
             "pagerduty_business_service_uses_service",
             "business_service:PBS0001|uses|service:PSV0001",
         ),
-        ("pagerduty_team_has_business_service", "team:PTM0001|has|business_service:PBS0001"),
     ]
+
+
+def test_a_technical_service_uses_the_services_it_depends_on() -> None:
+    answer = [
+        {
+            "id": "D4",
+            "type": "service_dependency",
+            "dependent_service": {"id": "PSV0002", "type": "technical_service_reference"},
+            "supporting_service": {"id": "PSV0001", "type": "technical_service_reference"},
+        },
+        {  # a business service depending on it: the business service's edge
+            "id": "D5",
+            "type": "service_dependency",
+            "dependent_service": {"id": "PBS0001", "type": "business_service_reference"},
+            "supporting_service": {"id": "PSV0002", "type": "technical_service_reference"},
+        },
+    ]
+    supporting = supporting_of("service:PSV0002", answer)
+    assert supporting == ["service:PSV0001"]
+    kind = kind_named("service_dependency")
+    assert kind is not None
+    _, [edge] = kind.transform({"id": "service:PSV0002", "supporting": supporting}, Build())
+    assert (edge.type, edge.class_, edge.key) == (
+        "pagerduty_service_uses_service",
+        "USES",
+        "service:PSV0002|uses|service:PSV0001",
+    )
+
+
+def test_the_full_sync_builds_dependencies_from_the_passs_reads_not_pagerduty() -> None:
+    kind = kind_named("service_dependency")
+    assert kind is not None
+    reads = [{"id": "service:PSV0002", "supporting": ["service:PSV0001"]}]
+    from common.objects.base import AccountRead
+
+    assert kind.list_all(None, AccountRead(("", ""), {}, {"service_dependencies": reads})) == reads  # type: ignore[arg-type]
+    assert kind.list_all(None, AccountRead(("", ""), {})) == ()  # type: ignore[arg-type]
 
 
 def test_integrations_come_with_their_service_and_vendor_and_never_their_key() -> None:
