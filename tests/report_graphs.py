@@ -165,6 +165,10 @@ class GraphBuilder:
             self._edge(f"pagerduty_business_service_uses_{kind}", "USES", key, used)
         return key
 
+    def uses(self, dependent: str, supporting: str) -> None:
+        """A technical service depending on another."""
+        self._edge("pagerduty_service_uses_service", "USES", dependent, supporting)
+
     def update(self, key: str, **props: Any) -> None:
         """Set properties of an entity already added."""
         self.entities = [

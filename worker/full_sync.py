@@ -284,7 +284,7 @@ def _read_account(
     The raw listings are dropped on return, keeping the peak RSS down.
     """
     snapshot = read_account(client, progress=progress, kept=kept)
-    run.read = snapshot.counts()
+    run.read = {name: n for name, n in snapshot.counts().items() if name not in kept}
     # Kept past the build: when each shift ends (the next hand-offs), and what the
     # catalog refresh compares its next read with.
     names = ("oncalls", "tags", "maintenance_windows")

@@ -71,6 +71,6 @@ def read_account(
             futures = [(k.listing, pool.submit(k.list_all, client, read)) for k in batch]
             for name, future in futures:
                 listings[name] = list(future.result())
-                if progress is not None:
+                if progress is not None and name not in (kept or {}):
                     progress(name, len(listings[name]), len(listings[name]))
     return AccountSnapshot({k.listing: listings[k.listing] for k in kinds}, window)

@@ -55,6 +55,19 @@ def test_a_business_service_depending_on_an_unwatched_service_is_at_risk() -> No
     }
 
 
+def test_a_business_service_is_at_risk_through_the_technical_services_it_depends_on() -> None:
+    """Checkout → API (watched) → database (nobody at level 1): the risk is two hops down."""
+    g, k = _account()
+    policy = g.policy("PEP0002", 1)
+    api, database = g.service("PSAPI01", policy), g.service("PSDB001", policy)
+    g.oncall(k["ada"], api, 1, "PEP0002")
+    g.uses(api, database)
+    checkout = g.business("PBCHECK", api)
+    found = {f["keys"][0]: f for f in _findings(g.graph(), "business_service_at_risk")}
+    assert found[checkout]["details"]["services"] == {database: "nobody on call at level 1"}
+    assert found[checkout]["keys"] == [checkout, database]
+
+
 def test_an_oncall_user_without_a_high_urgency_rule_is_unreachable() -> None:
     g, k = _account()
     g.reach(k["ada"], False, ("sms",))
