@@ -6,11 +6,16 @@ nothing changed), and prints:
 
 - requests made vs the minimum Σ⌈n/100⌉ over the six listings plus one read per schedule
   (its final schedule over the next 7 days: coverage and gaps), plus the catalog's (its
-  listings, one dependencies read per business service, three reads per tag) (target:
+  listings, three reads per tag) (target:
   ≤ 3 above it; past 10,000 objects a listing must be split by filters, which costs more);
 - wall time and peak RSS (targets: 10,000 users / 5,000 services in < 15 s and < 300 MB);
 - a baseline measured in the same run: a naive single-threaded pager (requests, follows
-  `more`, no transform, no sink) reading the same listings, and the ratio sync / baseline.
+  `more`, no transform, no sink) reading the same listings, and the ratio sync / baseline;
+- the dependency pass (not the sync's: worker/dependencies.py): `pdgraph dependencies
+  --all` (every service and business service, one read each) after the syncs, its
+  requests and wall time, and what the clock's runs cost: reads a minute at the default
+  PEOPLE_REFRESH_MINUTES (15) as a share of PAGERDUTY_REQUESTS_PER_MINUTE (960), and the
+  minutes a first read of every object takes at the pass's cap (half of it).
 
     .venv/bin/python bench/full_sync.py [--sizes 1000 10000 50000] [--no-catalog]
 
@@ -100,6 +105,8 @@ class Measured:
     resync_wall: float
     resync_rss: float
     resync_requests: int
+    pass_wall: float
+    pass_requests: int
     naive_seconds: float
     naive_pages: int
     naive_objects: int
@@ -120,18 +127,22 @@ def measure(account: Account, redis_url: str, graph: Path) -> Measured:
         sim.reset_requests()
         wall2, rss2, _ = run_sync_measured()
         made2 = sum(sim.request_counts().values())
+        sim.reset_requests()
+        started = time.perf_counter()
+        subprocess.run([str(BIN / "pdgraph"), "dependencies", "--all"], check=True)
+        pass_wall = time.perf_counter() - started
+        pass_made = sum(sim.request_counts().values())
         naive = naive_pager(sim.url)
-    return Measured(wall, rss, summary, made, wall2, rss2, made2, *naive)
+    return Measured(wall, rss, summary, made, wall2, rss2, made2, pass_wall, pass_made, *naive)
 
 
 def catalog_requests(account: Account) -> int:
-    """The fewest requests the catalog costs: its listings (one page at least), each
-    business service's dependencies, what each tag is on (users, teams, policies)."""
+    """The fewest requests the catalog costs: its listings (one page at least) and what
+    each tag is on (users, teams, policies)."""
     catalog = account.catalog
     vendors = 1 if any(i["vendor_id"] for i in catalog.integrations.values()) else 0
     return (
         max(1, math.ceil(len(catalog.business_services) / 100))
-        + len(catalog.business_services)
         + max(1, math.ceil(len(catalog.tags) / 100))
         + 3 * len(catalog.tags)
         + 1  # the maintenance windows going on now
@@ -185,6 +196,14 @@ def bench(users: int, redis_url: str, workdir: Path, catalog: bool) -> None:
     print(
         f"   ratio sync/baseline: {m.wall / m.naive_seconds:.2f}x "
         f"({m.requests / max(1, m.naive_pages):.2f}x the baseline's requests)"
+    )
+    dependents = sizes["services"] + len(c.business_services)
+    per_minute = math.ceil(dependents / 15)
+    print(
+        f"   dependency pass: {dependents:,} services and business services; "
+        f"`pdgraph dependencies --all` {m.pass_requests} requests in {m.pass_wall:.2f}s; "
+        f"the clock's runs: {per_minute} reads a minute ({per_minute / 960:.0%} of 960), "
+        f"a first read of all in {math.ceil(dependents / 480)} min at the cap of 480"
     )
 
 

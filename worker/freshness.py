@@ -23,7 +23,7 @@ from common import metrics
 from common.clients.pagerduty import AuditTrailUnavailable
 from common.graph import Cause
 from common.objects import CATALOG_KINDS
-from common.state.freshness import AUDIT, REFRESH, read_mode, record_run
+from common.state.freshness import AUDIT, CATALOG, REFRESH, read_mode, record_run
 from common.state.keys import freshness_key
 from common.state.locks import held_locks, lease
 from worker.audit_feed import PollRun, feed_due, poll_feed, switch_mode
@@ -106,6 +106,8 @@ def _catalog(context: JobContext) -> dict[str, Any]:
         run.changes_applied += refresh_maintenance(context, cause)
     except LightRefreshAborted:
         pass  # recorded and logged: nothing written, the full sync decides
+    finally:
+        record_run(context.connection, CATALOG, run.as_dict())
     return run.as_dict()
 
 

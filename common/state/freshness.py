@@ -16,6 +16,9 @@ from common.state.keys import freshness_key, text, text_map
 AUDIT = "audit"  # the audit-records feed, polled every AUDIT_POLL_SECONDS
 REFRESH = "refresh"  # the light refresh every PEOPLE_REFRESH_MINUTES (feed refused)
 MODES = (AUDIT, REFRESH)
+# Not a mode: the catalog refresh (worker/catalog.py), which runs in either; its last run
+# and changes are kept beside the modes'.
+CATALOG = "catalog"
 # What the light refresh cannot tell (it sees objects, not PagerDuty's audit records).
 CANNOT_KNOW = (
     "without PagerDuty's audit trail, who made each change (actor and method) and changes "
@@ -77,6 +80,7 @@ def freshness_status(connection: redis.Redis, now: float | None = None) -> dict[
         "cannot_know": CANNOT_KNOW if mode["mode"] == REFRESH else None,
         "last_poll": runs.get(AUDIT),
         "last_refresh": runs.get(REFRESH),
+        "last_catalog": runs.get(CATALOG),
         "lag_s": lag,
         "changes_applied": applied_totals(connection),
     }

@@ -295,6 +295,9 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
     assert runs["full sync"].endswith("T03:00:00Z")  # FULL_SYNC_CRON's default
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:(00|15|30|45):00Z", runs["on-call refresh"])
     assert runs["on-call hand-off refresh"] is not None  # from the sync's on-call end times
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z", runs["dependency reads"])
+    services = len(stack.sim.account.services)
+    assert report["dependencies"]["dependents"] == report["dependencies"]["never_read"] == services
 
     page = requests.get(f"{base}/status", auth=("anyone", READ_TOKEN), timeout=5)
     assert page.headers["Content-Type"].startswith("text/html")
@@ -305,6 +308,11 @@ def test_status_page_shows_queues_webhook_sync_and_graph_without_secrets(stack: 
         assert f'<a href="{link}">' in page.text
         linked = requests.get(f"{base}/{link}", auth=("anyone", READ_TOKEN), timeout=30)
         assert linked.status_code == 200, (link, linked.text[:200])
+    assert f"{services} not read yet" in " ".join(page.text.split())
+    stack.read_dependencies()
+    read = requests.get(f"{base}/status", headers=JSON_AUTHORIZED, timeout=5).json()
+    assert read["dependencies"]["never_read"] == 0
+    assert read["dependencies"]["last_run"]["read"] == services
     for text in (page.text, before.text, str(report)):
         assert API_KEY not in text and WEBHOOK_SECRET not in text and READ_TOKEN not in text
 

@@ -16,6 +16,7 @@ import pytest
 
 from common.report.checks import build_report
 from common.sinks.local import LocalSink
+from common.state.freshness import freshness_status
 from sim.clock import Clock
 from sim.pagerduty import Account
 from tests.cli import run_pdgraph
@@ -70,6 +71,7 @@ def test_the_catalog_refresh_keeps_business_services_tags_and_windows_current(
     result = jobs.light_refresh()  # the feed has not been refused: the catalog only
     stack.drain()  # the service refreshes the window asked for
     assert result["catalog"]["outcome"] == "ok", result
+    assert freshness_status(stack.redis)["last_catalog"] == result["catalog"]  # for /status
     stack.read_dependencies()  # the new business service's, first
     assert stack.export() == expected_export(account)
 
