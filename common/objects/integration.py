@@ -1,7 +1,10 @@
 """PagerDuty service integrations → `pagerduty_service_integration` entities (Channel: how
 alerts reach a service), with service HAS integration and vendor PROVIDES integration.
 
-They come with the service listing (`include[]=integrations`: no request of their own).
+They come with the service listing (`include[]=integrations`: no request of their own in
+a full sync). Whether PagerDuty sends `service.updated` when one is added or removed is
+undocumented, so the catalog refresh reads them whole every PEOPLE_REFRESH_MINUTES
+(the team and service listings: Σ⌈n/100⌉ requests), whichever way PagerDuty behaves.
 An integration's `integration_key` lets anyone who has it open incidents: the PagerDuty
 client drops it from every object it reads (common/clients/pagerduty), so it never
 reaches a transform, the graph, the change history, a log line or the report.
@@ -24,6 +27,8 @@ from common.objects.base import (
     key_of,
     without_nulls,
 )
+from common.objects.service import list_services
+from common.objects.team import list_teams
 
 if TYPE_CHECKING:
     from common.clients.pagerduty import PagerDutyClient
@@ -35,11 +40,23 @@ HAS_INTEGRATION = EdgeType(SERVICE_HAS_INTEGRATION, "HAS", "service", "integrati
 PROVIDES = EdgeType(VENDOR_PROVIDES_INTEGRATION, "PROVIDES", "vendor", "integration")
 
 
-def list_integrations(_: PagerDutyClient, read: AccountRead) -> Sequence[PagerDutyObject]:
+def _services(client: PagerDutyClient, read: AccountRead) -> Sequence[PagerDutyObject]:
+    """The services listed with this read; when they were not (the catalog refresh reads
+    integrations without the services' kind), the listing read here: the teams', then the
+    services' (Σ⌈n/100⌉ requests)."""
+    if "services" in read.listings:
+        return read.listings["services"]
+    teams = read.listings.get("teams")
+    if teams is None:
+        teams = list_teams(client, read)
+    return list_services(client, AccountRead(read.window, {"teams": teams}))
+
+
+def list_integrations(client: PagerDutyClient, read: AccountRead) -> Sequence[PagerDutyObject]:
     """The integrations of every service listed (each naming its service)."""
     return [
         {**integration, "service": {"id": service["id"]}}
-        for service in read.listings.get("services", ())
+        for service in _services(client, read)
         for integration in service.get("integrations") or []
         # a reference (`<type>_reference`: read without the include) is not the integration
         if integration.get("id") and not str(integration.get("type")).endswith("_reference")
@@ -81,4 +98,5 @@ KIND = ObjectKind(
     properties=integration_properties,
     relationships=integration_edges,
     edges=(HAS_INTEGRATION, PROVIDES),
+    unannounced=True,
 )

@@ -54,4 +54,5 @@ KIND = ObjectKind(
     entity_type=VENDOR,
     entity_class="Vendor",
     properties=vendor_properties,
+    unannounced=True,
 )

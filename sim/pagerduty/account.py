@@ -55,6 +55,9 @@ class Account(AccountViews, CatalogEdits, ContactEdits, EscalationEdits):
     # schedule id -> the last (since, until) its final schedule was read for: the window
     # the test oracle computes that schedule's coverage over
     coverage_windows: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Whether adding or removing a service's integration sends `service.updated`: PagerDuty
+    # does not document it, so the simulator does either (pdgraph must be right both ways).
+    integration_webhooks: bool = False
 
     def __post_init__(self) -> None:
         self.audit = AuditTrail(lambda: self.clock())

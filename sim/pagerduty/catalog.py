@@ -82,6 +82,9 @@ class CatalogEdits:
     audit: AuditTrail
     clock: Callable[[], float]
     changed: Callable[[], None]
+    integration_webhooks: bool
+    _announce: Callable[[str, str, dict[str, Any]], None]
+    service_event_data: Callable[[dict[str, Any]], dict[str, Any]]
 
     @property
     def vendors(self) -> dict[str, dict[str, Any]]:
@@ -213,6 +216,7 @@ class CatalogEdits:
             integration["integration_email"] = f"{iid.lower()}@acme.pagerduty.test"
         self.catalog.integrations[iid] = integration
         self.changed()
+        self._integrations_changed(service_id)
         return iid
 
     def remove_integration(self, service_id: str, integration_id: str) -> None:
@@ -220,6 +224,13 @@ class CatalogEdits:
             raise KeyError(integration_id)
         del self.catalog.integrations[integration_id]
         self.changed()
+        self._integrations_changed(service_id)
+
+    def _integrations_changed(self, service_id: str) -> None:
+        """`service.updated`, where this account is set to send it (`integration_webhooks`)."""
+        if self.integration_webhooks:
+            data = self.service_event_data(self.services[service_id])
+            self._announce("service.updated", "service", data)
 
     def integrations_of(self, service_id: str) -> list[dict[str, Any]]:
         return [i for i in self.catalog.integrations.values() if i["service_id"] == service_id]

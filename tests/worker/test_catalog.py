@@ -76,6 +76,30 @@ def test_the_catalog_refresh_keeps_business_services_tags_and_windows_current(
     assert stack.export() == expected_export(account)
 
 
+@pytest.mark.parametrize("webhooks", [False, True], ids=["no-webhook", "service-updated"])
+def test_integrations_added_and_removed_reach_the_graph_whether_or_not_pagerduty_says_so(
+    make_stack: Callable[..., Stack], clock: Clock, webhooks: bool
+) -> None:
+    """PagerDuty does not document whether an integration's change sends `service.updated`:
+    with or without it, the catalog refresh brings the graph to PagerDuty's."""
+    account = catalog_account(clock)
+    account.integration_webhooks = webhooks
+    stack = make_stack(account)
+    stack.read_dependencies()
+    first = next(iter(account.catalog.integrations.values()))
+    account.remove_integration(first["service_id"], first["id"])
+    service = sorted(account.services)[-1]
+    added = account.add_integration(service, "Grafana alerts")
+    assert len(stack.sender.deliveries) == (2 if webhooks else 0)
+    stack.drain()
+    result = jobs.light_refresh()
+    assert result["catalog"]["outcome"] == "ok", result
+    exported = stack.export()
+    assert exported == expected_export(account)
+    keys = {e["_key"] for e in exported["entities"]}
+    assert f"integration:{added}" in keys and f"integration:{first['id']}" not in keys
+
+
 def test_a_contact_method_change_reaches_the_graph_through_the_feed_and_the_report(
     make_stack: Callable[..., Stack], clock: Clock
 ) -> None:
