@@ -20,6 +20,7 @@ from common.objects import ENTITY_TYPES
 from common.queueing import QUEUES
 from common.schedule import next_handoff, next_runs
 from common.sinks import GraphSink
+from common.sinks.jupiterone.layout import Layout, describe
 from common.state.dependencies import dependency_status
 from common.state.freshness import MODES, freshness_status
 from common.state.full_sync import (
@@ -100,6 +101,19 @@ def queue_jobs(connection: redis.Redis) -> dict[str, dict[str, int]]:
     return jobs
 
 
+def jupiterone_layout(connection: redis.Redis, settings: Settings | None) -> dict[str, Any] | None:
+    """Where relationships are written in JupiterOne (one scope or edge partitions), the
+    layout the next full sync moves to, and the probe's verdict (None: local sink)."""
+    if (
+        settings is None
+        or settings.graph_sink != "jupiterone"
+        or not settings.jupiterone_account_id
+    ):
+        return None
+    status = Layout(connection, settings.jupiterone_account_id, settings.jupiterone_scope).status()
+    return {**status, "says": describe(status)}
+
+
 def collect_status(
     connection: redis.Redis, sink: GraphSink, settings: Settings | None = None
 ) -> dict[str, Any]:
@@ -122,6 +136,7 @@ def collect_status(
         "next_runs": next_scheduled_runs(connection, settings) if settings else {},
         "people": freshness_status(connection),
         "dependencies": dependency_status(connection),
+        "jupiterone": jupiterone_layout(connection, settings),
         "graph": {
             "entities": {t: n for t, n in counts.items() if t in ENTITY_TYPES},
             "relationships": {t: n for t, n in counts.items() if t not in ENTITY_TYPES},

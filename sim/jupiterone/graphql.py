@@ -6,7 +6,11 @@ simulator models both readings (`reading`): "scoped" files it in its from-entity
 (a DIFF of that scope owns it), "unscoped" in no scope (a DIFF neither owns nor deletes
 it, and a DIFF upload of the same `_key` makes a second edge). A relationship lookup
 (`FIND * WITH _scope = S THAT RELATES TO AS r * ...`) filters the *entities* by scope, so
-it returns every copy of a `_key` joined to an entity of S, whatever scope the edge is in.
+it returns every copy of a `_key` joined to an entity of S, whatever scope the edge is in
+(a cross-scope edge of `S-edges-3` between two entities of S included), never an edge
+with an end missing (kept by `foreign_end_deleted="keeps"`, sim/jupiterone/persister.py);
+`RETURN r._id, r._key` or `RETURN r._id, r._key, r._scope` (null: the edge has none).
+`deleteEntityV2` deletes edges naming the entity as a DIFF deleting it would.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from sim._http import json_response
-from sim.jupiterone.store import UNSCOPED, Scope, as_stored, drop_dangling, public
+from sim.jupiterone.store import (
+    UNSCOPED,
+    Scope,
+    as_stored,
+    drop_dangling,
+    entity_ids,
+    public,
+)
 from sim.jupiterone.validation import BadData, validate_relationship
 
 PAGE_ROWS = 250  # J1QL rows per queryV1 page (then a cursor)
@@ -28,7 +39,7 @@ _KEYS_LOOKUP = re.compile(
 )
 _RELATIONSHIP_LOOKUP = re.compile(
     r"^FIND \* WITH _scope = ('(?:[^'\\]|\\.)*') THAT RELATES TO AS r \* "
-    r"WHERE r\._key = \((.*)\) RETURN r\._id, r\._key$",
+    r"WHERE r\._key = \((.*)\) RETURN r\._id, r\._key(, r\._scope)?$",
     re.S,
 )
 _FIELD = re.compile(r"(\w+)\s*:\s*(\w+)\s*\(([^)]*)\)")
@@ -39,8 +50,14 @@ def _strings(text: str) -> list[str]:
     return [re.sub(r"\\(.)", r"\1", s) for s in _STRING.findall(text)]
 
 
-def answer(scopes: dict[str, Scope], payload: dict[str, Any], reading: str = "scoped") -> Response:
-    """One GraphQL request against the account's scopes (`reading`: see the module)."""
+def answer(
+    scopes: dict[str, Scope],
+    payload: dict[str, Any],
+    reading: str = "scoped",
+    foreign_end_deleted: str = "deletes",
+) -> Response:
+    """One GraphQL request against the account's scopes (`reading`: see the module;
+    `foreign_end_deleted`: sim/jupiterone/persister.py)."""
     query = str(payload.get("query") or "")
     variables = payload.get("variables") or {}
     if "queryV1" in query:
@@ -56,7 +73,7 @@ def answer(scopes: dict[str, Scope], payload: dict[str, Any], reading: str = "sc
     for alias, op, arg_text in _FIELD.findall(query):
         args = {name: variables.get(var) for name, var in _ARG.findall(arg_text)}
         try:
-            data[alias] = _mutation(scopes, op, args, reading)
+            data[alias] = _mutation(scopes, op, args, reading, foreign_end_deleted)
         except BadData as exc:
             data[alias] = None
             errors.append({"message": str(exc), "path": [alias]})
@@ -64,12 +81,16 @@ def answer(scopes: dict[str, Scope], payload: dict[str, Any], reading: str = "sc
 
 
 def _mutation(
-    scopes: dict[str, Scope], op: str, args: dict[str, Any], reading: str
+    scopes: dict[str, Scope],
+    op: str,
+    args: dict[str, Any],
+    reading: str,
+    foreign_end_deleted: str,
 ) -> dict[str, Any]:
     if op == "deleteEntityV2":
         scope_name, key = _entity_by_id(scopes, str(args.get("entityId")))
         entity = scopes[scope_name].entities.pop(key)
-        drop_dangling(scopes)
+        drop_dangling(scopes, foreign_end_deleted)
         return {"entity": public(entity)}
     if op == "createRelationship":
         from_scope, from_key = _entity_by_id(scopes, str(args.get("fromEntityId")))
@@ -88,7 +109,7 @@ def _mutation(
             "_toEntityKey": to_key,
         }
         validate_relationship(obj)
-        stored = as_stored(obj, None, filed or None)
+        stored = as_stored(obj, filed or None, "relationship")
         stored["_fromEntityId"] = args["fromEntityId"]
         stored["_toEntityId"] = args["toEntityId"]
         held.relationships[key] = stored
@@ -118,6 +139,25 @@ def _entity_by_id(scopes: dict[str, Scope], entity_id: str) -> tuple[str, str]:
     raise BadData(f"entity {entity_id} not found")
 
 
+def _relationship_rows(scopes: dict[str, Scope], match: re.Match[str]) -> list[dict[str, Any]]:
+    """Every edge with a wanted `_key`, of any scope, joined to an entity of the scope
+    named and with both ends present (a traversal never reaches a missing entity)."""
+    scope = scopes.get(_strings(match.group(1))[0], Scope())
+    ids = {e["_id"] for e in scope.entities.values()}
+    present = entity_ids(scopes)
+    wanted = set(_strings(match.group(2)))
+    rows = []
+    for name, held in scopes.items():
+        for r in held.relationships.values():
+            ends = {r["_fromEntityId"], r["_toEntityId"]}
+            if r["_key"] in wanted and ids & ends and ends <= present:
+                row = {"r._id": r["_id"], "r._key": r["_key"]}
+                if match.group(3):
+                    row["r._scope"] = name or None
+                rows.append(row)
+    return rows
+
+
 def _query_v1(scopes: dict[str, Scope], j1ql: str, cursor: str | None) -> dict[str, Any]:
     j1ql = " ".join(j1ql.split())
     rows: list[dict[str, Any]]
@@ -136,15 +176,7 @@ def _query_v1(scopes: dict[str, Scope], j1ql: str, cursor: str | None) -> dict[s
         if match.group(3):
             rows = rows[: int(match.group(3))]
     elif match := _RELATIONSHIP_LOOKUP.match(j1ql):
-        scope = scopes.get(_strings(match.group(1))[0], Scope())
-        ids = {e["_id"] for e in scope.entities.values()}
-        wanted = set(_strings(match.group(2)))
-        rows = [
-            {"r._id": r["_id"], "r._key": r["_key"]}
-            for held in scopes.values()
-            for r in held.relationships.values()
-            if r["_key"] in wanted and ids & {r["_fromEntityId"], r["_toEntityId"]}
-        ]
+        rows = _relationship_rows(scopes, match)
     else:
         raise BadData(f"J1QL not supported by the simulator: {j1ql[:120]}")
     start = int(cursor or 0)

@@ -5,7 +5,13 @@ GraphQL is rate limited as JupiterOne documents it (sim/jupiterone/ratelimits.py
 per account and per client, aliased mutations counted, the J1QL query limit), with the
 `RateLimit-*` headers on every GraphQL answer; `graphql_limits` / `j1ql_limit` set the
 buckets (small windows for tests, None for none). `rate_limit` is a plain limit on every
-request, persister included."""
+request, persister included.
+
+`foreign_endpoints`, `partition_diff` and `foreign_end_deleted` pick the readings of what
+JupiterOne leaves undocumented about relationships across scopes (the first value of
+FOREIGN_ENDPOINTS, PARTITION_DIFF, FOREIGN_END_DELETED is the default; the readings are
+described in sim/jupiterone/persister.py). `graph(scope)` lists a scope's relationships
+even when their ends are another scope's entities (an edge partition)."""
 
 from __future__ import annotations
 
@@ -23,7 +29,17 @@ from sim._http import SimServer, json_response
 from sim.jupiterone import graphql, persister
 from sim.jupiterone.persister import error_response
 from sim.jupiterone.ratelimits import DOCUMENTED_GRAPHQL, DOCUMENTED_J1QL, GraphQLLimits, Window
-from sim.jupiterone.store import READINGS, Job, Scope, account_objects, public
+from sim.jupiterone.store import (
+    FOREIGN_END_DELETED,
+    FOREIGN_ENDPOINTS,
+    PARTITION_DIFF,
+    READINGS,
+    CrossScopeReadings,
+    Job,
+    Scope,
+    account_objects,
+    public,
+)
 
 MAX_BODY = 5_000_000
 
@@ -43,6 +59,9 @@ class JupiterOneSim(SimServer):
         graphql_relationships: str = "scoped",  # which scope createRelationship files into
         graphql_limits: Sequence[Window] | None = DOCUMENTED_GRAPHQL,  # token buckets
         j1ql_limit: Window | None = DOCUMENTED_J1QL,
+        foreign_endpoints: str = FOREIGN_ENDPOINTS[0],  # a DIFF edge with both ends elsewhere
+        partition_diff: str = PARTITION_DIFF[0],  # a DIFF leaving out such an edge of its scope
+        foreign_end_deleted: str = FOREIGN_END_DELETED[0],  # other scopes' edges of a gone end
     ) -> None:
         super().__init__()
         self.account_id = account_id
@@ -54,6 +73,7 @@ class JupiterOneSim(SimServer):
         if graphql_relationships not in READINGS:
             raise ValueError(f"graphql_relationships must be one of {READINGS}")
         self.graphql_relationships = graphql_relationships
+        self.readings = CrossScopeReadings(foreign_endpoints, partition_diff, foreign_end_deleted)
         self.scopes: dict[str, Scope] = {}
         self.jobs: dict[str, Job] = {}
         self.calls: Counter[str] = Counter()  # "POST jobs", "graphql queryV1", ...
@@ -150,6 +170,7 @@ class JupiterOneSim(SimServer):
                 request.path,
                 payload,
                 finalize_seconds=self.finalize_seconds,
+                readings=self.readings,
             )
 
     def _graphql(self, payload: Any) -> Response:
@@ -160,7 +181,12 @@ class JupiterOneSim(SimServer):
         if refused_by is None:
             with self.lock:
                 self.charged.update({"graphql": tokens, "j1ql": j1ql})
-            response = graphql.answer(self.scopes, payload, self.graphql_relationships)
+            response = graphql.answer(
+                self.scopes,
+                payload,
+                self.graphql_relationships,
+                self.readings.foreign_end_deleted,
+            )
         else:
             with self.lock:
                 self.refused[refused_by] += 1

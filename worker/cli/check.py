@@ -12,6 +12,7 @@ import redis
 from common.clients.pagerduty import AuditTrailUnavailable, PagerDutyError, client_from_settings
 from common.config import ConfigError, Settings
 from common.sinks import SinkError, make_sink, missing_local_graph
+from common.sinks.jupiterone.layout import Layout, describe
 from common.state.connection import connect
 from common.state.freshness import CANNOT_KNOW
 from common.state.full_sync import last_full_sync, last_successful_full_sync
@@ -117,8 +118,21 @@ def check_sink(settings: Settings, connection: redis.Redis | None) -> Finding:
     if settings.graph_sink == "local":
         return Finding(what, detail=settings.local_graph_path)
     return Finding(
-        what, detail=f"scope {settings.jupiterone_scope!r} at {settings.jupiterone_api_url}"
+        what,
+        detail=f"scope {settings.jupiterone_scope!r} at {settings.jupiterone_api_url}",
+        note=_layout(settings, connection),
     )
+
+
+def _layout(settings: Settings, connection: redis.Redis | None) -> str | None:
+    """Where pdgraph writes JupiterOne relationships (one scope or edge partitions)."""
+    if connection is None or settings.jupiterone_account_id is None:
+        return None
+    try:
+        layout = Layout(connection, settings.jupiterone_account_id, settings.jupiterone_scope)
+        return describe(layout.status())
+    except redis.RedisError:
+        return None
 
 
 def _at(epoch: object) -> str:

@@ -3,13 +3,15 @@
 What pdgraph wrote is kept in Redis (record.py); diffs run against it and only a change
 reaches JupiterOne.
 
-- `replace_all`: one DIFF job in the scope (syncjob.py); the record moves only once
-  JupiterOne finished it.
+- `replace_all`: one DIFF job in the scope (syncjob.py), or, in the edge-partitioned
+  layout (layout.py, partitions.py), one of the scope's entities and one per partition;
+  the record moves only once JupiterOne finished them.
 - `apply`: entity creates/updates are written behind, one PATCH job per window
   (writebehind.py); relationship creates/updates/deletes and entity deletes go into the
   record at once and reach JupiterOne in the next debounced DIFF job of the whole scope
-  (scopediff.py). No relationship is written through GraphQL: JupiterOne does not
-  document which subgraph such a relationship joins (docs/jupiterone-writes.md).
+  (scopediff.py), or of the partitions they touched. No relationship is written through
+  GraphQL: JupiterOne does not document which subgraph such a relationship joins
+  (docs/jupiterone-writes.md).
 - `check`: credentials.py.
 - the change history: a Redis stream beside the record (record.py); an entry is added in
   the transaction that moves the record, except for entity writes written behind, whose
@@ -31,6 +33,8 @@ from common.graph import Cause, ChangeSet, Graph, GraphIndex, diff
 from common.sinks.base import ScheduleFlush
 from common.sinks.history import ChangeJournal, Entry, Query, touched_keys
 from common.sinks.jupiterone.credentials import check_credentials
+from common.sinks.jupiterone.layout import PARTITIONED, SCOPE, Layout
+from common.sinks.jupiterone.partitions import by_partition, diff_partitions
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.scopediff import DIFF_WINDOW_MAX, DIFF_WINDOW_MIN, ScopeDiffs
 from common.sinks.jupiterone.syncjob import run_diff_job, run_patch_job
@@ -69,11 +73,15 @@ class JupiterOneSink:
         self._buffer = WriteBehindBuffer(
             self._record, patch, window=patch_window, schedule_flush=schedule_flush
         )
+        self.layout = Layout(connection, client.account_id, scope)
         self._diffs = ScopeDiffs(
             self._record,
             partial(run_diff_job, client, scope),
             schedule_flush=schedule_flush,
             window=diff_window,
+            layout=self.layout,
+            partition_job=partial(diff_partitions, client, scope),
+            before_upload=self._buffer.flush_held,
         )
 
     def __repr__(self) -> str:
@@ -126,9 +134,9 @@ class JupiterOneSink:
     def replace_all(self, graph: Graph, cause: Cause | None = None) -> None:
         with self._diffs.serialized("JupiterOne full sync"):  # no webhook DIFF in between
             started = time.monotonic()
-            job_id = run_diff_job(self.client, self.scope, graph)
+            job_id = self._write_whole(graph)
             objects = len(graph.entities) + len(graph.relationships)
-            self._diffs.completed(objects, time.monotonic() - started)
+            self._diffs.completed(objects, time.monotonic() - started, len(graph.entities))
             changes = diff(self._record.index(), graph)
             before = self._record.objects(touched_keys(changes))
             journal = ChangeJournal(changes, before, cause, self._record.clock())
@@ -143,6 +151,31 @@ class JupiterOneSink:
                     [*changes.delete_relationships, *changes.delete_entities],
                 )
         log.info("jupiterone DIFF job finished", extra={"job_id": job_id, **changes.summary()})
+
+    def _write_whole(self, graph: Graph) -> str:
+        """Make JupiterOne hold `graph` in the layout wanted (layout.py), moving to it from
+        the one held: never a `_key` in two scopes once done, never an edge missing on
+        the way (for a moment, during a cut-over, an edge may be in both: the entity
+        scope's copy goes last). The entity scope's job id."""
+        held, wanted = self.layout.held(), self.layout.wanted()
+        entities_only = Graph(graph.entities, {})
+        if wanted == SCOPE:
+            job_id = run_diff_job(self.client, self.scope, graph)
+            if held == PARTITIONED:  # back to one scope: the partitions empty
+                diff_partitions(self.client, self.scope, by_partition([]))
+        else:
+            # Into partitions from one scope: the scope keeps its edges until each
+            # partition holds its own (new entities first: a partition names them).
+            job_id = run_diff_job(
+                self.client, self.scope, graph if held == SCOPE else entities_only
+            )
+            diff_partitions(self.client, self.scope, by_partition(graph.relationships.values()))
+            if held == SCOPE:
+                job_id = run_diff_job(self.client, self.scope, entities_only)
+        if held != wanted:
+            self.layout.set_held(wanted)
+            log.info("jupiterone layout moved", extra={"from": held, "to": wanted})
+        return job_id
 
     def _before(self, changes: ChangeSet) -> dict[str, dict[str, Any]]:
         """What the changed objects are now: buffered writes first, then the record."""

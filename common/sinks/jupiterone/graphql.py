@@ -59,6 +59,17 @@ def relationship_ids(client: JupiterOneClient, scope: str, key: str) -> list[str
     return sorted({str(r["r._id"]) for r in rows if r.get("r._key") == key and r.get("r._id")})
 
 
+def relationship_scopes(client: JupiterOneClient, scope: str, key: str) -> list[str]:
+    """The `_scope` of every relationship with this `_key` joined to entities of `scope`
+    (an edge partition's relationships are, whatever scope they are in), sorted."""
+    j1ql = (
+        f"FIND * WITH _scope = {j1ql_string(scope)} THAT RELATES TO AS r * "
+        f"WHERE r._key = ({_keys([key])}) RETURN r._id, r._key, r._scope"
+    )
+    rows: list[dict[str, Any]] = client.query(j1ql)
+    return sorted(str(r.get("r._scope")) for r in rows if r.get("r._key") == key)
+
+
 def create_relationship(
     client: JupiterOneClient, relationship: Relationship, from_id: str, to_id: str
 ) -> str:

@@ -12,7 +12,9 @@ the same relationship, then one without it, and looks at what JupiterOne holds a
 
 pdgraph writes no relationship through GraphQL (scopediff.py), so its strategy is safe
 when the DIFF semantics it relies on hold: a DIFF creates the relationships it uploads
-and deletes those it leaves out, and J1QL finds the objects by `_key`. The probe removes
+and deletes those it leaves out, and J1QL finds the objects by `_key`. It also checks
+what edge partitions rely on (probe_partitions.py): the verdict decides whether pdgraph
+writes relationships in partitions on this account (layout.py). The probe removes
 everything it made, also when a step fails, and says if it could not.
 """
 
@@ -25,6 +27,11 @@ from common.clients.jupiterone import JupiterOneClient, JupiterOneError
 from common.graph import Entity, Graph, Relationship
 from common.sinks.base import SinkError
 from common.sinks.jupiterone import graphql
+from common.sinks.jupiterone.probe_partitions import (
+    PartitionAnswers,
+    empty_partition,
+    probe_partitions,
+)
 from common.sinks.jupiterone.syncjob import run_diff_job
 
 OWNED, DUPLICATED, REJECTED = "owned", "duplicated", "rejected"
@@ -42,6 +49,12 @@ class ProbeReport:
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failure: str | None = None
+    partitions: PartitionAnswers = field(default_factory=PartitionAnswers)
+
+    @property
+    def partitions_safe(self) -> bool:
+        """Whether pdgraph may write relationships in edge partitions on this account."""
+        return self.safe and self.partitions.safe
 
     @property
     def safe(self) -> bool:
@@ -72,6 +85,7 @@ class ProbeReport:
             f"J1QL _key lookups      {'as expected' if self.lookups_ok else 'NOT as expected'}",
             "DIFF owns its edges    "
             + ("yes" if self.diff_owns_its_relationships else "NOT confirmed"),
+            *self.partitions.lines(),
             f"cleaned up             {'yes' if self.cleaned_up else 'NO'}",
             f"rate-limit headers     {headers or 'none seen'}",
             *(f"note                   {n}" for n in self.notes),
@@ -124,6 +138,11 @@ def _probe(client: JupiterOneClient, report: ProbeReport, objects: _Objects) -> 
     if set(ids) != {objects.a.key, objects.b.key}:
         report.failure = f"J1QL found {sorted(ids)} of the probe's two entities in {scope!r}"
         return
+    # Edge partitions first, while no GraphQL copy of the edge may be about.
+    ends = (objects.a, objects.b)
+    report.partitions = probe_partitions(client, scope, ends, objects.edge)
+    empty_partition(client, scope)
+    ids = graphql.entity_ids(client, scope, [objects.a.key, objects.b.key])  # b is new
     try:
         made = graphql.create_relationship(
             client, objects.edge, ids[objects.a.key], ids[objects.b.key]
@@ -173,6 +192,7 @@ def _clean_up(client: JupiterOneClient, report: ProbeReport, objects: _Objects) 
     """Remove every copy of the relationship, then the entities; True when none is left."""
     edges_left: list[str] = []
     try:
+        empty_partition(client, report.scope)
         edges_left = _delete_relationships(client, report.scope, objects)
     except (JupiterOneError, SinkError) as exc:
         report.notes.append(f"clean-up: deleting the relationships failed: {exc}")

@@ -34,7 +34,8 @@ from common.sinks.history import (
     entry_json,
     matches,
 )
-from common.state.keys import jupiterone_changes, jupiterone_prefix, text, text_map
+from common.sinks.jupiterone.partitions import by_partition, partition_of
+from common.state.keys import jupiterone_changes, jupiterone_prefix, text, text_list, text_map
 
 HISTORY_SCAN = 500  # stream entries read per XRANGE
 HISTORY_SCAN_BUDGET = 20_000  # entries one page may look through before handing a cursor back
@@ -153,6 +154,25 @@ class JupiterOneRecord:
                 entity = Entity.from_j1(data)
                 graph.entities[entity.key] = entity
         return graph
+
+    def entity_keys(self) -> set[str]:
+        return set(text_list(self.r.hkeys(self.key("entities"))))
+
+    def entities(self, keys: Iterable[str]) -> dict[str, Entity]:
+        """These entities as JupiterOne holds them (those the record has)."""
+        return {k: Entity.from_j1(data) for k, data in self.objects(sorted(keys)).items()}
+
+    def relationships_in(self, partitions: Iterable[int]) -> dict[int, list[Relationship]]:
+        """Each of these edge partitions and the relationships the record has in it."""
+        found = by_partition([], partitions)
+        keys = [
+            k
+            for k in text_list(self.r.hkeys(self.key("relationships")))
+            if partition_of(k) in found
+        ]
+        for key, data in self.objects(keys).items():
+            found[partition_of(key)].append(Relationship.from_j1(data))
+        return found
 
     def objects(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The JSON of these objects as JupiterOne holds them (those the record has)."""

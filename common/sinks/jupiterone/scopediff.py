@@ -23,13 +23,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from redis.lock import Lock
 
 from common.graph import Entity, Graph, Relationship
 from common.sinks.base import ScheduleFlush, SinkError
+from common.sinks.jupiterone.layout import PARTITIONED, Layout
+from common.sinks.jupiterone.partitions import partition_of
 from common.sinks.jupiterone.record import JupiterOneRecord
 from common.sinks.jupiterone.writebehind import FLUSH_LOCK_WAIT, flush_lock
 from common.state.keys import text
@@ -43,10 +45,18 @@ EARLY = 0.25  # a flush this close before the due time runs the DIFF anyway
 KEPT_SHARE = 0.5  # a record with fewer objects than this share of the last DIFF's is lost
 
 DiffJob = Callable[[Graph], str]  # run_diff_job bound to a client and scope: the job id
+# diff_partitions bound to a client and scope: each partition's new content → the job ids
+PartitionJob = Callable[[Mapping[int, Sequence[Relationship]]], list[str]]
 
 
 class ScopeDiffs:
-    """The scope's pending DIFF: marked by changes, run by the flush (or at once)."""
+    """The scope's pending DIFF: marked by changes, run by the flush (or at once).
+
+    In the partitioned layout (layout.py) the DIFF is of the edge partitions the changes
+    touched (`partition_job`) and, when entities were deleted, of the entity scope's
+    entities; what is buffered is PATCHed first (`before_upload`), so that a new edge's
+    ends are in JupiterOne before the partition naming them.
+    """
 
     def __init__(
         self,
@@ -55,10 +65,15 @@ class ScopeDiffs:
         *,
         schedule_flush: ScheduleFlush | None = None,
         window: tuple[float, float] = (DIFF_WINDOW_MIN, DIFF_WINDOW_MAX),
+        layout: Layout | None = None,
+        partition_job: PartitionJob | None = None,
+        before_upload: Callable[[], int] | None = None,
     ) -> None:
         self.record, self.r, self.diff_job = record, record.r, diff_job
         self.schedule_flush = schedule_flush
         self.window_min, self.window_max = window
+        self.layout, self.partition_job = layout, partition_job
+        self.before_upload = before_upload
 
     # -- marking --------------------------------------------------------------------------
 
@@ -69,9 +84,17 @@ class ScopeDiffs:
         self.record.update(upserts, deletes)
         now = self.schedule_flush is None
         window = 0.0 if now else self.window()
+        # Which partitions and whether entities changed, whatever the layout held (a
+        # cut-over between this change and its DIFF finds them).
+        touched = {partition_of(r.key) for r in upserts}
+        touched |= {partition_of(k) for k in deletes if "|" in k}
         with self.r.pipeline(transaction=True) as pipe:
             pipe.set(self.record.key("diff:dirty"), repr(time.time() + window), nx=True)
             pipe.incrby(self.record.key("diff:changes"), len(upserts) + len(deletes))
+            if touched:
+                pipe.sadd(self.record.key("diff:partitions"), *touched)
+            if any("|" not in k for k in deletes):
+                pipe.set(self.record.key("diff:entities"), 1)
             pipe.execute()
         if self.schedule_flush is None:
             self.flush(force=True)
@@ -88,11 +111,12 @@ class ScopeDiffs:
         """Relationship changes and entity deletes waiting for the next DIFF."""
         return int(self.r.get(self.record.key("diff:changes")) or 0)
 
-    def completed(self, objects: int, seconds: float) -> None:
-        """The full sync made the record the scope's content (`objects` of them) in a DIFF
-        job of `seconds`: the webhook path's DIFFs take about as long."""
+    def completed(self, objects: int, seconds: float, entities: int = 0) -> None:
+        """The full sync made the record the scope's content (`objects` of them, `entities`
+        entities) in DIFF jobs of `seconds`: the webhook path's DIFFs take about as long."""
         with self.r.pipeline(transaction=True) as pipe:
             pipe.set(self.record.key("diff:complete"), str(objects))
+            pipe.set(self.record.key("diff:entities-uploaded"), str(entities))
             pipe.set(self.record.key("diff:last-seconds"), repr(seconds))
             pipe.execute()
 
@@ -140,18 +164,76 @@ class ScopeDiffs:
                 "Redis keys were lost); relationship changes wait for `pdgraph sync`"
             )
         # Changes recorded from here on mark the scope again: they get the next DIFF.
+        key = self.record.key
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(self.record.key("diff:dirty"), self.record.key("diff:flush-queued"))
-            pipe.getset(self.record.key("diff:changes"), 0)
-            _, taken = pipe.execute()
+            pipe.delete(key("diff:dirty"), key("diff:flush-queued"))
+            pipe.getset(key("diff:changes"), 0)
+            pipe.smembers(key("diff:partitions"))
+            pipe.get(key("diff:entities"))
+            pipe.delete(key("diff:partitions"), key("diff:entities"))
+            _, taken, partitions, entities, _ = pipe.execute()
+        touched = {int(text(n)) for n in partitions}
         try:
+            if self.layout is not None and self.layout.held() == PARTITIONED:
+                return self._upload_partitioned(touched, entities is not None)
             return self._upload(int(text(complete)))
         except BaseException:
             with self.r.pipeline(transaction=True) as pipe:
-                pipe.set(self.record.key("diff:dirty"), repr(time.time()), nx=True)
-                pipe.incrby(self.record.key("diff:changes"), int(taken or 0))
+                pipe.set(key("diff:dirty"), repr(time.time()), nx=True)
+                pipe.incrby(key("diff:changes"), int(taken or 0))
+                if touched:
+                    pipe.sadd(key("diff:partitions"), *touched)
+                if entities is not None:
+                    pipe.set(key("diff:entities"), 1)
                 pipe.execute()
             raise
+
+    def _upload_partitioned(self, touched: set[int], entities_deleted: bool) -> int:
+        """DIFF the partitions `touched` and, when entities were deleted, the entity scope's
+        entities; the objects uploaded."""
+        if self.partition_job is None:
+            raise SinkError("JupiterOne: edge partitions held but no partition writer")
+        if self.before_upload is not None:
+            self.before_upload()  # PATCH the buffered: a new edge's new end exists first
+        held = self.record.entity_keys()
+        partitions = self.record.relationships_in(touched)
+        dangling = [
+            r.key
+            for edges in partitions.values()
+            for r in edges
+            if r.from_key not in held or r.to_key not in held
+        ]
+        gone = set(dangling)
+        partitions = {n: [r for r in edges if r.key not in gone] for n, edges in partitions.items()}
+        started = time.monotonic()
+        jobs = self.partition_job(partitions) if partitions else []
+        count = sum(len(edges) for edges in partitions.values())
+        if entities_deleted:
+            count += self._diff_entities(held)
+            jobs.append("entities")
+        seconds = time.monotonic() - started
+        self.r.set(self.record.key("diff:last-seconds"), repr(seconds))
+        if dangling:
+            self.record.update([], dangling)
+        log.info(
+            "jupiterone partition DIFF jobs of webhook changes finished",
+            extra={"partitions": sorted(partitions), "jobs": len(jobs), "objects": count},
+        )
+        return count
+
+    def _diff_entities(self, held: set[str]) -> int:
+        """The entity scope's entities only (deletes, batched); refuses a record that lost
+        more than half of what the last such DIFF uploaded."""
+        last = int(text(self.r.get(self.record.key("diff:entities-uploaded")) or b"0"))
+        if len(held) < last * KEPT_SHARE:
+            raise SinkError(
+                f"JupiterOne: the record holds {len(held)} entities, the last DIFF uploaded "
+                f"{last}: refusing to delete the rest of the scope (Redis keys lost?); "
+                "run `pdgraph sync`"
+            )
+        self.diff_job(Graph(self.record.entities(held), {}))
+        self.r.set(self.record.key("diff:entities-uploaded"), str(len(held)))
+        return len(held)
 
     def _upload(self, last_count: int) -> int:
         graph = self.record.read_graph()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.clients.jupiterone import JupiterOneClient, JupiterOneError
-from common.graph import Graph
+from common.graph import Graph, Relationship
 from common.sinks.base import SinkError, SinkPartlyWritten
 
 log = logging.getLogger(__name__)
@@ -26,18 +26,27 @@ class DiffJobUnfinished(SinkPartlyWritten):
 PatchJob = Callable[[list[dict[str, Any]]], None]  # run_patch_job bound to a client and scope
 
 
-def run_diff_job(client: JupiterOneClient, scope: str, graph: Graph) -> str:
-    """Make `graph` the content of `scope` in one DIFF job; its id. SinkError on failure."""
+def run_diff_job(
+    client: JupiterOneClient,
+    scope: str,
+    graph: Graph,
+    *,
+    edge_json: Callable[[Relationship], dict[str, Any]] = Relationship.to_j1,
+) -> str:
+    """Make `graph` the content of `scope` in one DIFF job; its id. SinkError on failure.
+    `edge_json`: how a relationship is uploaded (an edge partition's name their ends in
+    another scope: common/sinks/jupiterone/partitions.py)."""
     job_id = client.start_job(scope, "DIFF")
     finalized = False
     try:
-        client.upload(
-            job_id, "entities", (graph.entities[k].to_j1() for k in sorted(graph.entities))
-        )
+        if graph.entities:
+            client.upload(
+                job_id, "entities", (graph.entities[k].to_j1() for k in sorted(graph.entities))
+            )
         client.upload(
             job_id,
             "relationships",
-            (graph.relationships[k].to_j1() for k in sorted(graph.relationships)),
+            (edge_json(graph.relationships[k]) for k in sorted(graph.relationships)),
         )
         client.finalize(job_id)
         finalized = True

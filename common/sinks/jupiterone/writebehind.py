@@ -124,6 +124,10 @@ class WriteBehindBuffer:
                 raise SinkError(f"another JupiterOne flush held its lock for {FLUSH_LOCK_WAIT}s")
             return self._flush()
 
+    def flush_held(self) -> int:
+        """`flush` for a caller that holds the flush lock already (a partition DIFF)."""
+        return self._flush()
+
     def _flush(self) -> int:
         with self.r.pipeline(transaction=True) as pipe:
             pipe.delete(self.record.key("patch:flush-queued"))  # writes from now: a new flush
