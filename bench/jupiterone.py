@@ -15,12 +15,19 @@ jobs, each sample changes PagerDuty, runs the webhook job's refresh here, and po
 simulator's state (no requests) until the change shows: a rename (entity change, written
 behind, flushed at the end of its 0.5 s window) and an on-call rotation (edge change).
 
+Layouts (issue 22): each size runs twice, relationships in one scope (the default) and in
+edge partitions (the layout pdgraph writes where `pdgraph jupiterone probe` verified it),
+and a table compares, per on-call hand-off (one policy's rotation, its services
+refreshed), the objects and JSON bytes the DIFF jobs uploaded, and the edge latency.
+
     .venv/bin/python bench/jupiterone.py [--sizes 1000 10000] [--samples 20]
+                                         [--layouts scope partitioned]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -49,6 +56,7 @@ from common.objects import Build  # noqa: E402
 from common.objects.service import service_key  # noqa: E402
 from common.objects.user import user_key  # noqa: E402
 from common.sinks import GraphSink, make_sink  # noqa: E402
+from common.sinks.jupiterone.layout import PARTITIONED, SCOPE, Layout  # noqa: E402
 from sim.jupiterone import JupiterOneSim  # noqa: E402
 from sim.pagerduty import Account, PagerDutySim  # noqa: E402
 from worker import jobs, service_refresh  # noqa: E402
@@ -57,6 +65,14 @@ from worker.full_sync import run_full_sync  # noqa: E402
 
 PD_KEY = "bench-pd-key"
 J1_ACCOUNT, J1_KEY = "bench-account", "bench-j1-key"
+
+
+def uploaded_since(j1: JupiterOneSim, jobs_before: int) -> tuple[int, int]:
+    """(objects, JSON bytes) the sync jobs made after the first `jobs_before` uploaded."""
+    with j1.state_lock:
+        jobs = list(j1.jobs.values())[jobs_before:]
+        objects = [o for j in jobs for o in (*j.entities.values(), *j.relationships.values())]
+    return len(objects), sum(len(json.dumps(o)) for o in objects)
 
 
 def describe(j1: JupiterOneSim) -> str:
@@ -103,12 +119,16 @@ class Run:
         for service_id in service_ids:
             self.refresh(sink, service_id)
 
-    def change(self, label: str, sink: GraphSink, *service_ids: str) -> None:
-        """Refresh these services, then run the window's flush; print what it all cost."""
+    def change(self, label: str, sink: GraphSink, *service_ids: str) -> tuple[int, int]:
+        """Refresh these services, then run the window's flush; print what it all cost,
+        and return the (objects, bytes) uploaded."""
         self.j1.reset_calls()
+        jobs = len(self.j1.jobs)
         self.refresh_each(sink, list(service_ids))
         drain(sink)
-        print(f"  {label:<34} {describe(self.j1)}")
+        objects, size = uploaded_since(self.j1, jobs)
+        print(f"  {label:<34} {describe(self.j1)}  ({objects:,} objects, {size:,} bytes)")
+        return objects, size
 
 
 def drain(sink: GraphSink, timeout: float = 60.0) -> None:
@@ -136,8 +156,9 @@ def measure_full_syncs(run: Run, sink: GraphSink) -> None:
         )
 
 
-def measure_single_changes(run: Run, sink: GraphSink) -> None:
-    """One webhook's worth of each kind of change, each with its flush."""
+def measure_single_changes(run: Run, sink: GraphSink) -> tuple[int, int]:
+    """One webhook's worth of each kind of change, each with its flush; the (objects,
+    bytes) of the warm on-call rotation (one hand-off)."""
     account, services = run.account, run.services
     run.change("no-op (service.updated)", sink, services[0])
     account.update_service(services[0], name="renamed service")
@@ -148,10 +169,13 @@ def measure_single_changes(run: Run, sink: GraphSink) -> None:
     on_policy = [
         s for s in services if account.services.get(s, {}).get("escalation_policy_id") == policy_id
     ]
+    handoff = (0, 0)
     for n, user in enumerate(sorted(account.users)[10:12]):
         account.rotate_oncall(policy_id, user)
         ids = "cold" if n == 0 else "warm"
-        run.change(f"on-call rotation ({ids} ids), {len(on_policy)} services", sink, *on_policy)
+        label = f"on-call rotation ({ids} ids), {len(on_policy)} services"
+        handoff = run.change(label, sink, *on_policy)
+    return handoff
 
 
 def measure_oncall_refresh(run: Run) -> None:
@@ -223,7 +247,7 @@ def start_worker(stack: list[subprocess.Popen[bytes]]) -> None:
     time.sleep(2)  # up and listening
 
 
-def measure_latency(run: Run, samples: int) -> None:
+def measure_latency(run: Run, samples: int) -> list[float]:
     """Event → JupiterOne: `samples` renames (entity) and on-call rotations (edges)."""
     sink, renamed, rotated = run.sink(), [], []
     services = [s for s in run.services if s in run.account.services][30:]
@@ -257,9 +281,27 @@ def measure_latency(run: Run, samples: int) -> None:
             f"  latency {label:<26} p50 {1000 * statistics.median(seen):6.0f} ms  "
             f"p99 {1000 * percentile(seen, 99):6.0f} ms  ({len(seen)}/{len(times)} seen)"
         )
+    return [t for t in rotated if t is not None]
 
 
-def measure(users: int, connection: redis.Redis, redis_url: str, samples: int) -> None:
+@dataclass
+class LayoutResult:
+    """What one size and layout measured of an on-call hand-off."""
+
+    objects: int
+    size: int
+    latencies: list[float]
+
+    def latency(self) -> str:
+        if not self.latencies:
+            return "never seen"
+        p50, p99 = statistics.median(self.latencies), percentile(self.latencies, 99)
+        return f"{p50:.2f} s / {p99:.2f} s"
+
+
+def measure(
+    users: int, connection: redis.Redis, redis_url: str, samples: int, layout: str
+) -> LayoutResult:
     account = Account.generate(seed=5, users=users)
     with PagerDutySim(account, PD_KEY) as pd, JupiterOneSim(J1_ACCOUNT, J1_KEY) as j1:
         # In the environment too: the on-call refresh job loads its settings, as a worker does.
@@ -271,32 +313,55 @@ def measure(users: int, connection: redis.Redis, redis_url: str, samples: int) -
             **jupiterone_env(j1),
         )
         connection.flushdb()
+        # The probe's verdict, as `pdgraph jupiterone probe` keeps it: the first full
+        # sync writes the layout it allows.
+        Layout(connection, J1_ACCOUNT, "pagerduty").keep_verdict({}, layout == PARTITIONED)
         run = Run(account, j1, settings, connection, PagerDutyClient(PD_KEY, pd.url))
         sink = run.sink()
-        print(f"\n{users} users, {len(account.services)} services, {len(account.teams)} teams")
+        print(
+            f"\n{users} users, {len(account.services)} services, {len(account.teams)} teams;"
+            f" relationships in {layout}"
+        )
         measure_full_syncs(run, sink)
-        measure_single_changes(run, sink)
+        objects, size = measure_single_changes(run, sink)
         measure_oncall_refresh(run)
         measure_write_behind(run, sink)
         workers: list[subprocess.Popen[bytes]] = []
         try:
             start_worker(workers)
-            measure_latency(run, samples)
+            latencies = measure_latency(run, samples)
         finally:
             for worker in workers:
                 worker.terminate()
                 worker.wait(20)
+    return LayoutResult(objects, size, latencies)
+
+
+def print_comparison(results: dict[tuple[int, str], LayoutResult]) -> None:
+    """Per size: one hand-off's upload and the edge latency, each layout, and the ratio."""
+    print("\none on-call hand-off: objects and JSON bytes uploaded; edge latency p50 / p99")
+    for (users, layout), r in sorted(results.items()):
+        whole = results.get((users, SCOPE))
+        share = f" ({r.objects / whole.objects:.2%} of one scope's)" if whole else ""
+        print(
+            f"  {users:>6} users, {layout:<11} {r.objects:>7,} objects{share}, "
+            f"{r.size:>12,} bytes; latency {r.latency()}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--samples", type=int, default=20, help="latency samples per kind")
+    parser.add_argument("--layouts", nargs="+", default=[SCOPE, PARTITIONED])
     args = parser.parse_args()
+    results = {}
     with private_redis() as url:
         connection = redis.Redis.from_url(url)
         for users in args.sizes:
-            measure(users, connection, url, args.samples)
+            for layout in args.layouts:
+                results[users, layout] = measure(users, connection, url, args.samples, layout)
+    print_comparison(results)
 
 
 if __name__ == "__main__":

@@ -66,18 +66,34 @@ def reads_by_object(sim: PagerDutySim) -> Counter[str]:
     return found
 
 
+MakePass = Callable[..., tuple[Account, PagerDutySim, JobContext]]
+
+
+@pytest.fixture
+def make_pass(
+    make_sim: Callable[..., PagerDutySim],
+    make_job_context: Callable[..., JobContext],
+    clock: Clock,
+) -> MakePass:
+    """The catalog account served, and a worker's context after a first full sync
+    (keyword arguments: settings)."""
+
+    def _make(**settings: Any) -> tuple[Account, PagerDutySim, JobContext]:
+        account = catalog_account(clock)
+        sim = make_sim(account)
+        return account, sim, make_job_context(sim, **settings)
+
+    return _make
+
+
 def run_at(context: JobContext, minute: float) -> dict[str, Any]:
     return read_dependencies(context, now=T0 + minute * 60)
 
 
 def test_the_full_sync_reads_none_and_each_run_keeps_every_object_read_once_a_period(
-    make_sim: Callable[..., PagerDutySim],
-    make_job_context: Callable[..., JobContext],
-    clock: Clock,
+    make_pass: MakePass,
 ) -> None:
-    account = catalog_account(clock)
-    sim = make_sim(account)
-    context = make_job_context(sim, people_refresh_minutes=15)
+    account, sim, context = make_pass(people_refresh_minutes=15)
     assert reads_by_object(sim) == Counter()  # the full sync read no dependency
     assert uses_in_graph(context) == set()
     dependents = dependents_of(account)
@@ -106,17 +122,13 @@ def test_the_full_sync_reads_none_and_each_run_keeps_every_object_read_once_a_pe
 
 
 def test_a_run_never_takes_more_than_its_share_of_the_request_budget(
-    make_sim: Callable[..., PagerDutySim],
-    make_job_context: Callable[..., JobContext],
-    clock: Clock,
+    make_pass: MakePass,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A share of 6 requests in the minute's 960 (half of 12; a budget of 12 itself would
     make the test wait for the rate limiter, minutes)."""
     monkeypatch.setattr(dependencies, "BUDGET_SHARE", 6 / 960)
-    account = catalog_account(clock)
-    sim = make_sim(account)
-    context = make_job_context(sim, pagerduty_requests_per_minute=960)
+    account, sim, context = make_pass(pagerduty_requests_per_minute=960)
     assert dependencies.reads_per_run(context.settings, 1000, 0) == 6
     dependents = dependents_of(account)
     minute, sizes = 0, []
@@ -132,13 +144,9 @@ def test_a_run_never_takes_more_than_its_share_of_the_request_budget(
 
 
 def test_a_changed_dependency_reaches_the_graph_within_the_period_caused_by_the_run(
-    make_sim: Callable[..., PagerDutySim],
-    make_job_context: Callable[..., JobContext],
-    clock: Clock,
+    make_pass: MakePass,
 ) -> None:
-    account = catalog_account(clock)
-    sim = make_sim(account)
-    context = make_job_context(sim, people_refresh_minutes=15)
+    account, _sim, context = make_pass(people_refresh_minutes=15)
     run_at(context, 0)
     gone = next(d for d in account.catalog.dependencies.values() if d["dependent"][0] == "service")
     account.remove_dependency(gone["dependent"], gone["supporting"])
@@ -161,14 +169,10 @@ def test_a_changed_dependency_reaches_the_graph_within_the_period_caused_by_the_
 
 
 def test_the_full_sync_keeps_the_passs_edges_and_those_redis_lost(
-    make_sim: Callable[..., PagerDutySim],
-    make_job_context: Callable[..., JobContext],
-    clock: Clock,
+    make_pass: MakePass,
     redis_client: Any,
 ) -> None:
-    account = catalog_account(clock)
-    sim = make_sim(account)
-    context = make_job_context(sim)
+    account, _sim, context = make_pass()
     run_at(context, 0)
     wanted = expected_uses(account)
     run, changes = run_full_sync(context.settings, redis_client=redis_client)
@@ -192,13 +196,10 @@ def test_the_full_sync_keeps_the_passs_edges_and_those_redis_lost(
 
 
 def test_no_run_while_a_full_sync_runs_and_one_run_at_a_time(
-    make_sim: Callable[..., PagerDutySim],
-    make_job_context: Callable[..., JobContext],
-    clock: Clock,
+    make_pass: MakePass,
     redis_client: Any,
 ) -> None:
-    sim = make_sim(catalog_account(clock))
-    context = make_job_context(sim)
+    _, sim, context = make_pass()
     redis_client.set(FULL_SYNC_LOCK, "someone", ex=30)
     assert run_at(context, 0) == {"skipped": "a full sync is running"}
     redis_client.delete(FULL_SYNC_LOCK)

@@ -136,7 +136,11 @@ class JupiterOneSink:
             started = time.monotonic()
             job_id = self._write_whole(graph)
             objects = len(graph.entities) + len(graph.relationships)
-            self._diffs.completed(objects, time.monotonic() - started, len(graph.entities))
+            # The next webhook DIFF's window: as long as this one took, in one scope; in
+            # partitions a change's DIFF is of a partition or two, not of all of them.
+            took = time.monotonic() - started
+            seconds = took if self.layout.held() == SCOPE else DIFF_WINDOW_MIN
+            self._diffs.completed(objects, seconds, len(graph.entities))
             changes = diff(self._record.index(), graph)
             before = self._record.objects(touched_keys(changes))
             journal = ChangeJournal(changes, before, cause, self._record.clock())
@@ -161,9 +165,12 @@ class JupiterOneSink:
         entities_only = Graph(graph.entities, {})
         if wanted == SCOPE:
             job_id = run_diff_job(self.client, self.scope, graph)
-            if held == PARTITIONED:  # back to one scope: the partitions empty
+            if held == PARTITIONED or self.layout.partitions_written():
+                # Back to one scope (or a cut-over that failed half-way): partitions empty.
                 diff_partitions(self.client, self.scope, by_partition([]))
+                self.layout.partitions_written(False)
         else:
+            self.layout.partitions_written(True)
             # Into partitions from one scope: the scope keeps its edges until each
             # partition holds its own (new entities first: a partition names them).
             job_id = run_diff_job(

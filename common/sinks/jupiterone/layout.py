@@ -34,6 +34,10 @@ class Layout:
         prefix = jupiterone_prefix(account_id, scope)
         self.held_key = prefix + "layout"
         self.verdict_key = prefix + "partitions:probe"
+        # Set before a full sync first writes a partition, cleared once every partition is
+        # empty again: a cut-over that failed half-way is undone by the next sync even
+        # when that one stays in (or goes back to) one scope.
+        self.written_key = prefix + "partitions:written"
 
     def held(self) -> str:
         """What JupiterOne holds: `scope` until a full sync wrote the partitioned layout."""
@@ -42,6 +46,14 @@ class Layout:
 
     def set_held(self, layout: str) -> None:
         self.r.set(self.held_key, layout)
+
+    def partitions_written(self, written: bool | None = None) -> bool:
+        """Whether partitions may hold relationships (setting it when `written` is given)."""
+        if written is True:
+            self.r.set(self.written_key, 1)
+        elif written is False:
+            self.r.delete(self.written_key)
+        return bool(self.r.exists(self.written_key))
 
     def verdict(self) -> dict[str, Any] | None:
         """The last probe's verdict on edge partitions (None: never probed)."""

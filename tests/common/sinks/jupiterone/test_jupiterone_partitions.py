@@ -171,6 +171,26 @@ def test_the_probe_command_keeps_its_verdict_for_status_and_check(
     assert "relationships in edge partitions (edge partitions verified" in checked.stdout
 
 
+@pytest.mark.parametrize("j1", ["accepts-and-deletes"], indirect=True)
+def test_a_cut_over_that_failed_half_way_is_undone_by_the_next_sync_in_one_scope(
+    j1_stack: Stack, j1: JupiterOneSim
+) -> None:
+    assert probe(j1, j1_stack.redis)
+    expected = expected_export(j1_stack.sim.account)
+    # Partition DIFF jobs fail after some finished: the sync fails, one scope still held.
+    refused = {"error": {"code": "BAD_REQUEST", "message": "injected"}}
+    j1.inject("/persister/synchronization/jobs", 400, times=10_000, after=150, body=refused)
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the failed job raises
+        j1_stack.full_sync()
+    j1.faults.clear()
+    assert layout_of(j1_stack.redis).held() == SCOPE
+    assert scopes_holding_edges(j1) - {ENTITY_SCOPE}  # some partitions were written
+    layout_of(j1_stack.redis).keep_verdict({"reason": "re-probed"}, False)
+    j1_stack.full_sync()
+    assert_layout(j1_stack, j1, SCOPE)
+    assert whole_account(j1) == expected  # no duplicate left in a partition
+
+
 def test_partitions_are_stable_and_bounded() -> None:
     keys = [f"user:P{n:05d}|oncall|service:P{n % 7}" for n in range(2000)]
     found = [partition_of(k) for k in keys]
