@@ -136,11 +136,9 @@ class JupiterOneSink:
             started = time.monotonic()
             job_id = self._write_whole(graph)
             objects = len(graph.entities) + len(graph.relationships)
-            # The next webhook DIFF's window: as long as this one took, in one scope; in
-            # partitions a change's DIFF is of a partition or two, not of all of them.
-            took = time.monotonic() - started
-            seconds = took if self.layout.held() == SCOPE else DIFF_WINDOW_MIN
-            self._diffs.completed(objects, seconds, len(graph.entities))
+            # The next webhook DIFF's window in one scope: as long as this one took (in
+            # partitions there is none: ScopeDiffs.window).
+            self._diffs.completed(objects, time.monotonic() - started, len(graph.entities))
             changes = diff(self._record.index(), graph)
             before = self._record.objects(touched_keys(changes))
             journal = ChangeJournal(changes, before, cause, self._record.clock())

@@ -102,7 +102,12 @@ class ScopeDiffs:
             self.schedule_flush(self.record.key("diff:flush-queued"), window)
 
     def window(self) -> float:
-        """How long changes wait for their DIFF: as long as the last DIFF took."""
+        """How long changes wait for their DIFF: as long as the last DIFF took. In edge
+        partitions, not at all: the flush is queued at once, and the changes that come
+        while it runs (it takes its batch when it starts) wait for the next one, so a
+        window is as long as the DIFF in flight."""
+        if self.layout is not None and self.layout.held() == PARTITIONED:
+            return 0.0
         last = self.r.get(self.record.key("diff:last-seconds"))
         seconds = float(text(last)) if last is not None else 0.0
         return min(self.window_max, max(self.window_min, seconds))

@@ -107,7 +107,7 @@ def test_webhooks_nightly_sync_and_more_webhooks_in_the_layout_the_probe_allows(
     j1_stack.drain()
     n, uploaded = edges_uploaded_since(j1, jobs)
     if safe:  # the partitions of the two users' edges, a small share of the account
-        assert 1 <= n <= 2 and uploaded * 10 < whole
+        assert n >= 1 and uploaded * 10 < whole
     else:
         assert uploaded >= whole * 0.9  # a DIFF of the whole scope
     account.update_service(services[0], team_ids=teams[:2])
