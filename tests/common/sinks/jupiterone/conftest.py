@@ -10,6 +10,7 @@ from common.config import Settings
 from sim.jupiterone import JupiterOneSim
 from sim.pagerduty import Account
 from tests.common.sinks.jupiterone.helpers import J1_ACCOUNT, J1_KEY, j1_env
+from tests.read_tokens import READ_TOKEN
 from tests.stack import Stack
 
 
@@ -34,6 +35,7 @@ def j1_settings(settings: Settings, j1: JupiterOneSim) -> Settings:
 
 @pytest.fixture
 def j1_stack(make_stack: Callable[..., Stack], j1: JupiterOneSim) -> Stack:
-    stack = make_stack(Account.generate(seed=21, users=80), env=j1_env(j1))
+    env = {**j1_env(j1), "READ_TOKENS": READ_TOKEN}  # /status readable with it
+    stack = make_stack(Account.generate(seed=21, users=80), env=env)
     j1.reset_calls()
     return stack

@@ -6,9 +6,11 @@ step the whole account (every scope) is the expected graph: no `_key` twice, no 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
+import requests
 
 from common.sinks.jupiterone.layout import PARTITIONED, SCOPE, Layout
 from common.sinks.jupiterone.partitions import PARTITIONS, partition_of, partition_scope
@@ -28,6 +30,7 @@ from tests.common.sinks.jupiterone.helpers import (
 from tests.common.sinks.jupiterone.test_jupiterone_webhook_writes import rotate
 from tests.conftest import API_KEY
 from tests.expected import expected_export
+from tests.read_tokens import JSON_AUTHORIZED, READ_TOKEN
 from tests.stack import Stack
 
 # The simulator's readings of what JupiterOne leaves undocumented → whether partitions
@@ -166,9 +169,27 @@ def test_the_probe_command_keeps_its_verdict_for_status_and_check(
     assert layout_of(j1_stack.redis).wanted() == PARTITIONED
     checked = run_pdgraph("check", env=env, timeout=60)
     assert "relationships in one scope (edge partitions verified" in checked.stdout
+    status = layout_status(j1_stack)
+    assert (status["held"], status["wanted"], status["probe"]["safe"]) == (SCOPE, PARTITIONED, True)
+    assert status["probe"]["foreign_endpoints"] == "accepted"
     j1_stack.full_sync()
     checked = run_pdgraph("check", env=env, timeout=60)
     assert "relationships in edge partitions (edge partitions verified" in checked.stdout
+    assert layout_status(j1_stack)["held"] == PARTITIONED
+    page = requests.get(status_url(j1_stack), auth=("anyone", READ_TOKEN), timeout=10)
+    assert "JupiterOne: relationships in edge partitions" in " ".join(page.text.split())
+
+
+def status_url(stack: Stack) -> str:
+    return stack.receiver_url.removesuffix("/webhooks/pagerduty") + "/status"
+
+
+def layout_status(stack: Stack) -> dict[str, Any]:
+    """What `/status` (JSON) says of the JupiterOne layout."""
+    answer = requests.get(status_url(stack), headers=JSON_AUTHORIZED, timeout=10)
+    assert answer.status_code == 200, answer.text[:200]
+    found: dict[str, Any] = answer.json()["jupiterone"]
+    return found
 
 
 @pytest.mark.parametrize("j1", ["accepts-and-deletes"], indirect=True)
