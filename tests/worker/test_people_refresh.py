@@ -77,7 +77,9 @@ def test_a_refused_feed_switches_to_the_light_refresh_which_converges(
     # /abilities, then Σ⌈n/100⌉, then one read per schedule (its coverage)
     assert run["pagerduty_requests"] == 1 + pages + len(account.schedules) + 1  # + /tags
     oncalls = 1 if run["oncall_policies"] else 0  # the changed policies' on-calls
-    catalog = 3  # the catalog refresh: /business_services, /tags, /maintenance_windows
+    # the catalog refresh: /business_services, /tags, /maintenance_windows, and the
+    # integrations': /abilities, /teams and /services (no vendor used: no /vendors)
+    catalog = 3 + 1 + math.ceil(len(account.teams) / 100) + math.ceil(len(account.services) / 100)
     every = 1 + pages + len(account.schedules) + 1 + oncalls + catalog
     assert sum(sim.request_counts().values()) == every
     status = freshness_status(redis_client)
@@ -122,9 +124,11 @@ def test_the_light_refresh_does_nothing_while_the_feed_works(
     assert poll_feed_or_refresh(job_context)["mode"] == AUDIT
     sim.reset_requests()
     assert light_refresh_due(job_context)["skipped"]
-    # only the catalog, which no feed announces: business services, tags, windows
+    # only the catalog, which no feed announces: business services, tags, windows, and
+    # integrations (the team and service listings; no vendor is used: no /vendors)
     counts = sim.request_counts()
-    assert counts == {"/business_services": 1, "/tags": 1, "/maintenance_windows": 1}
+    catalog = ("/business_services", "/tags", "/maintenance_windows", "/abilities", "/teams")
+    assert counts == dict.fromkeys((*catalog, "/services"), 1)
 
 
 @pytest.mark.parametrize("mode", ["ok", "402", "403"])
