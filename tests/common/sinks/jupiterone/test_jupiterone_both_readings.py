@@ -39,6 +39,17 @@ def assert_account_is_expected(stack: Stack, j1: JupiterOneSim) -> None:
     assert whole_account(j1) == expected_export(stack.sim.account)
 
 
+def more_webhooks(stack: Stack, policy_id: str) -> None:
+    """The scenario's third step: the policy's next rotation (the old on-call edges must
+    go), a service deleted (its edges with it), a team change; then the worker runs."""
+    account = stack.sim.account
+    services, teams, users = sorted(account.services), sorted(account.teams), sorted(account.users)
+    rotate(stack, policy_id, users[6])
+    account.delete_service(services[1])
+    account.update_service(services[0], team_ids=teams[2:3])
+    stack.drain()
+
+
 def test_webhooks_nightly_sync_and_more_webhooks_leave_no_duplicate_or_stale_edge(
     j1_stack: Stack, j1: JupiterOneSim
 ) -> None:
@@ -57,10 +68,7 @@ def test_webhooks_nightly_sync_and_more_webhooks_leave_no_duplicate_or_stale_edg
     j1_stack.full_sync()
     assert_account_is_expected(j1_stack, j1)
     # 3. More webhooks: the next rotation (the old ONCALL edges must go) and a delete.
-    rotate(j1_stack, policy_id, users[6])
-    account.delete_service(services[1])
-    account.update_service(services[0], team_ids=teams[2:3])
-    j1_stack.drain()
+    more_webhooks(j1_stack, policy_id)
     assert_account_is_expected(j1_stack, j1)
     j1_stack.full_sync()
     assert_account_is_expected(j1_stack, j1)

@@ -27,6 +27,7 @@ from tests.common.sinks.jupiterone.helpers import (
 from tests.common.sinks.jupiterone.helpers import (
     SCOPE as ENTITY_SCOPE,
 )
+from tests.common.sinks.jupiterone.test_jupiterone_both_readings import more_webhooks
 from tests.common.sinks.jupiterone.test_jupiterone_webhook_writes import rotate
 from tests.conftest import API_KEY
 from tests.expected import expected_export
@@ -124,10 +125,7 @@ def test_webhooks_nightly_sync_and_more_webhooks_in_the_layout_the_probe_allows(
     assert_layout(j1_stack, j1, wanted)
     assert_account_is_expected(j1_stack, j1)
     # 3. More webhooks: the next rotation, a delete (its edges go from their partitions).
-    rotate(j1_stack, policy_id, users[6])
-    account.delete_service(services[1])
-    account.update_service(services[0], team_ids=teams[2:3])
-    j1_stack.drain()
+    more_webhooks(j1_stack, policy_id)
     assert_account_is_expected(j1_stack, j1)
     assert_layout(j1_stack, j1, wanted)
     assert j1.calls["graphql mutations"] == 0
