@@ -7,22 +7,25 @@ by read (worker.ordering) so that an older read never overwrites a newer one.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import redis
+
 from common.clients.pagerduty import PagerDutyClient
 from common.graph import Cause, ChangeSet, Graph
 from common.objects import ONCALL_TYPES, Build
 from common.objects.base import PagerDutyObject
-from common.objects.maintenance_window import ongoing_windows, with_windows
 from common.objects.oncall import oncall_levels
 from common.objects.service import KIND as SERVICE_KIND
 from common.objects.service import get_service, service_key
 from common.sinks import GraphSink
 from common.sinks.scoped import write_scoped
 from common.state.full_sync import sync_window_is_open
+from common.state.keys import CATALOG_MAINTENANCE
 from worker import oncall
 from worker.context import JobContext
 from worker.dependencies import note_dependents
@@ -35,14 +38,23 @@ def read_service_graph(
     client: PagerDutyClient, service_id: str, build: Build
 ) -> tuple[Graph, Sequence[PagerDutyObject]]:
     """The service's entity and edges as PagerDuty has them now (empty: deleted; with the
-    maintenance window it is in), and the on-calls of its policy (they say when its next
-    hand-off is)."""
+    maintenance window `build` says it is in), and the on-calls of its policy (they say
+    when its next hand-off is)."""
     service, oncalls = get_service(client, service_id)
     if service is None:
         return Graph(), []
-    windows = ongoing_windows(client, [service_id])
-    build = with_windows(windows, replace(build, levels=oncall_levels(oncalls)))
+    build = replace(build, levels=oncall_levels(oncalls))
     return Graph.of(*SERVICE_KIND.transform(service, build)), oncalls
+
+
+def kept_window(connection: redis.Redis, service_id: str) -> dict[str, tuple[int, int]]:
+    """The maintenance window the service was in at the last read of the windows going on
+    (the full sync's, or the catalog refresh's every PEOPLE_REFRESH_MINUTES: windows send
+    no webhook, and that refresh queues this one for each service whose window changed).
+    Not read from PagerDuty here: one request less for every webhook."""
+    raw = connection.get(CATALOG_MAINTENANCE)
+    span = (json.loads(raw) if raw else {}).get(service_id)
+    return {service_id: (int(span[0]), int(span[1]))} if span else {}
 
 
 def write_service_graph(
@@ -73,7 +85,11 @@ def refresh_service_graph(
     reads = begin_reads(connection, [service_id])
     window_at_read = sync_window_is_open(connection)
     settings = context.settings
-    build = Build(settings.account_name, settings.graph_model)
+    build = Build(
+        settings.account_name,
+        settings.graph_model,
+        maintenance=kept_window(connection, service_id),
+    )
     graph, oncalls = read_service_graph(context.client, service_id, build)
     written, changes = write_latest(
         connection,

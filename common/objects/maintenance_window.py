@@ -1,9 +1,10 @@
 """PagerDuty maintenance windows → a service's `inMaintenance`, `maintenanceEndsOn` and
 `maintenanceStartedOn` (SPEC §5): a service in maintenance opens no incidents.
 
-No entity of their own: a full sync reads the windows going on now
-(`/maintenance_windows?filter=ongoing`), the webhook path the service's own
-(`service_ids[]`). They send no webhook and no audit record.
+No entity of their own: a full sync and the catalog refresh read the windows going on
+now (`/maintenance_windows?filter=ongoing`); the webhook path takes the service's from
+their last read, kept in Redis (worker/service_refresh.py). They send no webhook and no
+audit record.
 """
 
 from __future__ import annotations

@@ -100,6 +100,25 @@ def test_integrations_added_and_removed_reach_the_graph_whether_or_not_pagerduty
     assert f"integration:{added}" in keys and f"integration:{first['id']}" not in keys
 
 
+def test_a_webhook_keeps_a_services_maintenance_window_without_reading_the_windows(
+    make_stack: Callable[..., Stack], clock: Clock
+) -> None:
+    """The webhook path takes the window from the last read of the windows (one request
+    less per event); the full sync read it."""
+    account = catalog_account(clock)
+    service = sorted(account.services)[2]
+    account.add_maintenance_window([service], clock.now - 600, clock.now + 3600, "patching")
+    stack = make_stack(account)
+    stack.read_dependencies()
+    stack.sim.reset_requests()
+    account.update_service(service, name="renamed in maintenance")
+    stack.drain()
+    entity = next(e for e in stack.export()["entities"] if e["_key"] == f"service:{service}")
+    assert entity["name"] == "renamed in maintenance" and entity["inMaintenance"] is True
+    assert stack.export() == expected_export(account)
+    assert stack.sim.request_counts()["/maintenance_windows"] == 0
+
+
 def test_a_contact_method_change_reaches_the_graph_through_the_feed_and_the_report(
     make_stack: Callable[..., Stack], clock: Clock
 ) -> None:
