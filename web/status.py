@@ -104,13 +104,10 @@ def queue_jobs(connection: redis.Redis) -> dict[str, dict[str, int]]:
 def jupiterone_layout(connection: redis.Redis, settings: Settings | None) -> dict[str, Any] | None:
     """Where relationships are written in JupiterOne (one scope or edge partitions), the
     layout the next full sync moves to, and the probe's verdict (None: local sink)."""
-    if (
-        settings is None
-        or settings.graph_sink != "jupiterone"
-        or not settings.jupiterone_account_id
-    ):
+    layout = Layout.configured(connection, settings) if settings else None
+    if layout is None:
         return None
-    status = Layout(connection, settings.jupiterone_account_id, settings.jupiterone_scope).status()
+    status = layout.status()
     return {**status, "says": describe(status)}
 
 

@@ -87,3 +87,14 @@ def refresh_maintenance(context: JobContext, cause: Cause) -> int:
     for service_id in changed["maintenance_windows"]:
         request_service_refresh(context.connection, service_id, cause)
     return len(changed["maintenance_windows"])
+
+
+def kept_window(connection: redis.Redis, service_id: str) -> dict[str, tuple[int, int]]:
+    """The maintenance window the service was in at the last read of the windows going on
+    (KEPT: the full sync's, or the catalog refresh's every PEOPLE_REFRESH_MINUTES, which
+    queues the service's refresh when its window changed; windows send no webhook). What
+    the webhook path builds the service with (worker/service_refresh.py): one PagerDuty
+    request less an event."""
+    raw = connection.get(CATALOG_MAINTENANCE)
+    span = (json.loads(raw) if raw else {}).get(service_id)
+    return {service_id: (int(span[0]), int(span[1]))} if span else {}

@@ -7,13 +7,10 @@ by read (worker.ordering) so that an older read never overwrites a newer one.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
-
-import redis
 
 from common.clients.pagerduty import PagerDutyClient
 from common.graph import Cause, ChangeSet, Graph
@@ -25,8 +22,8 @@ from common.objects.service import get_service, service_key
 from common.sinks import GraphSink
 from common.sinks.scoped import write_scoped
 from common.state.full_sync import sync_window_is_open
-from common.state.keys import CATALOG_MAINTENANCE
 from worker import oncall
+from worker.catalog import kept_window
 from worker.context import JobContext
 from worker.dependencies import note_dependents
 from worker.ordering import begin_reads, write_latest
@@ -45,16 +42,6 @@ def read_service_graph(
         return Graph(), []
     build = replace(build, levels=oncall_levels(oncalls))
     return Graph.of(*SERVICE_KIND.transform(service, build)), oncalls
-
-
-def kept_window(connection: redis.Redis, service_id: str) -> dict[str, tuple[int, int]]:
-    """The maintenance window the service was in at the last read of the windows going on
-    (the full sync's, or the catalog refresh's every PEOPLE_REFRESH_MINUTES: windows send
-    no webhook, and that refresh queues this one for each service whose window changed).
-    Not read from PagerDuty here: one request less for every webhook."""
-    raw = connection.get(CATALOG_MAINTENANCE)
-    span = (json.loads(raw) if raw else {}).get(service_id)
-    return {service_id: (int(span[0]), int(span[1]))} if span else {}
 
 
 def write_service_graph(

@@ -34,11 +34,6 @@ def kept_reads(connection: redis.Redis) -> list[dict[str, Any]]:
     return [{"id": key, "supporting": json.loads(value)} for key, value in sorted(raw.items())]
 
 
-def recorded(connection: redis.Redis) -> set[str]:
-    """The dependents with a kept read."""
-    return set(text_map(connection.hgetall(CATALOG_DEPENDENCIES)))
-
-
 def keep_reads(connection: redis.Redis, reads: Mapping[str, Sequence[str]], at: float) -> None:
     """Keep these dependents' reads (key → what it depends on), read at `at` (epoch s)."""
     if not reads:

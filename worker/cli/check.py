@@ -126,11 +126,9 @@ def check_sink(settings: Settings, connection: redis.Redis | None) -> Finding:
 
 def _layout(settings: Settings, connection: redis.Redis | None) -> str | None:
     """Where pdgraph writes JupiterOne relationships (one scope or edge partitions)."""
-    if connection is None or settings.jupiterone_account_id is None:
-        return None
+    layout = Layout.configured(connection, settings) if connection is not None else None
     try:
-        layout = Layout(connection, settings.jupiterone_account_id, settings.jupiterone_scope)
-        return describe(layout.status())
+        return describe(layout.status()) if layout else None
     except redis.RedisError:
         return None
 

@@ -166,9 +166,9 @@ class JupiterOneSink:
             if held == PARTITIONED or self.layout.partitions_written():
                 # Back to one scope (or a cut-over that failed half-way): partitions empty.
                 diff_partitions(self.client, self.scope, by_partition([]))
-                self.layout.partitions_written(False)
+                self.layout.mark_partitions_written(False)
         else:
-            self.layout.partitions_written(True)
+            self.layout.mark_partitions_written(True)
             # Into partitions from one scope: the scope keeps its edges until each
             # partition holds its own (new entities first: a partition names them).
             job_id = run_diff_job(

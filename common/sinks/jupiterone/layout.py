@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 
+from common.config import Settings
 from common.state.keys import jupiterone_prefix, text
 
 SCOPE = "scope"
@@ -28,6 +29,13 @@ PARTITIONED = "partitioned"
 
 class Layout:
     """The layout of one account's scope, as Redis keeps it."""
+
+    @classmethod
+    def configured(cls, connection: redis.Redis, settings: Settings) -> Layout | None:
+        """The layout of the configured JupiterOne account and scope (None: not one)."""
+        if settings.graph_sink != "jupiterone" or not settings.jupiterone_account_id:
+            return None
+        return cls(connection, settings.jupiterone_account_id, settings.jupiterone_scope)
 
     def __init__(self, connection: redis.Redis, account_id: str, scope: str) -> None:
         self.r = connection
@@ -47,13 +55,15 @@ class Layout:
     def set_held(self, layout: str) -> None:
         self.r.set(self.held_key, layout)
 
-    def partitions_written(self, written: bool | None = None) -> bool:
-        """Whether partitions may hold relationships (setting it when `written` is given)."""
-        if written is True:
-            self.r.set(self.written_key, 1)
-        elif written is False:
-            self.r.delete(self.written_key)
+    def partitions_written(self) -> bool:
+        """Whether partitions may hold relationships."""
         return bool(self.r.exists(self.written_key))
+
+    def mark_partitions_written(self, written: bool) -> None:
+        if written:
+            self.r.set(self.written_key, 1)
+        else:
+            self.r.delete(self.written_key)
 
     def verdict(self) -> dict[str, Any] | None:
         """The last probe's verdict on edge partitions (None: never probed)."""

@@ -23,7 +23,7 @@ layout only where `pdgraph jupiterone probe` verified both on the account
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,7 +61,7 @@ def by_partition(
     return found
 
 
-def across_scopes(scope: str) -> Any:
+def across_scopes(scope: str) -> Callable[[Relationship], dict[str, Any]]:
     """How a relationship is uploaded to a partition: its ends named in `scope`."""
 
     def as_json(relationship: Relationship) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def diff_partitions(
 
     with ThreadPoolExecutor(max_workers=JOBS_AT_ONCE) as pool:
         futures = [pool.submit(diff_one, n) for n in sorted(partitions)]
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]  # type: ignore[misc]
+    for future in futures:  # every job has ended: the first failure, if any
+        if (error := future.exception()) is not None:
+            raise error
     return [f.result() for f in futures]
